@@ -1,0 +1,1 @@
+"""Readers and batching: from user files and arrays to tensors."""

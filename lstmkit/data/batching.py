@@ -1,0 +1,135 @@
+"""From user data (arrays, tensors, ragged lists) to tensors, and to batches.
+
+Everything is converted once, up front, so the training loop only slices
+pre-built tensors: no per-sample Python work inside an epoch.
+"""
+
+import numbers
+
+import numpy as np
+import torch
+
+from ..errors import InputError, InputTypeError
+
+
+def pad_sequences(sequences, maxlen=None, dtype="int64", padding="pre", truncating="pre", value=0):
+    """Pad (and cut) variable-length sequences to one length, as Keras does.
+
+    Args:
+        sequences: a list of sequences of numbers (or of feature vectors).
+        maxlen: length of the result; default the longest sequence.
+        padding, truncating: 'pre' (default, as in Keras: the real steps end
+            at the last position, where an unmasked LSTM reads its output) or
+            'post'.
+        value: the padding value.
+
+    Returns a NumPy array (samples, maxlen, ...).
+    """
+    for argument, choice in (("padding", padding), ("truncating", truncating)):
+        if choice not in ("pre", "post"):
+            raise InputError(f"{argument} must be 'pre' or 'post', got {choice!r}")
+    if maxlen is not None and (not isinstance(maxlen, numbers.Integral) or maxlen < 1):
+        raise InputError(f"maxlen must be a positive int or None, got {maxlen!r}")
+    arrays = []
+    for i, seq in enumerate(sequences):
+        try:
+            a = np.asarray(seq, dtype=dtype)
+        except (TypeError, ValueError) as e:
+            raise InputError(f"sequence {i} cannot be read as {dtype} numbers: {e}") from None
+        if a.ndim == 0:
+            raise InputError(f"sequence {i} is a single number, expected a sequence")
+        arrays.append(a)
+    if not arrays:
+        raise InputError("no sequences to pad: the data set is empty")
+    step_shape = arrays[0].shape[1:]
+    for i, a in enumerate(arrays):
+        if a.shape[1:] != step_shape:
+            raise InputError(
+                f"sequence {i} has steps of shape {a.shape[1:]}, sequence 0 has {step_shape}"
+            )
+    length = maxlen or max(len(a) for a in arrays)
+    out = np.full((len(arrays), length) + step_shape, value, dtype=dtype)
+    for i, a in enumerate(arrays):
+        a = a[-length:] if truncating == "pre" else a[:length]
+        if len(a):
+            if padding == "pre":
+                out[i, length - len(a) :] = a
+            else:
+                out[i, : len(a)] = a
+    return out
+
+
+def _is_ragged(data):
+    lengths = set()
+    for item in data:
+        if isinstance(item, (str, bytes)) or not hasattr(item, "__len__"):
+            return False
+        lengths.add(len(item))
+    return len(lengths) > 1
+
+
+def to_tensor(data, argument, integer=False):
+    """Convert arrays, tensors or (ragged) lists to a torch tensor.
+
+    Floats become float32. With integer=True (input to an Embedding) whole
+    floats are accepted and become int64; other floats are refused. Ragged
+    lists of sequences are padded with `pad_sequences` (zeros before).
+    """
+    if isinstance(data, torch.Tensor):
+        t = data.detach()
+        if t.is_complex():
+            raise InputTypeError(f"{argument} must be real numbers, got dtype {t.dtype}")
+    else:
+        if isinstance(data, (list, tuple)) and data and _is_ragged(data):
+            data = pad_sequences(data, dtype="float64")
+        try:
+            a = np.asarray(data)
+        except ValueError as e:
+            raise InputError(f"{argument} cannot be read as an array: {e}") from None
+        if a.dtype == object or a.dtype.kind in "USVM":
+            raise InputTypeError(
+                f"{argument} must hold numbers, got an array of dtype {a.dtype}"
+                " (ragged nesting, strings or mixed types)"
+            )
+        if a.dtype.kind == "c":
+            raise InputTypeError(f"{argument} must be real numbers, got dtype {a.dtype}")
+        if a.dtype == np.float16 or a.dtype.kind == "f":
+            a = a.astype(np.float32, copy=False)
+        t = torch.from_numpy(np.ascontiguousarray(a))
+    if t.dim() == 0:
+        raise InputError(f"{argument} must have a samples axis, got a single number")
+    if len(t) == 0:
+        raise InputError(f"{argument} is empty: no samples")
+    if t.dtype == torch.bool:
+        t = t.to(torch.float32 if not integer else torch.int64)
+    if integer:
+        if t.is_floating_point():
+            check_finite(t, argument)
+            if not torch.equal(t, t.round()):
+                raise InputError(f"{argument} must hold integer ids, got non-integer values")
+        return t.to(torch.int64)
+    return t.to(torch.float32) if t.is_floating_point() else t
+
+
+def check_finite(t, argument):
+    """Raise InputError naming the first NaN or infinite value and its index."""
+    if not t.is_floating_point():
+        return
+    bad = ~torch.isfinite(t)
+    if bad.any():
+        where = tuple(int(i) for i in bad.nonzero()[0])
+        raise InputError(
+            f"{argument} contains {int(bad.sum())} non-finite value(s) (NaN or inf); "
+            f"the first is {t[where].item()} at index {where}"
+        )
+
+
+def batch_indices(n, batch_size, shuffle=False, generator=None):
+    """Yield index tensors (shuffled) or slices (in order) covering range(n)."""
+    if shuffle:
+        order = torch.randperm(n, generator=generator)
+        for start in range(0, n, batch_size):
+            yield order[start : start + batch_size]
+    else:
+        for start in range(0, n, batch_size):
+            yield slice(start, min(start + batch_size, n))

@@ -1,0 +1,43 @@
+"""The exceptions lstmkit raises for user mistakes.
+
+Every error caused by what a user passed in (arguments, arrays, files) is a
+`LstmkitError`, so callers and the command line can tell a user mistake from a
+bug. Each subclass also derives from the built-in type a Python user would
+expect (ValueError, TypeError), so existing `except ValueError` code works.
+"""
+
+
+class LstmkitError(Exception):
+    """Root of every error lstmkit raises on purpose."""
+
+
+class InputError(LstmkitError, ValueError):
+    """Data or an argument has the wrong value or shape."""
+
+
+class InputTypeError(LstmkitError, TypeError):
+    """An argument has the wrong type."""
+
+
+class DataFileError(InputError):
+    """A data file cannot be read; the message names the file, line and column."""
+
+    def __init__(self, message, path=None, line=None, column=None):
+        where = ""
+        if path is not None:
+            where = str(path)
+            if line is not None:
+                where += f", line {line}"
+                if column is not None:
+                    where += f", column {column}"
+            where += ": "
+        super().__init__(where + message)
+        self.path, self.line, self.column = path, line, column
+
+
+class ModelFileError(LstmkitError, ValueError):
+    """A saved model is missing, damaged, or not one lstmkit wrote."""
+
+
+class NotCompiledError(LstmkitError, RuntimeError):
+    """fit or evaluate was called before compile."""

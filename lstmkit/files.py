@@ -1,0 +1,152 @@
+"""Model files that cannot run code: safetensors weights plus JSON, written atomically.
+
+A saved model is a folder:
+    config.json          format name and version, architecture, compile
+                         settings, user metadata, and the SHA-256 of the weights
+    model.safetensors    the state dict (safetensors: a JSON header and raw bytes)
+Nothing is ever unpickled. Each file is written to a temporary name in the
+same folder, fsynced, and renamed over the old one; the weights go first and
+config.json last, and the checksum ties the two together, so a crash or a
+half-copied folder is detected on load instead of loading garbage.
+"""
+
+import hashlib
+import json
+import os
+import tempfile
+
+import safetensors.torch
+from safetensors import SafetensorError
+
+from .errors import ModelFileError
+
+FORMAT = "lstmkit.model"
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+MAX_CONFIG_BYTES = 1 << 20
+
+# format_version -> function(config) -> config of the next version, for files
+# written by older releases; each step is small and tested with a stored fixture.
+MIGRATIONS = {}
+
+
+def atomic_write(path, data):
+    """Write bytes to `path` so that it holds either the old or the new content."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix="-" + os.path.basename(path))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    fsync_dir(folder)
+
+
+def fsync_dir(folder):
+    if hasattr(os, "O_DIRECTORY"):
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_model(path, config, state_dict):
+    """Write config (a JSON-able dict) and state_dict to folder `path`."""
+    os.makedirs(path, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
+    weights = safetensors.torch.save(tensors)
+    document = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        **config,
+        "weights_sha256": hashlib.sha256(weights).hexdigest(),
+    }
+    try:
+        text = json.dumps(document, indent=2, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise ModelFileError(
+            f"the model's configuration cannot be saved as JSON ({e}); "
+            "callables (custom initialisers, losses) are not saved: use names"
+        ) from None
+    atomic_write(os.path.join(path, WEIGHTS_FILE), weights)
+    atomic_write(os.path.join(path, CONFIG_FILE), text.encode())
+
+
+def read_config(path):
+    """The validated, migrated config.json of the model folder `path`."""
+    config_path = os.path.join(path, CONFIG_FILE)
+    if not os.path.isdir(path):
+        raise ModelFileError(f"{path}: no such model folder")
+    if not os.path.isfile(config_path):
+        raise ModelFileError(f"{config_path}: missing; is {path} a folder written by model.save?")
+    size = os.path.getsize(config_path)
+    if size > MAX_CONFIG_BYTES:
+        raise ModelFileError(f"{config_path}: {size} bytes, more than a model config can be")
+    with open(config_path, "rb") as f:
+        raw = f.read()
+    try:
+        config = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise ModelFileError(f"{config_path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except json.JSONDecodeError as e:
+        raise ModelFileError(
+            f"{config_path}, line {e.lineno}, column {e.colno}: invalid JSON ({e.msg})"
+        ) from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise ModelFileError(f"{config_path}: not an lstmkit model (no format '{FORMAT}')")
+    version = config.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ModelFileError(f"{config_path}: format_version must be an int, got {version!r}")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{config_path}: format version {version} is newer than this lstmkit reads "
+            f"({FORMAT_VERSION}); upgrade lstmkit"
+        )
+    while version < FORMAT_VERSION:
+        if version not in MIGRATIONS:
+            raise ModelFileError(f"{config_path}: format version {version} is no longer readable")
+        config = MIGRATIONS[version](config)
+        version = config["format_version"]
+    return config
+
+
+def read_weights(path, config, expected):
+    """The tensors of model.safetensors in folder `path`, checked against the
+    checksum in `config` and against `expected` {name: (shape, dtype)} before
+    they are used."""
+    weights_path = os.path.join(path, WEIGHTS_FILE)
+    if not os.path.isfile(weights_path):
+        raise ModelFileError(f"{weights_path}: missing")
+    with open(weights_path, "rb") as f:
+        data = f.read()
+    if hashlib.sha256(data).hexdigest() != config.get("weights_sha256"):
+        raise ModelFileError(
+            f"{weights_path}: checksum does not match config.json (damaged, truncated, "
+            "or from another save)"
+        )
+    try:
+        tensors = safetensors.torch.load(data)
+    except (SafetensorError, ValueError, RuntimeError) as e:
+        raise ModelFileError(f"{weights_path}: not a valid safetensors file ({e})") from None
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    if missing or extra:
+        raise ModelFileError(
+            f"{weights_path}: weights do not fit the architecture in config.json "
+            f"(missing: {missing or 'none'}; unexpected: {extra or 'none'})"
+        )
+    for name, (shape, dtype) in expected.items():
+        t = tensors[name]
+        if tuple(t.shape) != tuple(shape) or t.dtype != dtype:
+            raise ModelFileError(
+                f"{weights_path}: {name} is {t.dtype} {tuple(t.shape)}, the architecture "
+                f"needs {dtype} {tuple(shape)}"
+            )
+    return tensors

@@ -1,0 +1,428 @@
+"""Sequential: a stack of layers with Keras' compile / fit / evaluate / predict.
+
+The model is a plain `torch.nn.Module`: `state_dict()`, `.to(device)`,
+`parameters()` and hand-written PyTorch code work on it. Sizes are inferred
+at the first call (or `build`), so the Embedding and LSTM input sizes are
+never repeated. Data is checked and converted here, once, before any step;
+the loop itself lives in train.py.
+"""
+
+import inspect
+import os
+
+import torch
+from torch import nn
+
+from . import __version__, files
+from .callbacks import History, ProgressBar
+from .data.batching import check_finite, to_tensor
+from .errors import InputError, InputTypeError, ModelFileError, NotCompiledError
+from .layers import ACTIVATIONS, LAYERS, Dense, Embedding, Layer
+from .metrics import prepare_target, resolve_loss, resolve_metrics
+from .optimizers import check_optimizer, make_optimizer
+from .train import Trainer, predict, resolve_device, set_seed
+
+
+class Sequential(nn.Module):
+    """A linear stack of layers.
+
+        model = Sequential()
+        model.add(Embedding(1024, output_dim=256))
+        model.add(LSTM(128))
+        model.add(Dropout(0.5))
+        model.add(Dense(1, activation="sigmoid"))
+        model.compile(loss="binary_crossentropy", optimizer="rmsprop", metrics=["accuracy"])
+        model.fit(x_train, y_train, batch_size=16, epochs=10)
+    """
+
+    def __init__(self, layers=None):
+        super().__init__()
+        self.layers = nn.ModuleList()
+        self.input_shape = None
+        self.input_dtype = None
+        self._compiled = None
+        self.optimizer = None
+        for layer in layers or []:
+            self.add(layer)
+
+    # ----- structure -------------------------------------------------------
+
+    def add(self, layer):
+        """Append a layer (an lstmkit Layer)."""
+        if not isinstance(layer, Layer):
+            raise InputTypeError(
+                f"Sequential.add takes an lstmkit layer, got {type(layer).__name__}"
+            )
+        if len(self.layers) and getattr(self.layers[-1], "return_state", False):
+            raise InputError(
+                "a layer with return_state=True returns a tuple and must be the last in a Sequential"
+            )
+        self.layers.append(layer)
+        if self.built:
+            shape = self.input_shape
+            for previous in self.layers[:-1]:
+                shape = previous.output_shape(shape)
+            layer.build(shape)
+
+    @property
+    def built(self):
+        return self.input_shape is not None
+
+    def build(self, input_shape, dtype=None):
+        """Create every layer's parameters for per-sample `input_shape`
+        (without the samples axis; None for a variable number of steps)."""
+        if not self.layers:
+            raise InputError("the model has no layers: add some before building it")
+        shape = tuple(input_shape)
+        self.input_dtype = dtype or ("int64" if isinstance(self.layers[0], Embedding) else "float32")
+        for layer in self.layers:
+            layer.build(shape)
+            shape = layer.output_shape(shape)
+        self.input_shape = tuple(input_shape)
+
+    def output_shape(self):
+        shape = self.input_shape
+        for layer in self.layers:
+            shape = layer.output_shape(shape)
+        return shape
+
+    def _build_from(self, x):
+        # the steps axis of a sequence input varies from batch to batch
+        per_sample = tuple(x.shape[1:])
+        if per_sample and (len(per_sample) >= 2 or isinstance(self.layers[0], Embedding)):
+            per_sample = (None,) + per_sample[1:]
+        self.build(per_sample, "int64" if not x.is_floating_point() else "float32")
+
+    def forward(self, x, logits=False):
+        """Run the layers in order, carrying the padding mask between them.
+
+        logits=True skips the last Dense layer's activation (the losses use it
+        for stable cross-entropy)."""
+        if not self.built:
+            self._build_from(x)
+        mask = None
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            if i == last and logits and isinstance(layer, Dense):
+                out = layer(x, mask=mask, activation=False)
+            else:
+                out = layer(x, mask=mask)
+            mask = layer.compute_mask(x, mask)
+            x = out
+        return x
+
+    def output_activation(self):
+        """The last Dense layer's activation function (None for linear)."""
+        last = self.layers[-1] if len(self.layers) else None
+        return ACTIVATIONS[last.activation] if isinstance(last, Dense) else None
+
+    def summary(self, print_fn=print):
+        """Print each layer's output shape and parameter count, as Keras does."""
+        rows = []
+        shape = self.input_shape
+        for layer in self.layers:
+            name = f"{type(layer).__name__.lower()}_{len(rows)} ({type(layer).__name__})"
+            if shape is not None:
+                shape = layer.output_shape(shape)
+                shown = str((None, *shape)).replace("None", "None")
+                count = sum(p.numel() for p in layer.parameters())
+            else:
+                shown, count = "? (not built)", "?"
+            rows.append((name, shown, str(count)))
+        widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+                  for i, h in enumerate(("Layer (type)", "Output Shape", "Param #"))]
+        line = "  ".join("{:<%d}" % w for w in widths)
+        rule = "=" * (sum(widths) + 4)
+        print_fn(rule)
+        print_fn(line.format("Layer (type)", "Output Shape", "Param #"))
+        print_fn(rule)
+        for row in rows:
+            print_fn(line.format(*row))
+        print_fn(rule)
+        if self.built:
+            total = sum(p.numel() for p in self.parameters())
+            trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
+            print_fn(f"Total params: {total:,}")
+            print_fn(f"Trainable params: {trainable:,}")
+            print_fn(f"Non-trainable params: {total - trainable:,}")
+        else:
+            print_fn("Not built yet: call build(input_shape), fit, or the model on a batch.")
+
+    # ----- training ----------------------------------------------------------
+
+    def compile(self, loss, optimizer="rmsprop", metrics=None, device="auto"):
+        """Choose the loss, optimizer and metrics.
+
+        Args:
+            loss: 'binary_crossentropy', 'categorical_crossentropy',
+                'sparse_categorical_crossentropy', 'mse' / 'mean_squared_error',
+                'mae' / 'mean_absolute_error', or a callable
+                `loss(y_pred, y_true) -> scalar tensor`.
+            optimizer: 'rmsprop' (default), 'adam', 'adamw', 'sgd' with Keras'
+                defaults; a torch.optim.Optimizer class (torch's defaults), a
+                callable `f(params) -> optimizer`, or an instance made on this
+                model's parameters.
+            metrics: names ('accuracy' picks binary, categorical or sparse
+                accuracy from the loss, as Keras does; 'mse', 'mae') or
+                callables `m(y_pred, y_true) -> per-sample values`.
+            device: 'auto' (CUDA when present, else CPU), 'cpu', 'cuda', ...
+        """
+        if not len(self.layers):
+            raise InputError("the model has no layers: add some before compile")
+        last = self.layers[-1]
+        resolved = resolve_loss(loss, last.activation if isinstance(last, Dense) else None)
+        self._compiled = {
+            "loss": resolved,
+            "metrics": resolve_metrics(metrics, resolved),
+            "optimizer": check_optimizer(optimizer),
+            "device": resolve_device(device),
+            # what save() records; only names can be saved and reloaded
+            "config": {
+                "loss": loss if isinstance(loss, str) else None,
+                "optimizer": optimizer if isinstance(optimizer, str) else None,
+                "metrics": [m for m in (metrics or []) if isinstance(m, str)]
+                if not isinstance(metrics, str) else [metrics],
+            },
+        }
+        self.optimizer = None
+
+    def _require_compiled(self, method):
+        if self._compiled is None:
+            raise NotCompiledError(
+                f"call model.compile(loss=..., optimizer=...) before model.{method}()"
+            )
+        return self._compiled
+
+    def _prepare(self, x, y, argument_x="x", argument_y="y"):
+        """Convert and check a whole data set once, before any step."""
+        if not len(self.layers):
+            raise InputError("the model has no layers")
+        x = to_tensor(x, argument_x, integer=isinstance(self.layers[0], Embedding))
+        check_finite(x, argument_x)
+        self.layers[0].check_input(x, argument_x)
+        if y is None:
+            return x, None
+        y = to_tensor(y, argument_y)
+        if len(x) != len(y):
+            raise InputError(
+                f"{argument_x} and {argument_y} hold different numbers of samples: "
+                f"{len(x)} and {len(y)}"
+            )
+        check_finite(y, argument_y)
+        return x, y
+
+    def _check_built_for(self, x, argument):
+        if not self.built:
+            return
+        expected = self.input_shape[1:] if self.input_shape and self.input_shape[0] is None \
+            else self.input_shape
+        got = tuple(x.shape[1:])
+        got = got[1:] if self.input_shape and self.input_shape[0] is None else got
+        if tuple(expected) != got:
+            raise InputError(
+                f"{argument} has per-sample shape {tuple(x.shape[1:])}, the model was built for "
+                f"{self.input_shape}"
+            )
+
+    def fit(self, x, y, batch_size=32, epochs=1, validation_split=0.0, validation_data=None,
+            shuffle=True, verbose=1, callbacks=None, seed=None):
+        """Train for `epochs` passes over (x, y); returns a History.
+
+        Args:
+            x: (samples, timesteps, features) floats, (samples, timesteps) ids
+                for an Embedding, or a list of variable-length sequences
+                (padded with zeros before, as Keras' pad_sequences does).
+            y: labels or targets, one per sample.
+            batch_size: samples per step. Default 32.
+            epochs: passes over the data. Default 1.
+            validation_split: fraction of the data, taken from the end before
+                shuffling (as Keras), held out and evaluated each epoch.
+            validation_data: (x_val, y_val), used instead of validation_split.
+            shuffle: reshuffle the training samples each epoch. Default True.
+            verbose: 0 silent, 1 a progress bar per epoch, 2 a line per epoch.
+            callbacks: objects with on_* methods (see lstmkit.callbacks).
+            seed: seeds initialisation (if the model is not built yet), dropout
+                and shuffling, so a run repeats exactly on the same machine.
+        """
+        compiled = self._require_compiled("fit")
+        _check_int(batch_size, "batch_size")
+        _check_int(epochs, "epochs", low=0)
+        if not 0 <= validation_split < 1:
+            raise InputError(f"validation_split must be in [0, 1), got {validation_split!r}")
+        if verbose not in (0, 1, 2):
+            raise InputError(f"verbose must be 0, 1 or 2, got {verbose!r}")
+        x, y = self._prepare(x, y)
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise InputError("validation_data must be a pair (x_val, y_val)")
+            validation = self._prepare(*validation_data, "validation_data[0]", "validation_data[1]")
+        elif validation_split:
+            cut = int(len(x) * (1 - validation_split))
+            if cut == 0 or cut == len(x):
+                raise InputError(
+                    f"validation_split={validation_split} leaves an empty training or validation "
+                    f"set with {len(x)} samples"
+                )
+            x, y, validation = x[:cut], y[:cut], (x[cut:], y[cut:])
+        else:
+            validation = None
+        generator = None
+        if seed is not None:
+            set_seed(seed)
+            generator = torch.Generator().manual_seed(seed)
+        self._check_built_for(x, "x")
+        if not self.built:
+            self._build_from(x)
+        y = prepare_target(y, self.output_shape(), compiled["loss"])
+        if validation is not None:
+            self._check_built_for(validation[0], "validation x")
+            validation = (validation[0], prepare_target(
+                validation[1], self.output_shape(), compiled["loss"], "validation y"))
+        device = compiled["device"]
+        self.to(device)
+        if self.optimizer is None:
+            self.optimizer = make_optimizer(compiled["optimizer"], self)
+        history = History()
+        callbacks = [history, *(callbacks or [])]
+        if verbose:
+            callbacks.append(ProgressBar(epochs, verbose))
+        trainer = Trainer(self, compiled["loss"], compiled["metrics"], self.optimizer, device,
+                          callbacks)
+        trainer.fit((x, y), epochs, batch_size, shuffle, generator, validation)
+        return history
+
+    def evaluate(self, x, y, batch_size=32, verbose=0, return_dict=False):
+        """Loss and metrics on (x, y): a float if there are no metrics, else
+        [loss, metric, ...] (a dict with return_dict=True), as Keras returns."""
+        compiled = self._require_compiled("evaluate")
+        _check_int(batch_size, "batch_size")
+        x, y = self._prepare(x, y)
+        if not self.built:
+            raise InputError("the model is not trained or built yet: nothing to evaluate")
+        self._check_built_for(x, "x")
+        y = prepare_target(y, self.output_shape(), compiled["loss"])
+        self.to(compiled["device"])
+        trainer = Trainer(self, compiled["loss"], compiled["metrics"], None, compiled["device"])
+        logs = trainer.evaluate((x, y), batch_size)
+        if verbose:
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=32):
+        """The model's outputs for x, as a NumPy array (samples, ...)."""
+        _check_int(batch_size, "batch_size")
+        x, _ = self._prepare(x, None)
+        if not self.built:
+            raise InputError("the model is not trained or built yet: nothing to predict with")
+        self._check_built_for(x, "x")
+        device = self._compiled["device"] if self._compiled else next(self.parameters()).device
+        self.to(device)
+        return predict(self, x, batch_size, device).numpy()
+
+    # ----- files -------------------------------------------------------------
+
+    def get_config(self):
+        return {
+            "class": "Sequential",
+            "input_shape": list(self.input_shape) if self.built else None,
+            "input_dtype": self.input_dtype,
+            "layers": [{"class": type(l).__name__, "config": l.get_config()} for l in self.layers],
+        }
+
+    def save(self, path, metadata=None):
+        """Save to folder `path`: config.json (architecture, compile settings,
+        JSON-able `metadata` such as a vocabulary) and model.safetensors
+        (weights). Loading never unpickles; see lstmkit.files."""
+        if not self.built:
+            raise InputError("the model is not built yet: train it or call build() before save")
+        config = {
+            "lstmkit_version": __version__,
+            "model": self.get_config(),
+            "compile": self._compiled["config"] if self._compiled else None,
+            "metadata": metadata or {},
+        }
+        files.write_model(path, config, self.state_dict())
+
+
+MAX_INPUT_RANK = 8
+
+
+def _layer_from_config(entry, where):
+    if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
+        raise ModelFileError(f"{where}: each layer must be {{'class': ..., 'config': {{...}}}}")
+    name = entry.get("class")
+    if name not in LAYERS:
+        raise ModelFileError(
+            f"{where}: unknown layer type {name!r}; known: {', '.join(LAYERS)}"
+        )
+    cls = LAYERS[name]
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    unknown = set(entry["config"]) - accepted
+    if unknown:
+        raise ModelFileError(f"{where}: {name} has no argument(s) {sorted(unknown)}")
+    try:
+        return cls(**entry["config"])
+    except (InputError, InputTypeError) as e:
+        raise ModelFileError(f"{where}: {e}") from None
+
+
+def model_from_config(config, where="config"):
+    """An unbuilt Sequential from the 'model' part of a saved config, every
+    value checked (types, bounds) before anything is allocated."""
+    if not isinstance(config, dict) or config.get("class") != "Sequential":
+        raise ModelFileError(f"{where}: the model must be a Sequential")
+    layers = config.get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise ModelFileError(f"{where}: 'layers' must be a non-empty list")
+    model = Sequential([_layer_from_config(e, f"{where}, layer {i}") for i, e in enumerate(layers)])
+    shape = config.get("input_shape")
+    if not isinstance(shape, list) or len(shape) > MAX_INPUT_RANK or not all(
+        d is None or (isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 2**31)
+        for d in shape
+    ):
+        raise ModelFileError(f"{where}: input_shape must be a short list of sizes, got {shape!r}")
+    if config.get("input_dtype") not in ("int64", "float32"):
+        raise ModelFileError(f"{where}: input_dtype must be 'int64' or 'float32'")
+    return model, tuple(shape), config["input_dtype"]
+
+
+def load_model(path, device="cpu", compile=True):
+    """Load a model saved by `model.save(path)`.
+
+    The configuration is validated before anything is built, the model is
+    first built without memory (on torch's meta device) so the weights file
+    is checked against it, and weights are read with safetensors: a file
+    from a stranger cannot run code. Returns a Sequential, compiled again if
+    it was saved compiled with named loss and optimizer.
+    """
+    path = os.fspath(path)
+    config = files.read_config(path)
+    where = os.path.join(path, files.CONFIG_FILE)
+    model, input_shape, input_dtype = model_from_config(config.get("model"), where)
+    with torch.device("meta"):
+        try:
+            model.build(input_shape, input_dtype)
+        except (InputError, InputTypeError) as e:
+            raise ModelFileError(f"{where}: {e}") from None
+    expected = {k: (v.shape, v.dtype) for k, v in model.state_dict().items()}
+    tensors = files.read_weights(path, config, expected)
+    model = model.to_empty(device="cpu")
+    model.load_state_dict(tensors)
+    model.metadata = config.get("metadata") or {}
+    saved = config.get("compile")
+    if compile and isinstance(saved, dict) and saved.get("loss") and saved.get("optimizer"):
+        try:
+            model.compile(saved["loss"], saved["optimizer"], saved.get("metrics"), device=device)
+        except (InputError, InputTypeError) as e:
+            raise ModelFileError(f"{where}: compile settings: {e}") from None
+    return model.to(resolve_device(device))
+
+
+def _check_int(value, argument, low=1):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputTypeError(f"{argument} must be an int, got {type(value).__name__} {value!r}")
+    if value < low:
+        raise InputError(f"{argument} must be at least {low}, got {value}")
