@@ -1,0 +1,1 @@
+"""One module per use of an LSTM: its defaults, model, evaluation and reports."""

@@ -1,0 +1,35 @@
+"""Tiny data and models shared by the tests; nothing here needs the network."""
+
+import numpy as np
+import pytest
+import torch
+
+from lstmkit import Sequential
+from lstmkit.layers import LSTM, Dense, Dropout, Embedding
+
+
+@pytest.fixture
+def ids_data():
+    """300 id sequences whose label is whether token 5 occurs: an LSTM learns it."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 20, size=(300, 12))
+    y = (x == 5).any(axis=1).astype(np.float32)
+    return x, y
+
+
+def tutorial_model(num_words=20, dropout=0.5, units=8, embedding_dim=6):
+    """The tutorial's architecture, small."""
+    model = Sequential()
+    model.add(Embedding(num_words, output_dim=embedding_dim))
+    model.add(LSTM(units))
+    model.add(Dropout(dropout))
+    model.add(Dense(1, activation="sigmoid"))
+    model.compile(loss="binary_crossentropy", optimizer="rmsprop", metrics=["accuracy"],
+                  device="cpu")
+    return model
+
+
+@pytest.fixture
+def small_model():
+    torch.manual_seed(0)
+    return tutorial_model()
