@@ -1,0 +1,328 @@
+"""lstmkit's overhead: `fit` and `predict` against a hand-written PyTorch loop.
+
+The tutorial's model (Embedding(1024, 256), LSTM(128), Dropout(0.5),
+Dense(1, sigmoid); binary cross-entropy, RMSprop, batch 16) is trained on
+the same synthetic data by lstmkit's `fit` and by a good plain loop
+(pre-built tensors, randperm batches, loss and accuracy summed on the
+device, one host read an epoch), starting from the same weights. Both run
+in this one process with the same threads, interleaved (A B, then B A, ...)
+after a warm-up, so drift in the machine's load hits both alike. Inference
+compares `predict` with a loop under torch.inference_mode.
+
+    .venv/bin/python benchmarks/overhead.py                 # 3200 x 200, 5 rounds
+    .venv/bin/python benchmarks/overhead.py --samples 640 --rounds 2   # a quick look
+
+Writes benchmarks/results/overhead.json and prints a table.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+from torch import nn
+
+from lstmkit import Sequential
+from lstmkit.layers import LSTM, Dense, Dropout, Embedding
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VOCAB, EMBED, UNITS, DROPOUT = 1024, 256, 128, 0.5
+
+
+# ----- the machine ------------------------------------------------------------
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def load_average():
+    try:
+        with open("/proc/loadavg") as f:
+            return [float(v) for v in f.read().split()[:3]]
+    except OSError:
+        return None
+
+
+def other_heavy_processes():
+    """Other Python training or test runs that would compete for the CPU."""
+    try:
+        out = subprocess.run(["pgrep", "-af", "imdb_sentiment|pytest"], capture_output=True,
+                             text=True, check=False).stdout
+    except OSError:
+        return None
+    return [line for line in out.splitlines() if str(os.getpid()) != line.split()[0]]
+
+
+def machine_info():
+    return {
+        "cpu": cpu_model(),
+        "logical_cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def quiet_check():
+    """Load average and competing processes, recorded at the start and end."""
+    return {"loadavg_1_5_15": load_average(), "other_heavy_processes": other_heavy_processes()}
+
+
+def was_quiet(start, end, cpus):
+    """Quiet: nothing else heavy running and the 1-minute load below half the CPUs
+    (our own run adds up to torch_threads to the load)."""
+    procs = (start["other_heavy_processes"] or []) + (end["other_heavy_processes"] or [])
+    load = start["loadavg_1_5_15"]
+    return not procs and load is not None and load[0] < 0.5 * cpus
+
+
+# ----- data and models --------------------------------------------------------
+
+def synthetic_data(samples, maxlen, labels="learnable", seed=0):
+    """Integer ids in [1, VOCAB); learnable labels: 1 when most ids are in the
+    upper half of the vocabulary (a bag-of-words rule an LSTM can learn)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(1, VOCAB, (samples, maxlen), generator=g)
+    if labels == "learnable":
+        y = ((x >= VOCAB // 2).float().mean(1) > 0.5).float()
+    else:
+        y = torch.randint(0, 2, (samples,), generator=g).float()
+    return x, y
+
+
+def tutorial_model(seed=0, maxlen=None):
+    """The tutorial's lstmkit model, built and compiled (Keras initialisers)."""
+    torch.manual_seed(seed)
+    model = Sequential()
+    model.add(Embedding(VOCAB, output_dim=EMBED))
+    model.add(LSTM(UNITS))
+    model.add(Dropout(DROPOUT))
+    model.add(Dense(1, activation="sigmoid"))
+    model.compile(loss="binary_crossentropy", optimizer="rmsprop", metrics=["accuracy"],
+                  device="cpu")
+    model.build((maxlen,))
+    return model
+
+
+class HandModel(nn.Module):
+    """The same network in plain PyTorch."""
+
+    def __init__(self):
+        super().__init__()
+        self.embedding = nn.Embedding(VOCAB, EMBED)
+        self.lstm = nn.LSTM(EMBED, UNITS, batch_first=True)
+        self.dropout = nn.Dropout(DROPOUT)
+        self.linear = nn.Linear(UNITS, 1)
+
+    def forward(self, x):
+        out, _ = self.lstm(self.embedding(x))  # (N, T, H)
+        return self.linear(self.dropout(out[:, -1]))  # (N, 1) logits
+
+
+def hand_copy(model):
+    """A HandModel holding a copy of the lstmkit model's weights."""
+    state = model.state_dict()
+    hand = HandModel()
+    hand.load_state_dict({
+        "embedding.weight": state["layers.0.embedding.weight"],
+        **{f"lstm.{k}": state[f"layers.1.lstm.{k}"]
+           for k in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")},
+        "linear.weight": state["layers.3.linear.weight"],
+        "linear.bias": state["layers.3.linear.bias"],
+    })
+    return hand
+
+
+class HandTrainer:
+    """A fair plain loop: randperm batches of pre-built tensors, no host sync per step."""
+
+    def __init__(self, model, batch_size, seed=0):
+        self.model, self.batch_size = model, batch_size
+        self.optimizer = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
+        self.loss_fn = nn.BCEWithLogitsLoss()
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def epoch(self, x, y):
+        self.model.train()
+        y = y[:, None]  # (N, 1)
+        loss_sum = torch.zeros((), dtype=torch.float64)
+        correct = torch.zeros((), dtype=torch.int64)
+        order = torch.randperm(len(x), generator=self.generator)
+        for start in range(0, len(x), self.batch_size):
+            index = order[start : start + self.batch_size]
+            xb, yb = x[index], y[index]
+            logits = self.model(xb)
+            loss = self.loss_fn(logits, yb)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            loss_sum += loss.detach() * len(xb)
+            correct += ((logits.detach() > 0) == (yb > 0.5)).sum()
+        return {"loss": loss_sum.item() / len(x), "accuracy": correct.item() / len(x)}
+
+
+@torch.inference_mode()
+def hand_predict(model, x, batch_size):
+    model.eval()
+    outputs = [torch.sigmoid(model(x[start : start + batch_size]))
+               for start in range(0, len(x), batch_size)]
+    return torch.cat(outputs).numpy()
+
+
+# ----- measuring ----------------------------------------------------------------
+
+def timed(fn):
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def interleave(contenders, rounds, samples):
+    """Run each contender once a round, alternating the order every round;
+    return samples/s lists by name."""
+    rates = {name: [] for name in contenders}
+    names = list(contenders)
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else reversed(names):
+            seconds, _ = timed(contenders[name])
+            rates[name].append(samples / seconds)
+    return rates
+
+
+def summary(values):
+    return {"median": statistics.median(values), "min": min(values), "max": max(values),
+            "runs": values}
+
+
+def profile_steps(model, hand_trainer, x, y, batch_size, steps=20):
+    """cProfile both training loops on a few steps; top functions by own time."""
+    import cProfile
+    import io
+    import pstats
+
+    report = {}
+    xs, ys = x[: steps * batch_size], y[: steps * batch_size]
+    for name, fn in (("lstmkit", lambda: model.fit(xs, ys, batch_size=batch_size, verbose=0)),
+                     ("hand", lambda: hand_trainer.epoch(xs, ys))):
+        profiler = cProfile.Profile()
+        profiler.enable()
+        fn()
+        profiler.disable()
+        stream = io.StringIO()
+        pstats.Stats(profiler, stream=stream).sort_stats("tottime").print_stats(12)
+        report[name] = stream.getvalue()
+    return report
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--samples", type=int, default=3200)
+    parser.add_argument("--maxlen", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--predict-batch-size", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--predict-rounds", type=int, default=9)
+    parser.add_argument("--labels", choices=("learnable", "random"), default="learnable")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--profile", action="store_true",
+                        help="also cProfile 20 training steps of each and print the top functions")
+    parser.add_argument("--out", default=os.path.join(HERE, "results", "overhead.json"))
+    args = parser.parse_args(argv)
+
+    start_check = quiet_check()
+    x, y = synthetic_data(args.samples, args.maxlen, args.labels, args.seed)
+    model = tutorial_model(args.seed, args.maxlen)
+    hand = hand_copy(model)
+    trainer = HandTrainer(hand, args.batch_size, args.seed)
+    n = len(x)
+
+    train = {
+        "lstmkit": lambda: model.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0),
+        "hand": lambda: trainer.epoch(x, y),
+    }
+    infer = {
+        "lstmkit": lambda: model.predict(x, batch_size=args.predict_batch_size),
+        "hand": lambda: hand_predict(hand, x, args.predict_batch_size),
+    }
+    # warm-up: oneDNN builds its kernels for each shape on first use
+    warm = min(n, 20 * args.batch_size)
+    model.fit(x[:warm], y[:warm], batch_size=args.batch_size, verbose=0)
+    trainer.epoch(x[:warm], y[:warm])
+    for fn in infer.values():
+        fn()
+
+    train_rates = interleave(train, args.rounds, n)
+    infer_rates = interleave(infer, args.predict_rounds, n)
+    end_check = quiet_check()
+
+    results = {"train": {}, "inference": {}}
+    for section, rates in (("train", train_rates), ("inference", infer_rates)):
+        for name, values in rates.items():
+            results[section][name] = summary(values)
+        # the ratio of medians, and the per-round ratios (each pair ran back to back)
+        pairs = [a / b for a, b in zip(rates["lstmkit"], rates["hand"])]
+        results[section]["ratio_lstmkit_over_hand"] = {
+            "of_medians": statistics.median(rates["lstmkit"]) / statistics.median(rates["hand"]),
+            "median_of_rounds": statistics.median(pairs),
+            "rounds": pairs,
+        }
+    cpus = os.cpu_count() or 1
+    report = {
+        "benchmark": "lstmkit fit/predict vs a hand-written PyTorch loop, tutorial model",
+        "command": " ".join([os.path.relpath(sys.executable), "benchmarks/overhead.py",
+                             *(argv if argv is not None else sys.argv[1:])]),
+        "config": {
+            "model": f"Embedding({VOCAB}, {EMBED}), LSTM({UNITS}), Dropout({DROPOUT}), "
+                     "Dense(1, sigmoid)",
+            "loss": "binary_crossentropy (from logits)", "optimizer": "rmsprop",
+            "metrics": ["accuracy"], "samples": n, "maxlen": args.maxlen,
+            "batch_size": args.batch_size, "predict_batch_size": args.predict_batch_size,
+            "rounds": args.rounds, "predict_rounds": args.predict_rounds,
+            "labels": args.labels, "seed": args.seed, "units": "samples per second",
+        },
+        "machine": machine_info(),
+        "load": {"start": start_check, "end": end_check,
+                 "quiet": was_quiet(start_check, end_check, cpus)},
+        "results": results,
+        "target_ratio": 0.97,
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(report, f, indent=2)
+        f.write("\n")
+
+    print(f"{report['machine']['cpu']}, {report['machine']['torch_threads']} threads, "
+          f"torch {torch.__version__}; load {start_check['loadavg_1_5_15']} -> "
+          f"{end_check['loadavg_1_5_15']} (quiet: {report['load']['quiet']})")
+    print(f"{'':10} {'contender':8} {'median':>9} {'min':>9} {'max':>9}  samples/s")
+    for section in ("train", "inference"):
+        for name in ("lstmkit", "hand"):
+            s = results[section][name]
+            print(f"{section:10} {name:8} {s['median']:9.1f} {s['min']:9.1f} {s['max']:9.1f}")
+        ratio = results[section]["ratio_lstmkit_over_hand"]
+        print(f"{section:10} ratio lstmkit/hand: {ratio['of_medians']:.3f} (of medians), "
+              f"{ratio['median_of_rounds']:.3f} (median of paired rounds)")
+    print(f"wrote {os.path.relpath(args.out)}")
+
+    if args.profile:
+        for name, text in profile_steps(model, trainer, x, y, args.batch_size).items():
+            print(f"----- cProfile, 20 training steps: {name}\n{text}")
+
+
+if __name__ == "__main__":
+    main()
