@@ -31,17 +31,17 @@ class Vocabulary:
     """A word -> id mapping with Keras' reserved ids (0 pad, 1 start, 2 OOV).
 
     Args:
-        words: the words in id order; words[k] gets id k + 3.
+        index: {word: id}, ids from 3 on.
         num_words: ids at or above this become OOV (Keras' num_words);
             default: every word is kept.
     """
 
-    def __init__(self, words, num_words=None):
-        self.words = list(words)
-        self.num_words = num_words if num_words is not None else len(self.words) + FIRST_WORD_ID
+    def __init__(self, index, num_words=None):
+        self.index = dict(index)
+        top = max(self.index.values(), default=FIRST_WORD_ID - 1)
+        self.num_words = num_words if num_words is not None else top + 1
         if self.num_words <= FIRST_WORD_ID:
             raise InputError(f"num_words must be more than {FIRST_WORD_ID}, got {self.num_words}")
-        self.index = {w: i + FIRST_WORD_ID for i, w in enumerate(self.words)}
 
     @classmethod
     def build(cls, texts, num_words):
@@ -50,14 +50,13 @@ class Vocabulary:
         for text in texts:
             counts.update(tokenize(text))
         words = [w for w, _ in counts.most_common(max(num_words - FIRST_WORD_ID, 0))]
-        return cls(words, num_words)
+        return cls({w: i + FIRST_WORD_ID for i, w in enumerate(words)}, num_words)
 
     @classmethod
     def from_word_index(cls, word_index, num_words=None):
-        """From a Keras word index {word: rank from 1}; ids are rank + 2, as
+        """From a Keras word index {word: rank from 1}: id = rank + 2, as
         `imdb.load_data(index_from=3)` gives."""
-        ordered = sorted(word_index.items(), key=lambda kv: kv[1])
-        return cls([w for w, _ in ordered], num_words)
+        return cls({w: rank + FIRST_WORD_ID - 1 for w, rank in word_index.items()}, num_words)
 
     def encode(self, text, start=True):
         """A text (or list of tokens) as a list of ids, with the start id first."""
@@ -67,25 +66,23 @@ class Vocabulary:
         return [START] + ids if start else ids
 
     def decode(self, ids):
-        names = {v: k for k, v in RESERVED.items()}
-        return " ".join(
-            names.get(i) or (self.words[i - FIRST_WORD_ID] if i - FIRST_WORD_ID < len(self.words)
-                             else "<oov>")
-            for i in ids
-        )
+        words = {i: w for w, i in self.index.items()}
+        words.update({v: k for k, v in RESERVED.items()})
+        return " ".join(words.get(i, "<oov>") for i in ids)
 
     def __len__(self):
-        return min(self.num_words, len(self.words) + FIRST_WORD_ID)
+        """The number of ids in use, reserved ones included."""
+        return FIRST_WORD_ID + sum(1 for i in self.index.values() if i < self.num_words)
 
     def to_json(self):
-        return {"words": self.words[: max(self.num_words - FIRST_WORD_ID, 0)],
-                "num_words": self.num_words}
+        kept = {w: i for w, i in self.index.items() if i < self.num_words}
+        return {"index": kept, "num_words": self.num_words}
 
     @classmethod
     def from_json(cls, data):
-        if not isinstance(data, dict) or not isinstance(data.get("words"), list):
-            raise InputError("a saved vocabulary must be {'words': [...], 'num_words': n}")
-        return cls(data["words"], data.get("num_words"))
+        if not isinstance(data, dict) or not isinstance(data.get("index"), dict):
+            raise InputError("a saved vocabulary must be {'index': {word: id}, 'num_words': n}")
+        return cls(data["index"], data.get("num_words"))
 
 
 def read_labelled_lines(path, separator="\t", encoding="utf-8"):

@@ -1,0 +1,52 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+import lstmkit
+from lstmkit.cli import main
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "lstmkit", *args], capture_output=True, text=True)
+
+
+def test_version():
+    result = run_cli("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"lstmkit {lstmkit.__version__}"
+
+
+def test_help_shows_commands_and_examples():
+    result = run_cli("demo", "--help")
+    assert result.returncode == 0
+    for option in ("--out", "--epochs", "--batch-size", "--seed", "--device", "--quiet", "--debug"):
+        assert option in result.stdout
+    assert "examples:" in result.stdout
+
+
+def test_demo_trains_evaluates_and_saves(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--epochs", "2", "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "2400 for training, 600 held out" in printed
+    assert "held-out loss" in printed and "accuracy" in printed
+    assert f"model saved to {out}" in printed
+    model = lstmkit.load_model(out)
+    assert model.metadata["task"] == "text_classification"
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"]["layers"][0]["config"]["input_dim"] == 1024
+
+
+def test_user_errors_exit_2_with_one_line():
+    result = run_cli("demo", "--epochs", "-1", "--quiet", "--out", "/tmp/unused")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "lstmkit demo: error: epochs must be at least 0, got -1"
+    result = run_cli("demo", "--device", "tpu")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    result = run_cli("demo", "--epochs", "many")
+    assert result.returncode == 2 and "invalid int value" in result.stderr
+
+
+def test_no_command_prints_help():
+    assert run_cli().returncode == 2
