@@ -35,6 +35,12 @@ class History:
         for key, value in logs.items():
             self.history.setdefault(key, []).append(value)
 
+    def state_dict(self):
+        return {"epoch": self.epoch, "history": self.history}
+
+    def load_state_dict(self, state):
+        self.epoch, self.history = list(state["epoch"]), dict(state["history"])
+
     def __repr__(self):
         return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
 
@@ -87,6 +93,11 @@ class ProgressBar:
                 flush=True,
             )
 
+    def on_train_end(self, trainer, logs):
+        if self.bar is not None:  # stopped mid-epoch
+            self.bar.close()
+            self.bar = None
+
 
 class EarlyStopping:
     """Stop when `monitor` has not improved by `min_delta` for `patience` epochs.
@@ -136,6 +147,14 @@ class EarlyStopping:
         if self.restore_best_weights and self.best_state is not None:
             trainer.model.load_state_dict(self.best_state)
 
+    def state_dict(self):
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
+                "stopped_epoch": self.stopped_epoch, "best_state": self.best_state}
+
+    def load_state_dict(self, state):
+        for key, value in state.items():
+            setattr(self, key, value)
+
 
 class CSVLogger:
     """Append one row per epoch (epoch, then every log key) to a CSV file."""
@@ -161,3 +180,10 @@ class CSVLogger:
 
     def on_train_end(self, trainer, logs):
         self.file.close()
+
+    def state_dict(self):
+        return {"keys": self.keys}
+
+    def load_state_dict(self, state):
+        """On resume, append to the file the interrupted run wrote."""
+        self.keys, self.append = state["keys"], True

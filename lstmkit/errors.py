@@ -41,3 +41,7 @@ class ModelFileError(LstmkitError, ValueError):
 
 class NotCompiledError(LstmkitError, RuntimeError):
     """fit or evaluate was called before compile."""
+
+
+class NonFiniteLossError(LstmkitError, FloatingPointError):
+    """The training loss became NaN or infinite; the message names the step."""

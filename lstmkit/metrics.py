@@ -196,8 +196,8 @@ def prepare_target(y, output_shape, loss, argument="y"):
     out = tuple(output_shape)
     got = tuple(y.shape[1:])
     shown = f"{argument} has shape {tuple(y.shape)}, the model outputs {('N', *out)}"
-    if loss.target == "custom":
-        return y
+    if loss.target == "custom":  # passed through, but (N,) labels meet a (N, 1) output
+        return y.unsqueeze(-1) if got + (1,) == out else y
     if loss.target == "sparse":
         if y.is_floating_point():
             if not torch.equal(y, y.round()):

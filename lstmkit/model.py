@@ -9,6 +9,7 @@ the loop itself lives in train.py.
 
 import inspect
 import os
+import sys
 
 import torch
 from torch import nn
@@ -20,7 +21,8 @@ from .errors import InputError, InputTypeError, ModelFileError, NotCompiledError
 from .layers import ACTIVATIONS, LAYERS, Dense, Embedding, Layer
 from .metrics import prepare_target, resolve_loss, resolve_metrics
 from .optimizers import check_optimizer, make_optimizer
-from .train import Trainer, predict, resolve_device, set_seed
+from .checkpoints import describe_difference, read_checkpoint, resolve_resume
+from .train import Checkpoints, Trainer, predict, resolve_device, set_seed
 
 
 class Sequential(nn.Module):
@@ -225,7 +227,8 @@ class Sequential(nn.Module):
             )
 
     def fit(self, x, y, batch_size=32, epochs=1, validation_split=0.0, validation_data=None,
-            shuffle=True, verbose=1, callbacks=None, seed=None):
+            shuffle=True, verbose=1, callbacks=None, seed=None, checkpoint_dir=None,
+            checkpoint_every=None, keep_checkpoints=3, resume=None, skip_nonfinite=False):
         """Train for `epochs` passes over (x, y); returns a History.
 
         Args:
@@ -243,6 +246,21 @@ class Sequential(nn.Module):
             callbacks: objects with on_* methods (see lstmkit.callbacks).
             seed: seeds initialisation (if the model is not built yet), dropout
                 and shuffling, so a run repeats exactly on the same machine.
+            checkpoint_dir: write a checkpoint (weights, optimizer, random
+                states, position, History, callback state) here at each
+                epoch end and when Ctrl-C stops training; see lstmkit.checkpoints.
+            checkpoint_every: also write one every this many steps.
+            keep_checkpoints: how many of the newest checkpoints to keep (3).
+            resume: a checkpoint file, or a folder (its newest checkpoint),
+                to continue from: the run ends exactly as an uninterrupted one.
+                The model, data size and callbacks must be the same.
+            skip_nonfinite: drop batches whose loss is NaN or infinite instead
+                of stopping (costs a host synchronisation per step); the
+                number dropped is logged as 'skipped_batches'.
+
+        Ctrl-C stops after the current step (writing a checkpoint if
+        checkpoint_dir is set) and returns the History so far; a second
+        Ctrl-C stops at once. A non-finite loss raises NonFiniteLossError.
         """
         compiled = self._require_compiled("fit")
         _check_int(batch_size, "batch_size")
@@ -266,10 +284,15 @@ class Sequential(nn.Module):
             x, y, validation = x[:cut], y[:cut], (x[cut:], y[cut:])
         else:
             validation = None
-        generator = None
+        _check_int(keep_checkpoints, "keep_checkpoints")
+        if checkpoint_every is not None:
+            _check_int(checkpoint_every, "checkpoint_every")
         if seed is not None:
             set_seed(seed)
-            generator = torch.Generator().manual_seed(seed)
+        # shuffling draws from its own generator, so a resumed run can draw an
+        # epoch's order again without disturbing dropout's random stream
+        generator = torch.Generator().manual_seed(
+            seed if seed is not None else int(torch.randint(2**62, ())))
         self._check_built_for(x, "x")
         if not self.built:
             self._build_from(x)
@@ -278,6 +301,7 @@ class Sequential(nn.Module):
             self._check_built_for(validation[0], "validation x")
             validation = (validation[0], prepare_target(
                 validation[1], self.output_shape(), compiled["loss"], "validation y"))
+        state = self._read_resume(resume, len(x)) if resume is not None else None
         device = compiled["device"]
         self.to(device)
         if self.optimizer is None:
@@ -286,10 +310,32 @@ class Sequential(nn.Module):
         callbacks = [history, *(callbacks or [])]
         if verbose:
             callbacks.append(ProgressBar(epochs, verbose))
+        checkpoints = Checkpoints(checkpoint_dir, checkpoint_every, keep_checkpoints) \
+            if checkpoint_dir is not None else None
         trainer = Trainer(self, compiled["loss"], compiled["metrics"], self.optimizer, device,
-                          callbacks)
-        trainer.fit((x, y), epochs, batch_size, shuffle, generator, validation)
+                          callbacks, checkpoints, skip_nonfinite)
+        logs = trainer.fit((x, y), epochs, batch_size, shuffle, generator, validation, state)
+        if skip_nonfinite:
+            history.history.setdefault("skipped_batches", []).append(trainer.skipped_batches)
+        if trainer.interrupted:
+            where = f"; checkpoint: {trainer.last_checkpoint}" if trainer.last_checkpoint else ""
+            print(f"training interrupted at epoch {trainer.epoch + 1}, step {trainer.global_step}"
+                  f"{where}", file=sys.stderr)
+        history.last_checkpoint = trainer.last_checkpoint
+        del logs
         return history
+
+    def _read_resume(self, resume, samples):
+        """The checkpoint state to resume from, checked against this run."""
+        path = resolve_resume(resume)
+        state = read_checkpoint(path)
+        if state.get("model_config") != self.get_config():
+            raise InputError(f"{path} was written by a different model: "
+                             + describe_difference(state.get("model_config"), self.get_config()))
+        if state.get("samples") != samples:
+            raise InputError(f"{path} was written training on {state.get('samples')} samples, "
+                             f"this run has {samples}; resume with the same data")
+        return state
 
     def evaluate(self, x, y, batch_size=32, verbose=0, return_dict=False):
         """Loss and metrics on (x, y): a float if there are no metrics, else

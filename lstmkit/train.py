@@ -7,13 +7,20 @@ progress bar, at most twice a second, and the end of each epoch), so a step
 never waits for the GPU. Batches are slices of tensors built before training.
 """
 
+import contextlib
+import itertools
+import os
 import random
+import signal
+import threading
+import time
 
 import numpy as np
 import torch
 
+from .checkpoints import checkpoint_path, prune, rng_states, set_rng_states, write_checkpoint
 from .data.batching import batch_indices
-from .errors import InputError
+from .errors import InputError, ModelFileError, NonFiniteLossError
 
 
 class Tally:
@@ -42,18 +49,34 @@ class Trainer:
 
     Attributes a callback may read: model, optimizer, epoch, global_step,
     epoch_samples; `should_stop` may be set to end training.
+
+    With `checkpoints` (a Checkpoints policy) the state is written at each
+    epoch end, every `every_steps` steps, and when Ctrl-C stops the run.
+    A non-finite loss is tracked on the device and checked before each
+    checkpoint, at each epoch end and about twice a second; it stops the run
+    with NonFiniteLossError, unless `skip_nonfinite`, which drops such
+    batches (checking each step, a host synchronisation per step).
     """
 
-    def __init__(self, model, loss, metrics, optimizer, device, callbacks=()):
+    CHECK_SECONDS = 0.5
+
+    def __init__(self, model, loss, metrics, optimizer, device, callbacks=(), checkpoints=None,
+                 skip_nonfinite=False):
         self.model, self.loss, self.metrics = model, loss, metrics
         self.optimizer, self.device = optimizer, device
         self.callbacks = list(callbacks)
+        self.checkpoints, self.skip_nonfinite = checkpoints, skip_nonfinite
         self.activation = model.output_activation()
         self.should_stop = False
+        self.interrupted = False
         self.epoch = 0
         self.global_step = 0
         self.epoch_samples = 0
+        self.skipped_batches = 0
+        self.last_checkpoint = None
         self.tally = None
+        self.first_bad_step = torch.full((), -1, dtype=torch.int64, device=device)
+        self.step_counter = torch.zeros((), dtype=torch.int64, device=device)
 
     def call(self, hook, *args):
         for callback in self.callbacks:
@@ -65,45 +88,96 @@ class Trainer:
         """Mean loss and metrics so far in this epoch (waits for the device)."""
         return self.tally.read()
 
-    def fit(self, train, epochs, batch_size, shuffle=True, generator=None, validation=None):
-        """Train on `train` = (x, y) tensors; returns the last epoch's logs."""
-        self.should_stop = False
+    def fit(self, train, epochs, batch_size, shuffle, generator, validation=None, resume=None):
+        """Train on `train` = (x, y) tensors from the start, or from the
+        checkpoint state `resume`; returns the last epoch's logs."""
+        self.should_stop = self.interrupted = False
+        start_epoch, start_batch, epoch_rng = 0, 0, None
+        if resume is not None:
+            start_epoch, start_batch, epoch_rng = self.restore(resume)
         logs = {}
-        self.call("on_train_begin")
-        for epoch in range(epochs):
-            self.epoch = epoch
-            self.epoch_samples = len(train[0])
-            self.call("on_epoch_begin", epoch)
-            logs = self.train_epoch(train, batch_size, shuffle, generator)
-            if validation is not None:
-                val = self.evaluate(validation, batch_size)
-                logs.update({f"val_{k}": v for k, v in val.items()})
-            self.call("on_epoch_end", epoch, logs)
-            if self.should_stop:
-                break
-        self.call("on_train_end", logs)
+        with self.catch_interrupt():
+            self.call("on_train_begin")
+            for epoch in range(start_epoch, epochs):
+                self.epoch = epoch
+                self.epoch_samples = len(train[0])
+                if epoch_rng is None:
+                    epoch_rng = generator.get_state()
+                generator.set_state(epoch_rng)  # the epoch's order can be drawn again on resume
+                self.epoch_rng = epoch_rng
+                self.call("on_epoch_begin", epoch)
+                logs = self.train_epoch(train, batch_size, shuffle, generator, start_batch)
+                start_batch, epoch_rng = 0, None
+                if self.interrupted:
+                    break
+                if validation is not None:
+                    val = self.evaluate(validation, batch_size)
+                    logs.update({f"val_{k}": v for k, v in val.items()})
+                self.call("on_epoch_end", epoch, logs)
+                self.save_checkpoint(epoch + 1, 0, generator.get_state())
+                if self.should_stop:
+                    break
+            self.call("on_train_end", logs)
         return logs
 
-    def train_epoch(self, data, batch_size, shuffle, generator):
+    def train_epoch(self, data, batch_size, shuffle, generator, start_batch=0):
         x, y = data
         self.model.train()
-        self.tally = Tally([m.name for m in self.metrics], self.device)
-        for batch, index in enumerate(batch_indices(len(x), batch_size, shuffle, generator)):
+        if start_batch == 0:
+            self.tally = Tally([m.name for m in self.metrics], self.device)
+        self.epoch_first_step = self.global_step - start_batch
+        checked = time.perf_counter()
+        batches = batch_indices(len(x), batch_size, shuffle, generator)
+        for batch, index in enumerate(itertools.islice(batches, start_batch, None), start_batch):
             xb = x[index].to(self.device, non_blocking=True)
             yb = y[index].to(self.device, non_blocking=True)
             out, loss = self.training_step(xb, yb)
-            self.tally.add(loss, len(xb), self.metric_values(out, yb))
+            if out is not None:
+                self.tally.add(loss, len(xb), self.metric_values(out, yb))
             self.global_step += 1
             self.call("on_train_batch_end", batch, len(xb))
+            if self.interrupted:
+                self.save_checkpoint(self.epoch, batch + 1, self.epoch_rng)
+                break
+            every = self.checkpoints.every_steps if self.checkpoints else None
+            if every and self.global_step % every == 0:
+                self.save_checkpoint(self.epoch, batch + 1, self.epoch_rng)
+            elif time.perf_counter() - checked > self.CHECK_SECONDS:
+                self.check_finite()
+                checked = time.perf_counter()
+        self.check_finite()
         return self.tally.read()
 
     def training_step(self, x, y):
+        """One forward, backward and update; (None, loss) if the batch was
+        skipped for a non-finite loss."""
         out = self.model(x, logits=self.loss.from_logits)
         loss = self.loss.fn(out, y)
         self.optimizer.zero_grad(set_to_none=True)
+        if self.skip_nonfinite:
+            if not torch.isfinite(loss):
+                self.skipped_batches += 1
+                return None, loss.detach()
+        else:
+            bad = ~torch.isfinite(loss.detach())
+            self.step_counter += 1
+            self.first_bad_step = torch.where(
+                bad & (self.first_bad_step < 0), self.step_counter - 1, self.first_bad_step)
         loss.backward()
         self.optimizer.step()
         return out.detach(), loss.detach()
+
+    def check_finite(self):
+        step = int(self.first_bad_step)
+        if step < 0:
+            return
+        kept = self.last_checkpoint or "none (checkpointing is off)"
+        raise NonFiniteLossError(
+            f"the loss became NaN or infinite at epoch {self.epoch + 1}, step {step + 1} "
+            f"(batch {step - self.epoch_first_step + 1} of the epoch); training stopped. "
+            f"Last good checkpoint: {kept}. Lower the learning rate, check the data, or pass "
+            "skip_nonfinite=True to drop such batches."
+        )
 
     def metric_values(self, out, y):
         return [m.fn(out, y, self.loss.from_logits, self.activation) for m in self.metrics]
@@ -119,6 +193,85 @@ class Trainer:
             out = self.model(xb, logits=self.loss.from_logits)
             tally.add(self.loss.fn(out, yb), len(xb), self.metric_values(out, yb))
         return tally.read()
+
+    # ----- checkpoints and interruption ------------------------------------
+
+    @contextlib.contextmanager
+    def catch_interrupt(self):
+        """The first Ctrl-C stops after the current step (with a checkpoint);
+        a second one stops at once."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum, frame):
+            if self.interrupted:
+                raise KeyboardInterrupt
+            self.interrupted = True
+
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def state(self, epoch, batch, epoch_rng):
+        """Everything needed to continue from (epoch, batch) exactly."""
+        return {
+            "epoch": epoch,
+            "batch": batch,
+            "global_step": self.global_step,
+            "skipped_batches": self.skipped_batches,
+            "samples": self.epoch_samples,
+            "model_config": self.model.get_config(),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": rng_states(),
+            "epoch_rng": epoch_rng,
+            "tally": {"sums": self.tally.sums, "counts": self.tally.counts} if batch else None,
+            "callbacks": [[type(c).__name__, c.state_dict()] if hasattr(c, "state_dict") else None
+                          for c in self.callbacks],
+        }
+
+    def save_checkpoint(self, epoch, batch, epoch_rng):
+        if self.checkpoints is None:
+            return
+        self.check_finite()  # never write a checkpoint after a non-finite loss
+        path = checkpoint_path(self.checkpoints.folder, epoch, self.global_step)
+        os.makedirs(self.checkpoints.folder, exist_ok=True)
+        write_checkpoint(path, self.state(epoch, batch, epoch_rng))
+        self.last_checkpoint = path
+        prune(self.checkpoints.folder, self.checkpoints.keep)
+
+    def restore(self, state):
+        """Load a checkpoint state; returns (epoch, batch, epoch_rng) to continue from."""
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.global_step, self.skipped_batches = state["global_step"], state["skipped_batches"]
+        self.step_counter.fill_(self.global_step)
+        saved = state["callbacks"]
+        for callback, entry in zip(self.callbacks, saved):
+            if entry is not None and hasattr(callback, "load_state_dict"):
+                if entry[0] != type(callback).__name__:
+                    raise ModelFileError(
+                        f"the checkpoint's callbacks ({[e[0] for e in saved if e]}) differ from "
+                        "this run's; resume with the same callbacks"
+                    )
+                callback.load_state_dict(entry[1])
+        if state["tally"] is not None:
+            self.tally = Tally([m.name for m in self.metrics], self.device)
+            self.tally.sums = state["tally"]["sums"].to(self.device)
+            self.tally.counts = list(state["tally"]["counts"])
+        set_rng_states(state["rng"])
+        return state["epoch"], state["batch"], state["epoch_rng"]
+
+
+class Checkpoints:
+    """Where and how often to write checkpoints: each epoch end, every
+    `every_steps` steps if given, keeping the newest `keep`."""
+
+    def __init__(self, folder, every_steps=None, keep=3):
+        self.folder, self.every_steps, self.keep = os.fspath(folder), every_steps, keep
 
 
 @torch.inference_mode()

@@ -33,3 +33,8 @@ def tutorial_model(num_words=20, dropout=0.5, units=8, embedding_dim=6):
 def small_model():
     torch.manual_seed(0)
     return tutorial_model()
+
+
+# Tests check behaviour on tiny models, which run fastest on one thread; one
+# thread also keeps the suite from fighting another process for the cores.
+torch.set_num_threads(1)
