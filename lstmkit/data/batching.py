@@ -30,11 +30,19 @@ def pad_sequences(sequences, maxlen=None, dtype="int64", padding="pre", truncati
             raise InputError(f"{argument} must be 'pre' or 'post', got {choice!r}")
     if maxlen is not None and (not isinstance(maxlen, numbers.Integral) or maxlen < 1):
         raise InputError(f"maxlen must be a positive int or None, got {maxlen!r}")
+    if isinstance(sequences, (str, bytes)) or not hasattr(sequences, "__iter__") or (
+            getattr(sequences, "ndim", 1) == 0):
+        raise InputTypeError(
+            f"sequences must be a list of sequences, got {type(sequences).__name__}")
     arrays = []
     for i, seq in enumerate(sequences):
         try:
-            a = np.asarray(seq, dtype=dtype)
-        except (TypeError, ValueError) as e:
+            a = np.asarray(seq)
+            if a.dtype == object or a.dtype.kind in "cUSV":
+                raise TypeError(f"dtype {a.dtype}")
+            with np.errstate(invalid="raise", over="raise"):
+                a = a.astype(dtype)
+        except (TypeError, ValueError, OverflowError, FloatingPointError) as e:
             raise InputError(f"sequence {i} cannot be read as {dtype} numbers: {e}") from None
         if a.ndim == 0:
             raise InputError(f"sequence {i} is a single number, expected a sequence")
@@ -93,8 +101,13 @@ def to_tensor(data, argument, integer=False):
             )
         if a.dtype.kind == "c":
             raise InputTypeError(f"{argument} must be real numbers, got dtype {a.dtype}")
-        if a.dtype == np.float16 or a.dtype.kind == "f":
-            a = a.astype(np.float32, copy=False)
+        if a.dtype.kind == "f":
+            with np.errstate(over="ignore"):  # beyond float32's range becomes inf, refused below
+                a = a.astype(np.float32, copy=False)
+        elif a.dtype.kind == "u" and a.dtype.itemsize >= 4:  # torch lacks most uint32/64 ops
+            if a.size and a.max() > np.iinfo(np.int64).max:
+                raise InputError(f"{argument} holds integers beyond the int64 range")
+            a = a.astype(np.int64)
         t = torch.from_numpy(np.ascontiguousarray(a))
     if t.dim() == 0:
         raise InputError(f"{argument} must have a samples axis, got a single number")
