@@ -21,6 +21,10 @@ def add_common_options(parser, out, epochs, batch_size):
                         help=f"samples per step (default {batch_size})")
     parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same run (default 0)")
     parser.add_argument("--device", default="auto", help="'auto' (CUDA if present), 'cpu' or 'cuda'")
+    parser.add_argument("--resume", metavar="PATH",
+                        help="continue from a checkpoint file or folder (OUT/checkpoints holds them)")
+    parser.add_argument("--checkpoint-every", type=int, metavar="STEPS",
+                        help="also checkpoint every STEPS steps (always at each epoch end)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars, only results")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
 
@@ -29,7 +33,8 @@ def run_demo_command(args):
     from .tasks.demo import run_demo
 
     run_demo(out=args.out, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-             device=args.device, verbose=0 if args.quiet else 1)
+             device=args.device, verbose=0 if args.quiet else 1, resume=args.resume,
+             checkpoint_every=args.checkpoint_every)
 
 
 def build_parser():

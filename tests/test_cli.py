@@ -50,3 +50,14 @@ def test_user_errors_exit_2_with_one_line():
 
 def test_no_command_prints_help():
     assert run_cli().returncode == 2
+
+
+def test_demo_resume_continues_exactly(tmp_path, capsys):
+    main(["demo", "--epochs", "1", "--out", str(tmp_path / "a"), "--quiet"])
+    main(["demo", "--epochs", "2", "--out", str(tmp_path / "a"), "--quiet",
+          "--resume", str(tmp_path / "a" / "checkpoints")])
+    resumed = capsys.readouterr().out.splitlines()
+    main(["demo", "--epochs", "2", "--out", str(tmp_path / "b"), "--quiet"])
+    whole = capsys.readouterr().out.splitlines()
+    held_out = [line for line in resumed if line.startswith("held-out")]
+    assert held_out[-1] == [line for line in whole if line.startswith("held-out")][0]

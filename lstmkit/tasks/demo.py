@@ -36,8 +36,9 @@ def load_demo_data():
 
 
 def run_demo(out="runs/demo", epochs=10, batch_size=16, seed=0, device="auto", verbose=1,
-             print_fn=print):
+             resume=None, checkpoint_every=None, print_fn=print):
     """Train, evaluate on the held-out fifth, show a few predictions, save.
+    Checkpoints go to OUT/checkpoints; `resume` continues from one.
     Returns a dict of the figures."""
     started = time.perf_counter()
     texts, labels = load_demo_data()
@@ -54,7 +55,8 @@ def run_demo(out="runs/demo", epochs=10, batch_size=16, seed=0, device="auto", v
     set_seed(seed)
     model = build_classifier(num_words=1024, device=device)
     history = model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, seed=seed,
-                        verbose=verbose)
+                        verbose=verbose, checkpoint_dir=os.path.join(out, "checkpoints"),
+                        checkpoint_every=checkpoint_every, resume=resume)
     loss, accuracy = model.evaluate(x_test, y_test, batch_size=batch_size)
     print_fn(f"held-out loss {loss:.4f}, accuracy {accuracy:.4f} ({len(x_test)} sentences)")
 
