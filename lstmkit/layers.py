@@ -11,36 +11,12 @@ steps, so masking flows through a model the way Keras users expect.
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .errors import InputError, InputTypeError
 from .initializers import check_initializer, initialize
+from .rnn import front_align, fused_lstm, layer_weights, lstm_cell, reference_lstm, scatter_back
 
-
-def lstm_cell(x, h, c, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
-    """One LSTM step, the gate equations written out.
-
-    Weight names and gate order (input, forget, candidate, output) are those of
-    `torch.nn.LSTM`, so this cell and the fused kernel read one state dict:
-    weight_ih is (4H, F), weight_hh is (4H, H), the biases are (4H,).
-
-        i = sigmoid(W_ii x + W_hi h + b_i)      input gate
-        f = sigmoid(W_if x + W_hf h + b_f)      forget gate
-        g = tanh(W_ig x + W_hg h + b_g)         candidate cell
-        o = sigmoid(W_io x + W_ho h + b_o)      output gate
-        c' = f * c + i * g
-        h' = o * tanh(c')
-
-    x is (N, F); h and c are (N, H). Returns (h', c').
-    """
-    gates = x @ weight_ih.T + h @ weight_hh.T  # (N, 4H)
-    if bias_ih is not None:
-        gates = gates + bias_ih + bias_hh
-    i, f, g, o = gates.chunk(4, dim=-1)  # each (N, H)
-    i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
-    c = f * c + i * g
-    h = o * torch.tanh(c)
-    return h, c
+__all__ = ["Layer", "Embedding", "LSTM", "Bidirectional", "Dropout", "Dense", "lstm_cell"]
 
 
 def _check_positive_int(value, argument, upper=2**20):
@@ -148,11 +124,17 @@ class LSTM(Layer):
     """Long short-term memory layer over (samples, timesteps, features) input.
 
     Args:
-        units: size of the hidden and cell state, H.
+        units: size of the cell state, H (and of the output, without proj_size).
         return_sequences: return the output of every step, (N, T, H), instead
             of the last one, (N, H). Default False.
-        return_state: also return the final states: (output, h, c), with h and
-            c of shape (N, H). Default False.
+        return_state: also return the final states: (output, h, c), each state
+            (N, H), of the top layer. Default False.
+        num_layers: LSTMs stacked inside this layer, each reading the one
+            below's outputs. Default 1.
+        dropout: dropout on the outputs of each stacked layer but the last
+            (training only). Default 0.
+        proj_size: project h to this size after each step (LSTMP, Sak et al.
+            2014); the output and h are then (…, proj_size). Default 0 (none).
         impl: 'fused' runs torch.nn.LSTM (oneDNN on CPU, cuDNN on GPU);
             'reference' loops over `lstm_cell` in Python, for inspection and
             tests. Both read the same parameters. Default 'fused'.
@@ -162,9 +144,10 @@ class LSTM(Layer):
         unit_forget_bias: add 1 to the forget-gate bias at initialisation
             (Jozefowicz et al. 2015; Keras' default). Default True.
 
-    With a mask (from `Embedding(mask_zero=True)`), padded steps are skipped:
-    the state carries over them, the output at a masked step is zero, and the
-    last output is that of each sample's last real step.
+    With a mask (from `Embedding(mask_zero=True)`), padded steps are skipped,
+    wherever they are: the state carries over them, the output at a padded
+    step is zero, and the last output is that of each sample's last real step.
+    Masked batches are packed for the fused kernel.
     """
 
     def __init__(
@@ -172,6 +155,9 @@ class LSTM(Layer):
         units,
         return_sequences=False,
         return_state=False,
+        num_layers=1,
+        dropout=0.0,
+        proj_size=0,
         impl="fused",
         kernel_initializer="glorot_uniform",
         recurrent_initializer="orthogonal",
@@ -180,9 +166,15 @@ class LSTM(Layer):
     ):
         super().__init__()
         _check_positive_int(units, "LSTM units")
+        _check_positive_int(num_layers, "LSTM num_layers", upper=64)
+        if proj_size:
+            _check_positive_int(proj_size, "LSTM proj_size", upper=units - 1 if units > 1 else 0)
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise InputError(f"LSTM dropout must be a number in [0, 1), got {dropout!r}")
         if impl not in ("fused", "reference"):
             raise InputError(f"LSTM impl must be 'fused' or 'reference', got {impl!r}")
-        self.units = units
+        self.units, self.num_layers, self.proj_size = units, num_layers, proj_size
+        self.dropout = float(dropout)
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.impl = impl
@@ -192,6 +184,12 @@ class LSTM(Layer):
         )
         self.bias_initializer = check_initializer(bias_initializer, "bias_initializer")
         self.unit_forget_bias = bool(unit_forget_bias)
+        self.directions = 1  # Bidirectional sets 2 before building
+
+    @property
+    def output_size(self):
+        """Features per step of the output: D * (proj_size or units)."""
+        return self.directions * (self.proj_size or self.units)
 
     def build(self, input_shape):
         if len(input_shape) != 2:
@@ -199,21 +197,29 @@ class LSTM(Layer):
                 "LSTM expects input of shape (samples, timesteps, features), got "
                 f"{len(input_shape) + 1}-D input (samples, {', '.join(map(str, input_shape))})"
             )
-        self.lstm = nn.LSTM(input_shape[-1], self.units, batch_first=True)
-        initialize(self.lstm.weight_ih_l0, self.kernel_initializer)
-        initialize(self.lstm.weight_hh_l0, self.recurrent_initializer)
-        initialize(self.lstm.bias_ih_l0, self.bias_initializer)
-        # torch keeps two bias vectors that are added; Keras has one. Put the
-        # whole bias (and the forget-gate 1.0) in bias_ih, keep bias_hh zero.
-        nn.init.zeros_(self.lstm.bias_hh_l0)
-        if self.unit_forget_bias:
-            with torch.no_grad():
-                self.lstm.bias_ih_l0[self.units : 2 * self.units] += 1.0
+        self.lstm = nn.LSTM(input_shape[-1], self.units, num_layers=self.num_layers,
+                            dropout=self.dropout if self.num_layers > 1 else 0.0,
+                            bidirectional=self.directions == 2, proj_size=self.proj_size,
+                            batch_first=True)
+        for layer in range(self.num_layers):
+            for direction in range(self.directions):
+                w_ih, w_hh, b_ih, b_hh, *w_hr = layer_weights(self.lstm, layer, direction)
+                initialize(w_ih, self.kernel_initializer)
+                initialize(w_hh, self.recurrent_initializer)
+                initialize(b_ih, self.bias_initializer)
+                for w in w_hr:
+                    initialize(w, self.kernel_initializer)
+                # torch keeps two bias vectors that are added; Keras has one. Put
+                # the whole bias (and the forget-gate 1.0) in bias_ih, bias_hh zero.
+                nn.init.zeros_(b_hh)
+                if self.unit_forget_bias:
+                    with torch.no_grad():
+                        b_ih[self.units : 2 * self.units] += 1.0
         super().build(input_shape)
 
     def output_shape(self, input_shape):
         steps = input_shape[0]
-        return (steps, self.units) if self.return_sequences else (self.units,)
+        return (steps, self.output_size) if self.return_sequences else (self.output_size,)
 
     def compute_mask(self, x, mask):
         return mask if self.return_sequences else None
@@ -226,83 +232,123 @@ class LSTM(Layer):
                 + ("; for one feature per step use x[..., None]" if x.dim() == 2 else "")
             )
 
+    def initial_states(self, x, initial_state):
+        """(h0, c0) shaped (L*D, N, ·) for nn.LSTM, from None, or from states
+        (N, ·) (one layer and direction) or already (L*D, N, ·)."""
+        N, layers = x.shape[0], self.num_layers * self.directions
+        if initial_state is None:
+            return (x.new_zeros(layers, N, self.proj_size or self.units),
+                    x.new_zeros(layers, N, self.units))
+        h0, c0 = initial_state
+        if h0.dim() == 2:
+            h0, c0 = h0[None], c0[None]  # (1, N, ·)
+        expected = [(layers, N, self.proj_size or self.units), (layers, N, self.units)]
+        if [tuple(h0.shape), tuple(c0.shape)] != expected:
+            raise InputError(f"LSTM initial_state must be (h0, c0) shaped {expected}, got "
+                             f"{[tuple(h0.shape), tuple(c0.shape)]}")
+        return h0, c0
+
     def forward(self, x, mask=None, initial_state=None):
-        """x (N, T, F); mask (N, T) bool or None; initial_state (h0, c0), each (N, H)."""
+        """x (N, T, F); mask (N, T) bool or None; initial_state (h0, c0)."""
         self.check_input(x)
         if x.shape[-1] != self.lstm.input_size:
             raise InputError(
                 f"LSTM was built for {self.lstm.input_size} features per step, got {x.shape[-1]}"
             )
-        N, T, _ = x.shape
-        if initial_state is None:
-            h0 = c0 = x.new_zeros(N, self.units)
+        h0, c0 = self.initial_states(x, initial_state)
+        if self.impl == "fused" and mask is None:
+            out, (h, c) = self.lstm(x, (h0, c0))  # out (N, T, D*P), states (L*D, N, ·)
         else:
-            h0, c0 = initial_state
-        if self.impl == "reference":
-            out, h, c = self._reference(x, h0, c0, mask)
-        elif mask is None:
-            out, (h, c) = self.lstm(x, (h0[None], c0[None]))  # states (1, N, H)
-            h, c = h[0], c[0]
-        else:
-            out, h, c = self._fused_masked(x, h0, c0, mask)
-        y = out if self.return_sequences else h
-        return (y, h, c) if self.return_state else y
-
-    def _reference(self, x, h, c, mask):
-        p = self.lstm
-        outputs = []
-        for t in range(x.shape[1]):
-            h_new, c_new = lstm_cell(
-                x[:, t], h, c, p.weight_ih_l0, p.weight_hh_l0, p.bias_ih_l0, p.bias_hh_l0
-            )
-            if mask is None:
-                h, c = h_new, c_new
-                outputs.append(h)
+            x_front, order, lengths = front_align(x, mask)
+            if self.impl == "fused":
+                out, (h, c) = fused_lstm(self.lstm, x_front, lengths, h0, c0)
             else:
-                m = mask[:, t, None]  # (N, 1): carry the state over padded steps
-                h, c = torch.where(m, h_new, h), torch.where(m, c_new, c)
-                outputs.append(h_new * m)
-        return torch.stack(outputs, dim=1), h, c  # (N, T, H)
-
-    def _fused_masked(self, x, h0, c0, mask):
-        """Run the fused kernel on the real steps only, wherever the padding is.
-
-        Real steps are moved to the front of each row (a stable sort keeps
-        their order), packed by length, run, and scattered back; this gives
-        the same result for left and right padding.
-        """
-        N, T, F_ = x.shape
-        order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)  # (N, T)
-        x_front = x.gather(1, order[..., None].expand(N, T, F_))  # real steps first
-        lengths = mask.sum(1)
-        empty = lengths == 0  # fully padded samples: zero output, initial state kept
-        packed = pack_padded_sequence(
-            x_front, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False
-        )
-        out, (h, c) = self.lstm(packed, (h0[None], c0[None]))
-        out, _ = pad_packed_sequence(out, batch_first=True, total_length=T)  # (N, T, H)
-        h, c = h[0], c[0]
-        if empty.any():
-            keep = empty[:, None]
-            h, c = torch.where(keep, h0, h), torch.where(keep, c0, c)
-        if not self.return_sequences:
-            return out, h, c
-        front_mask = torch.arange(T, device=x.device)[None] < lengths[:, None]  # (N, T)
-        out = out * front_mask[..., None]
-        back = torch.zeros_like(out).scatter(1, order[..., None].expand_as(out), out)
-        return back, h, c
+                out, (h, c) = reference_lstm(self.lstm, x_front, lengths, h0, c0,
+                                             self.dropout, self.training)
+            out = scatter_back(out, order) if self.return_sequences else out
+        if self.return_sequences:
+            y = out
+        else:  # each direction's final state: the forward one at the last real step
+            y = torch.cat(list(h[-self.directions:]), dim=-1)  # (N, D*P)
+        if self.return_state:
+            return (y, *[s for k in range(self.directions, 0, -1) for s in (h[-k], c[-k])])
+        return y
 
     def get_config(self):
         return {
             "units": self.units,
             "return_sequences": self.return_sequences,
             "return_state": self.return_state,
+            "num_layers": self.num_layers,
+            "dropout": self.dropout,
+            "proj_size": self.proj_size,
             "impl": self.impl,
             "kernel_initializer": self.kernel_initializer,
             "recurrent_initializer": self.recurrent_initializer,
             "bias_initializer": self.bias_initializer,
             "unit_forget_bias": self.unit_forget_bias,
         }
+
+
+class Bidirectional(Layer):
+    """Runs an LSTM forwards and backwards over each sequence and merges the two.
+
+    Args:
+        layer: an LSTM layer (its arguments apply to both directions).
+        merge_mode: 'concat' (default), 'sum', 'mul', 'ave', or None for a
+            pair (forward, backward) of outputs.
+
+    One fused kernel runs both directions (nn.LSTM(bidirectional=True)). With
+    a mask, the backward direction starts at each sample's last real step.
+    With return_state the result is (output, h_forward, c_forward,
+    h_backward, c_backward), as in Keras.
+    """
+
+    MERGES = {
+        "concat": lambda a, b: torch.cat([a, b], dim=-1),
+        "sum": lambda a, b: a + b,
+        "mul": lambda a, b: a * b,
+        "ave": lambda a, b: (a + b) / 2,
+        None: lambda a, b: (a, b),
+    }
+
+    def __init__(self, layer, merge_mode="concat"):
+        super().__init__()
+        if not isinstance(layer, LSTM):
+            raise InputTypeError(f"Bidirectional wraps an LSTM layer, got {type(layer).__name__}")
+        if merge_mode not in self.MERGES:
+            raise InputError(f"Bidirectional merge_mode must be one of 'concat', 'sum', 'mul', "
+                             f"'ave' or None, got {merge_mode!r}")
+        if layer.built:
+            raise InputError("Bidirectional needs an LSTM that is not built yet")
+        layer.directions = 2
+        self.layer, self.merge_mode = layer, merge_mode
+        self.return_state = layer.return_state
+
+    def build(self, input_shape):
+        self.layer.build(input_shape)
+        super().build(input_shape)
+
+    def output_shape(self, input_shape):
+        *steps, features = self.layer.output_shape(input_shape)
+        return tuple(steps) + (features if self.merge_mode == "concat" else features // 2,)
+
+    def compute_mask(self, x, mask):
+        return self.layer.compute_mask(x, mask)
+
+    def check_input(self, x, argument="x"):
+        self.layer.check_input(x, argument)
+
+    def forward(self, x, mask=None, initial_state=None):
+        result = self.layer(x, mask=mask, initial_state=initial_state)
+        y, states = (result[0], result[1:]) if self.return_state else (result, ())
+        forward, backward = y.chunk(2, dim=-1)
+        merged = self.MERGES[self.merge_mode](forward, backward)
+        return (merged, *states) if self.return_state else merged
+
+    def get_config(self):
+        return {"layer": {"class": "LSTM", "config": self.layer.get_config()},
+                "merge_mode": self.merge_mode}
 
 
 class Dropout(Layer):
@@ -385,4 +431,4 @@ class Dense(Layer):
         }
 
 
-LAYERS = {cls.__name__: cls for cls in (Embedding, LSTM, Dropout, Dense)}
+LAYERS = {cls.__name__: cls for cls in (Embedding, LSTM, Bidirectional, Dropout, Dense)}

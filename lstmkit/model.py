@@ -409,8 +409,11 @@ def _layer_from_config(entry, where):
     unknown = set(entry["config"]) - accepted
     if unknown:
         raise ModelFileError(f"{where}: {name} has no argument(s) {sorted(unknown)}")
+    config = dict(entry["config"])
+    if isinstance(config.get("layer"), dict):  # a wrapper (Bidirectional) holds a layer
+        config["layer"] = _layer_from_config(config["layer"], f"{where}, inner layer")
     try:
-        return cls(**entry["config"])
+        return cls(**config)
     except (InputError, InputTypeError) as e:
         raise ModelFileError(f"{where}: {e}") from None
 

@@ -1,0 +1,132 @@
+"""The LSTM recurrence: the cell equations, and the two ways to run them over time.
+
+`lstm_cell` is one step, written out. `reference_lstm` loops it over time,
+layers and directions in Python; `fused_lstm` hands the same parameters to
+torch.nn.LSTM (oneDNN on CPU, cuDNN on GPU). Both take sequences whose real
+steps come first in each row (`front_align`), with their lengths, so one rule
+covers left padding, right padding and no padding: the state is carried
+only over real steps, and the backward direction starts at each sample's
+last real step.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+
+def lstm_cell(x, h, c, weight_ih, weight_hh, bias_ih=None, bias_hh=None, weight_hr=None):
+    """One LSTM step, the gate equations written out.
+
+    Weight names and gate order (input, forget, candidate, output) are those of
+    `torch.nn.LSTM`, so this cell and the fused kernel read one state dict:
+    weight_ih is (4H, F), weight_hh is (4H, P), the biases are (4H,), and the
+    optional projection weight_hr is (P, H) (Sak et al. 2014; P = H without it).
+
+        i = sigmoid(W_ii x + W_hi h + b_i)      input gate
+        f = sigmoid(W_if x + W_hf h + b_f)      forget gate
+        g = tanh(W_ig x + W_hg h + b_g)         candidate cell
+        o = sigmoid(W_io x + W_ho h + b_o)      output gate
+        c' = f * c + i * g
+        h' = o * tanh(c')                       (then h' = W_hr h' with a projection)
+
+    x is (N, F); h is (N, P); c is (N, H). Returns (h', c').
+    """
+    gates = x @ weight_ih.T + h @ weight_hh.T  # (N, 4H)
+    if bias_ih is not None:
+        gates = gates + bias_ih + bias_hh
+    i, f, g, o = gates.chunk(4, dim=-1)  # each (N, H)
+    i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+    c = f * c + i * g
+    h = o * torch.tanh(c)
+    if weight_hr is not None:
+        h = h @ weight_hr.T  # (N, P)
+    return h, c
+
+
+def front_align(x, mask):
+    """Move each row's real steps to the front, keeping their order.
+
+    x (N, T, F), mask (N, T) bool or None. Returns (x_front, order, lengths);
+    order (N, T) says where each front-aligned step came from (None when
+    there is no mask and nothing moves).
+    """
+    N, T, F_ = x.shape
+    if mask is None:
+        return x, None, torch.full((N,), T, dtype=torch.int64, device=x.device)
+    order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)  # (N, T)
+    x_front = x.gather(1, order[..., None].expand(N, T, F_))
+    return x_front, order, mask.sum(1)
+
+
+def scatter_back(out, order):
+    """The inverse of front_align for per-step outputs (N, T, H)."""
+    if order is None:
+        return out
+    return torch.zeros_like(out).scatter(1, order[..., None].expand_as(out), out)
+
+
+def reverse_within_length(x, lengths):
+    """Reverse each row's first `lengths` steps in place, leaving the rest: the
+    backward direction's input, starting at each sample's last real step."""
+    N, T = x.shape[:2]
+    t = torch.arange(T, device=x.device)[None]  # (1, T)
+    index = torch.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)  # (N, T)
+    return x.gather(1, index[..., None].expand_as(x))
+
+
+def layer_weights(module, layer, direction):
+    """The parameters of one layer and direction of an nn.LSTM, by its names."""
+    suffix = f"_l{layer}" + ("_reverse" if direction else "")
+    names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
+    if module.proj_size:
+        names.append("weight_hr")
+    return [getattr(module, name + suffix) for name in names]
+
+
+def reference_lstm(module, x, lengths, h0, c0, dropout=0.0, training=False):
+    """Run nn.LSTM `module`'s parameters step by step with `lstm_cell`.
+
+    x (N, T, F) front-aligned, lengths (N,), h0 (L*D, N, P), c0 (L*D, N, H).
+    Returns out (N, T, D*P), zero past each length, and (h_n, c_n) as
+    nn.LSTM gives them.
+    """
+    N, T = x.shape[:2]
+    valid = torch.arange(T, device=x.device)[None] < lengths[:, None]  # (N, T)
+    directions = 2 if module.bidirectional else 1
+    h_n, c_n = [], []
+    for layer in range(module.num_layers):
+        outputs = []
+        for direction in range(directions):
+            k = layer * directions + direction
+            h, c = h0[k], c0[k]
+            seq = reverse_within_length(x, lengths) if direction else x
+            steps = []
+            for t in range(T):
+                h_new, c_new = lstm_cell(seq[:, t], h, c, *layer_weights(module, layer, direction))
+                m = valid[:, t, None]  # (N, 1): carry the state past the end
+                h, c = torch.where(m, h_new, h), torch.where(m, c_new, c)
+                steps.append(h_new * m)
+            out = torch.stack(steps, dim=1)  # (N, T, P)
+            outputs.append(reverse_within_length(out, lengths) if direction else out)
+            h_n.append(h)
+            c_n.append(c)
+        x = torch.cat(outputs, dim=-1)  # (N, T, D*P)
+        if layer < module.num_layers - 1 and dropout:
+            x = F.dropout(x, dropout, training)
+    return x, (torch.stack(h_n), torch.stack(c_n))
+
+
+def fused_lstm(module, x, lengths, h0, c0):
+    """Run nn.LSTM on front-aligned, padded x, packed by length (without
+    padding, call the module directly). Same returns as reference_lstm."""
+    T = x.shape[1]
+    packed = pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True,
+                                  enforce_sorted=False)
+    out, (h, c) = module(packed, (h0, c0))
+    out, _ = pad_packed_sequence(out, batch_first=True, total_length=T)  # (N, T, D*P)
+    empty = lengths == 0  # a fully padded row keeps its initial state and outputs zeros
+    if bool(empty.any()):
+        keep = empty[None, :, None]
+        h, c = torch.where(keep, h0, h), torch.where(keep, c0, c)
+        out = out * ~empty[:, None, None]
+    return out, (h, c)
