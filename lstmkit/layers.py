@@ -135,6 +135,11 @@ class LSTM(Layer):
             (training only). Default 0.
         proj_size: project h to this size after each step (LSTMP, Sak et al.
             2014); the output and h are then (…, proj_size). Default 0 (none).
+        stateful: start each call from the final state of the previous call,
+            sample slot by sample slot, detached from the graph (truncated
+            backpropagation through time); `reset_states()` starts afresh.
+            Batches must then keep their size and order (fit refuses
+            shuffle=True). Default False.
         impl: 'fused' runs torch.nn.LSTM (oneDNN on CPU, cuDNN on GPU);
             'reference' loops over `lstm_cell` in Python, for inspection and
             tests. Both read the same parameters. Default 'fused'.
@@ -158,6 +163,7 @@ class LSTM(Layer):
         num_layers=1,
         dropout=0.0,
         proj_size=0,
+        stateful=False,
         impl="fused",
         kernel_initializer="glorot_uniform",
         recurrent_initializer="orthogonal",
@@ -184,7 +190,13 @@ class LSTM(Layer):
         )
         self.bias_initializer = check_initializer(bias_initializer, "bias_initializer")
         self.unit_forget_bias = bool(unit_forget_bias)
+        self.stateful = bool(stateful)
+        self.states = None  # (h, c) carried between calls when stateful
         self.directions = 1  # Bidirectional sets 2 before building
+
+    def reset_states(self):
+        """Forget the state a stateful layer carries between calls."""
+        self.states = None
 
     @property
     def output_size(self):
@@ -255,6 +267,12 @@ class LSTM(Layer):
             raise InputError(
                 f"LSTM was built for {self.lstm.input_size} features per step, got {x.shape[-1]}"
             )
+        if initial_state is None and self.stateful and self.states is not None:
+            if self.states[0].shape[1] != x.shape[0]:
+                raise InputError(
+                    f"a stateful LSTM carries state for {self.states[0].shape[1]} samples, this "
+                    f"batch has {x.shape[0]}: keep the batch size fixed or call reset_states()")
+            initial_state = self.states
         h0, c0 = self.initial_states(x, initial_state)
         if self.impl == "fused" and mask is None:
             out, (h, c) = self.lstm(x, (h0, c0))  # out (N, T, D*P), states (L*D, N, ·)
@@ -266,6 +284,8 @@ class LSTM(Layer):
                 out, (h, c) = reference_lstm(self.lstm, x_front, lengths, h0, c0,
                                              self.dropout, self.training)
             out = scatter_back(out, order) if self.return_sequences else out
+        if self.stateful:
+            self.states = (h.detach(), c.detach())
         if self.return_sequences:
             y = out
         else:  # each direction's final state: the forward one at the last real step
@@ -282,6 +302,7 @@ class LSTM(Layer):
             "num_layers": self.num_layers,
             "dropout": self.dropout,
             "proj_size": self.proj_size,
+            "stateful": self.stateful,
             "impl": self.impl,
             "kernel_initializer": self.kernel_initializer,
             "recurrent_initializer": self.recurrent_initializer,
@@ -335,6 +356,9 @@ class Bidirectional(Layer):
 
     def compute_mask(self, x, mask):
         return self.layer.compute_mask(x, mask)
+
+    def reset_states(self):
+        self.layer.reset_states()
 
     def check_input(self, x, argument="x"):
         self.layer.check_input(x, argument)

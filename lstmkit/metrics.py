@@ -193,8 +193,10 @@ def prepare_target(y, output_shape, loss, argument="y"):
 
     y is a tensor (samples, ...); output_shape excludes the samples axis.
     """
-    out = tuple(output_shape)
     got = tuple(y.shape[1:])
+    # a None axis (the steps of a sequence output) takes the length of y's
+    out = tuple(g if o is None and i < len(got) else o
+                for i, (o, g) in enumerate(zip(output_shape, got + (None,) * len(output_shape))))
     shown = f"{argument} has shape {tuple(y.shape)}, the model outputs {('N', *out)}"
     if loss.target == "custom":  # passed through, but (N,) labels meet a (N, 1) output
         return y.unsqueeze(-1) if got + (1,) == out else y

@@ -82,8 +82,9 @@ class Sequential(nn.Module):
             shape = layer.output_shape(shape)
         self.input_shape = tuple(input_shape)
 
-    def output_shape(self):
-        shape = self.input_shape
+    def output_shape(self, input_shape=None):
+        """Per-sample output shape, for the built input shape or a given one."""
+        shape = self.input_shape if input_shape is None else tuple(input_shape)
         for layer in self.layers:
             shape = layer.output_shape(shape)
         return shape
@@ -112,6 +113,12 @@ class Sequential(nn.Module):
             mask = layer.compute_mask(x, mask)
             x = out
         return x
+
+    def reset_states(self):
+        """Forget the state that stateful layers carry between batches."""
+        for layer in self.layers:
+            if hasattr(layer, "reset_states"):
+                layer.reset_states()
 
     def output_activation(self):
         """The last Dense layer's activation function (None for linear)."""
@@ -270,6 +277,8 @@ class Sequential(nn.Module):
         if verbose not in (0, 1, 2):
             raise InputError(f"verbose must be 0, 1 or 2, got {verbose!r}")
         x, y = self._prepare(x, y)
+        if shuffle and any(getattr(getattr(l, "layer", l), "stateful", False) for l in self.layers):
+            raise InputError("a stateful LSTM needs the batches in order: pass shuffle=False")
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise InputError("validation_data must be a pair (x_val, y_val)")
@@ -296,11 +305,12 @@ class Sequential(nn.Module):
         self._check_built_for(x, "x")
         if not self.built:
             self._build_from(x)
-        y = prepare_target(y, self.output_shape(), compiled["loss"])
+        y = prepare_target(y, self.output_shape(x.shape[1:]), compiled["loss"])
         if validation is not None:
             self._check_built_for(validation[0], "validation x")
             validation = (validation[0], prepare_target(
-                validation[1], self.output_shape(), compiled["loss"], "validation y"))
+                validation[1], self.output_shape(validation[0].shape[1:]), compiled["loss"],
+                "validation y"))
         state = self._read_resume(resume, len(x)) if resume is not None else None
         device = compiled["device"]
         self.to(device)
@@ -346,7 +356,7 @@ class Sequential(nn.Module):
         if not self.built:
             raise InputError("the model is not trained or built yet: nothing to evaluate")
         self._check_built_for(x, "x")
-        y = prepare_target(y, self.output_shape(), compiled["loss"])
+        y = prepare_target(y, self.output_shape(x.shape[1:]), compiled["loss"])
         self.to(compiled["device"])
         trainer = Trainer(self, compiled["loss"], compiled["metrics"], None, compiled["device"])
         logs = trainer.evaluate((x, y), batch_size)

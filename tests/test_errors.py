@@ -135,3 +135,12 @@ def test_unknown_device():
     model = Sequential([LSTM(3), Dense(1)])
     with pytest.raises(InputError, match="device"):
         model.compile(loss="mse", device="tpu:7")
+
+
+def test_sequence_targets_must_have_the_steps_of_x():
+    model = Sequential([Embedding(10, 4), LSTM(4, return_sequences=True), Dense(3, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).integers(0, 10, size=(16, 7))
+    model.fit(x, x % 3, verbose=0)  # per-step labels train
+    with pytest.raises(InputError, match=r"y has shape \(16, 5\), the model outputs \('N', 7, 3\)"):
+        model.fit(x, (x % 3)[:, :5], verbose=0)

@@ -164,3 +164,30 @@ def test_bidirectional_model_trains_saves_and_loads(tmp_path):
 def test_bad_options(make_layer, match):
     with pytest.raises(lstmkit.LstmkitError, match=match):
         make_layer()
+
+
+@pytest.mark.parametrize("impl", ["fused", "reference"])
+def test_stateful_chunks_equal_the_whole_sequence(impl):
+    whole = make(dict(num_layers=2), False, impl=impl, return_sequences=True)
+    chunked = make(dict(num_layers=2), False, impl=impl, return_sequences=True, stateful=True)
+    chunked.load_state_dict(whole.state_dict())
+    x = torch.randn(3, 20, 3, dtype=torch.float64)
+    pieces = [chunked(x[:, t : t + 5]) for t in range(0, 20, 5)]
+    torch.testing.assert_close(torch.cat(pieces, dim=1), whole(x))
+    assert not chunked.states[0].requires_grad  # detached: truncated backpropagation
+    chunked.reset_states()
+    torch.testing.assert_close(chunked(x[:, :5]), whole(x[:, :5]))
+    with pytest.raises(lstmkit.LstmkitError, match="stateful LSTM carries state for 3 samples"):
+        chunked(x[:2, :5])
+
+
+def test_stateful_model_in_fit():
+    model = Sequential([LSTM(4, stateful=True, return_sequences=True), Dense(1)])
+    model.compile(loss="mse")
+    x, y = np.zeros((8, 5, 2), dtype=np.float32), np.zeros((8, 5, 1), dtype=np.float32)
+    with pytest.raises(lstmkit.LstmkitError, match="shuffle=False"):
+        model.fit(x, y, batch_size=4, verbose=0)
+    model.fit(x, y, batch_size=4, shuffle=False, verbose=0)
+    assert model.layers[0].states is not None
+    model.reset_states()
+    assert model.layers[0].states is None
