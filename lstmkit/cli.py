@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from . import __version__
-from .errors import LstmkitError
+from .errors import InputError, LstmkitError
 
 
 def add_common_options(parser, out, epochs, batch_size):
@@ -37,6 +37,42 @@ def run_demo_command(args):
              checkpoint_every=args.checkpoint_every)
 
 
+def run_inspect_command(args):
+    import numpy as np
+
+    from .inspect import gates, load_numeric_input, plot_gates
+    from .model import load_model
+    from .tasks.text import TextEncoder
+
+    model = load_model(args.model, device=args.device)
+    if (args.text is None) == (args.input is None):
+        raise InputError("give one of --text (a saved text model) or --input FILE.npy")
+    labels = None
+    if args.text is not None:
+        encoder = model.metadata.get("encoder")
+        if encoder is None:
+            raise InputError(f"{args.model} is not a text model (no vocabulary saved): use --input")
+        encoder = TextEncoder.from_json(encoder)
+        ids = encoder.vocabulary.encode(args.text)[-encoder.maxlen:]
+        x = np.array([ids])
+        labels = encoder.vocabulary.decode(ids).split(" ")
+    else:
+        x = load_numeric_input(args.input)
+        if x.ndim == len(model.input_shape):  # one sample without its samples axis
+            x = x[None]
+    result = gates(model, x, layer=args.layer, depth=args.depth, direction=args.direction)
+    path = plot_gates(result, sample=args.sample, labels=labels, path=args.out,
+                      title=args.text[:80] if args.text else args.input)
+    real = result["mask"][args.sample]
+    print(f"mean over units, per step (real steps of sample {args.sample}):")
+    for t, step in enumerate(np.flatnonzero(real)):
+        shown = labels[t] if labels else str(step)
+        print(f"  {shown:>14s}  forget {result['forget'][args.sample, step].mean():.2f}  "
+              f"input {result['input'][args.sample, step].mean():.2f}  "
+              f"output {result['output'][args.sample, step].mean():.2f}")
+    print(f"gate heatmaps written to {path}")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="lstmkit",
@@ -56,6 +92,28 @@ def build_parser():
     )
     add_common_options(demo, out="runs/demo", epochs=10, batch_size=16)
     demo.set_defaults(run=run_demo_command)
+
+    inspect = commands.add_parser(
+        "inspect",
+        help="plot a saved model's LSTM gates, cell and hidden state over an input",
+        description="Rerun a saved model's LSTM with the reference cell on one input, "
+        "check it against the fused kernel, and draw the forget, input and output gates, the "
+        "candidate, the cell and the hidden state as heatmaps over the steps.",
+        epilog="examples:\n  lstmkit inspect runs/demo --text \"not worth the money\"\n"
+        "  lstmkit inspect runs/series --input window.npy --out window-gates.png",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    inspect.add_argument("model", help="a folder written by model.save or a training command")
+    inspect.add_argument("--text", help="a text, for a saved text model")
+    inspect.add_argument("--input", help="a .npy array: one sample, or samples first")
+    inspect.add_argument("--sample", type=int, default=0, help="which sample of --input to plot")
+    inspect.add_argument("--layer", type=int, help="index of the LSTM in the model (default first)")
+    inspect.add_argument("--depth", type=int, default=0, help="layer within a stacked LSTM")
+    inspect.add_argument("--direction", type=int, default=0, help="1 for the backward direction")
+    inspect.add_argument("--out", default="gates.png", help="the PNG to write (default gates.png)")
+    inspect.add_argument("--device", default="cpu", help="'cpu' (default), 'cuda' or 'auto'")
+    inspect.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    inspect.set_defaults(run=run_inspect_command)
     return parser
 
 

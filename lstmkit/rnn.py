@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 
-def lstm_cell(x, h, c, weight_ih, weight_hh, bias_ih=None, bias_hh=None, weight_hr=None):
+def lstm_cell(x, h, c, weight_ih, weight_hh, bias_ih=None, bias_hh=None, weight_hr=None,
+              gates_out=None):
     """One LSTM step, the gate equations written out.
 
     Weight names and gate order (input, forget, candidate, output) are those of
@@ -29,13 +30,17 @@ def lstm_cell(x, h, c, weight_ih, weight_hh, bias_ih=None, bias_hh=None, weight_
         c' = f * c + i * g
         h' = o * tanh(c')                       (then h' = W_hr h' with a projection)
 
-    x is (N, F); h is (N, P); c is (N, H). Returns (h', c').
+    x is (N, F); h is (N, P); c is (N, H). Returns (h', c'). If `gates_out`
+    is a dict, the step's gates are stored in it under 'input', 'forget',
+    'candidate' and 'output', for inspection.
     """
     gates = x @ weight_ih.T + h @ weight_hh.T  # (N, 4H)
     if bias_ih is not None:
         gates = gates + bias_ih + bias_hh
     i, f, g, o = gates.chunk(4, dim=-1)  # each (N, H)
     i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+    if gates_out is not None:
+        gates_out.update(input=i, forget=f, candidate=g, output=o)
     c = f * c + i * g
     h = o * torch.tanh(c)
     if weight_hr is not None:
@@ -83,12 +88,14 @@ def layer_weights(module, layer, direction):
     return [getattr(module, name + suffix) for name in names]
 
 
-def reference_lstm(module, x, lengths, h0, c0, dropout=0.0, training=False):
+def reference_lstm(module, x, lengths, h0, c0, dropout=0.0, training=False, record=None):
     """Run nn.LSTM `module`'s parameters step by step with `lstm_cell`.
 
     x (N, T, F) front-aligned, lengths (N,), h0 (L*D, N, P), c0 (L*D, N, H).
     Returns out (N, T, D*P), zero past each length, and (h_n, c_n) as
-    nn.LSTM gives them.
+    nn.LSTM gives them. With a dict `record`, record[(layer, direction)]
+    receives the gates, cell and hidden states, each (N, T, ·) in the
+    front-aligned time order.
     """
     N, T = x.shape[:2]
     valid = torch.arange(T, device=x.device)[None] < lengths[:, None]  # (N, T)
@@ -100,14 +107,24 @@ def reference_lstm(module, x, lengths, h0, c0, dropout=0.0, training=False):
             k = layer * directions + direction
             h, c = h0[k], c0[k]
             seq = reverse_within_length(x, lengths) if direction else x
-            steps = []
+            steps, trace = [], []
             for t in range(T):
-                h_new, c_new = lstm_cell(seq[:, t], h, c, *layer_weights(module, layer, direction))
+                gates = {} if record is not None else None
+                h_new, c_new = lstm_cell(seq[:, t], h, c, *layer_weights(module, layer, direction),
+                                         gates_out=gates)
                 m = valid[:, t, None]  # (N, 1): carry the state past the end
                 h, c = torch.where(m, h_new, h), torch.where(m, c_new, c)
                 steps.append(h_new * m)
+                if record is not None:
+                    trace.append({**gates, "cell": c_new, "hidden": h_new})
             out = torch.stack(steps, dim=1)  # (N, T, P)
             outputs.append(reverse_within_length(out, lengths) if direction else out)
+            if record is not None:
+                stacked = {k: torch.stack([step[k] for step in trace], 1) * valid[..., None]
+                           for k in trace[0]}  # (N, T, ·)
+                record[layer, direction] = {
+                    k: reverse_within_length(v, lengths) if direction else v
+                    for k, v in stacked.items()}
             h_n.append(h)
             c_n.append(c)
         x = torch.cat(outputs, dim=-1)  # (N, T, D*P)

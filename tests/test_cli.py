@@ -61,3 +61,24 @@ def test_demo_resume_continues_exactly(tmp_path, capsys):
     whole = capsys.readouterr().out.splitlines()
     held_out = [line for line in resumed if line.startswith("held-out")]
     assert held_out[-1] == [line for line in whole if line.startswith("held-out")][0]
+
+
+def test_inspect_a_saved_text_model_and_numeric_input(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    main(["demo", "--epochs", "1", "--out", str(tmp_path / "demo"), "--quiet"])
+    assert main(["inspect", str(tmp_path / "demo"), "--text", "Great phone!",
+                 "--out", str(tmp_path / "g.png")]) == 0
+    printed = capsys.readouterr().out
+    assert "<start>" in printed and "great" in printed and "forget" in printed
+    assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
+    import numpy as np
+    from lstmkit import Sequential
+    from lstmkit.layers import LSTM, Dense
+    model = Sequential([LSTM(3), Dense(1)])
+    model.build((None, 2))
+    model.save(tmp_path / "series")
+    np.save(tmp_path / "x.npy", np.zeros((5, 2), dtype=np.float32))
+    assert main(["inspect", str(tmp_path / "series"), "--input", str(tmp_path / "x.npy"),
+                 "--out", str(tmp_path / "s.png")]) == 0
+    assert main(["inspect", str(tmp_path / "series"), "--text", "hello"]) == 2
+    assert "not a text model" in capsys.readouterr().err
