@@ -18,7 +18,8 @@ from . import __version__, files
 from .callbacks import History, ProgressBar
 from .data.batching import check_finite, to_tensor
 from .errors import InputError, InputTypeError, ModelFileError, NotCompiledError
-from .layers import ACTIVATIONS, LAYERS, Dense, Embedding, Layer
+from .layers import LAYERS, Embedding, Layer
+from .layers.core import ACTIVATIONS
 from .metrics import prepare_target, resolve_loss, resolve_metrics
 from .optimizers import check_optimizer, make_optimizer
 from .checkpoints import describe_difference, read_checkpoint, resolve_resume
@@ -99,14 +100,14 @@ class Sequential(nn.Module):
     def forward(self, x, logits=False):
         """Run the layers in order, carrying the padding mask between them.
 
-        logits=True skips the last Dense layer's activation (the losses use it
-        for stable cross-entropy)."""
+        logits=True skips the last layer's activation (the losses use it for
+        stable cross-entropy)."""
         if not self.built:
             self._build_from(x)
         mask = None
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
-            if i == last and logits and isinstance(layer, Dense):
+            if i == last and logits and layer.activation is not None:
                 out = layer(x, mask=mask, activation=False)
             else:
                 out = layer(x, mask=mask)
@@ -121,9 +122,9 @@ class Sequential(nn.Module):
                 layer.reset_states()
 
     def output_activation(self):
-        """The last Dense layer's activation function (None for linear)."""
+        """The last layer's activation function (None for none or linear)."""
         last = self.layers[-1] if len(self.layers) else None
-        return ACTIVATIONS[last.activation] if isinstance(last, Dense) else None
+        return ACTIVATIONS[last.activation] if last is not None and last.activation else None
 
     def summary(self, print_fn=print):
         """Print each layer's output shape and parameter count, as Keras does."""
@@ -179,7 +180,7 @@ class Sequential(nn.Module):
         if not len(self.layers):
             raise InputError("the model has no layers: add some before compile")
         last = self.layers[-1]
-        resolved = resolve_loss(loss, last.activation if isinstance(last, Dense) else None)
+        resolved = resolve_loss(loss, last.activation)
         self._compiled = {
             "loss": resolved,
             "metrics": resolve_metrics(metrics, resolved),

@@ -1,0 +1,17 @@
+"""Keras-style layers on PyTorch, and the LSTM cell they are built on.
+
+Every layer is a `torch.nn.Module` whose parameters are created by
+`build(input_shape)` once the size of its input is known, so a `Sequential`
+infers sizes at its first call. Layers take and return a padding mask, (N, T)
+booleans with True at real steps, so masking flows through a model the way
+Keras users expect.
+"""
+
+from ..rnn import lstm_cell
+from .core import Dense, Dropout, Embedding, Layer
+from .recurrent import LSTM, Bidirectional
+
+__all__ = ["Layer", "Embedding", "LSTM", "Bidirectional", "Dropout", "Dense", "lstm_cell", "LAYERS"]
+
+# the layer types a saved model may name
+LAYERS = {cls.__name__: cls for cls in (Embedding, LSTM, Bidirectional, Dropout, Dense)}

@@ -1,0 +1,201 @@
+"""The layer base class and the non-recurrent layers.
+
+Every layer is a `torch.nn.Module` whose parameters are created by
+`build(input_shape)` once the size of its input is known, so a `Sequential`
+infers sizes at its first call and the user never repeats them. Shapes below
+exclude the batch axis; a `None` axis has a length that may vary (timesteps).
+Layers take and return a padding mask, (N, T) booleans with True at real
+steps, so masking flows through a model the way Keras users expect.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import InputError, InputTypeError
+from ..initializers import check_initializer, initialize
+
+
+def check_positive_int(value, argument, upper=2**20):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputTypeError(f"{argument} must be an int, got {type(value).__name__} {value!r}")
+    if not 1 <= value <= upper:
+        raise InputError(f"{argument} must be between 1 and {upper}, got {value}")
+
+
+class Layer(nn.Module):
+    """Base of lstmkit's layers: build on first use, carry a mask, describe itself.
+
+    Subclasses implement `build` (create parameters for a given input shape),
+    `output_shape`, `forward(x, mask=None)` and `get_config` (the constructor
+    arguments, JSON-serialisable, saved with the model).
+    """
+
+    # the name of an output activation the layer can skip (forward(...,
+    # activation=False)) so that losses work on logits; None for most layers
+    activation = None
+
+    def __init__(self):
+        super().__init__()
+        self.built = False
+        self.input_shape = None
+
+    def build(self, input_shape):
+        self.input_shape = tuple(input_shape)
+        self.built = True
+
+    def output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def compute_mask(self, x, mask):
+        """The mask that goes on to the next layer, given this layer's input
+        and incoming mask (by default, unchanged)."""
+        return mask
+
+    def check_input(self, x, argument="x"):
+        """Check a whole data set before training; raise InputError with the reason."""
+
+    def get_config(self):
+        return {}
+
+    def extra_repr(self):
+        return ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+
+
+class Embedding(Layer):
+    """Maps integer ids in [0, input_dim) to dense vectors of size output_dim.
+
+    Args:
+        input_dim: vocabulary size (largest id + 1).
+        output_dim: size of each vector.
+        mask_zero: treat id 0 as padding and pass a mask to the layers that
+            follow (default False, as in Keras).
+        embeddings_initializer: default 'uniform' (Keras: uniform in +-0.05).
+
+    Input (N, T) integers; output (N, T, output_dim).
+    """
+
+    def __init__(self, input_dim, output_dim, mask_zero=False, embeddings_initializer="uniform"):
+        super().__init__()
+        check_positive_int(input_dim, "Embedding input_dim", upper=2**26)
+        check_positive_int(output_dim, "Embedding output_dim")
+        self.input_dim, self.output_dim, self.mask_zero = input_dim, output_dim, bool(mask_zero)
+        self.embeddings_initializer = check_initializer(
+            embeddings_initializer, "embeddings_initializer"
+        )
+
+    def build(self, input_shape):
+        self.embedding = nn.Embedding(self.input_dim, self.output_dim)
+        initialize(self.embedding.weight, self.embeddings_initializer)
+        super().build(input_shape)
+
+    def output_shape(self, input_shape):
+        return tuple(input_shape) + (self.output_dim,)
+
+    def forward(self, x, mask=None):
+        return self.embedding(x)
+
+    def compute_mask(self, x, mask):
+        return (x != 0) if self.mask_zero else mask
+
+    def check_input(self, x, argument="x"):
+        if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
+            raise InputError(f"Embedding expects integer ids in {argument}, got dtype {x.dtype}")
+        if x.numel() == 0:
+            return
+        low, high = int(x.min()), int(x.max())
+        if low < 0 or high >= self.input_dim:
+            bad = low if low < 0 else high
+            where = tuple(int(i) for i in (x == bad).nonzero()[0])
+            raise InputError(
+                f"Embedding ids in {argument} must lie in [0, {self.input_dim}) (input_dim), "
+                f"got {bad} at index {where}"
+            )
+
+    def get_config(self):
+        return {
+            "input_dim": self.input_dim,
+            "output_dim": self.output_dim,
+            "mask_zero": self.mask_zero,
+            "embeddings_initializer": self.embeddings_initializer,
+        }
+
+
+class Dropout(Layer):
+    """Zeroes each element with probability `rate` during training, scaling the
+    rest by 1 / (1 - rate); does nothing at evaluation."""
+
+    def __init__(self, rate):
+        super().__init__()
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise InputError(f"Dropout rate must be a number in [0, 1), got {rate!r}")
+        self.rate = float(rate)
+
+    def forward(self, x, mask=None):
+        return F.dropout(x, self.rate, self.training)
+
+    def get_config(self):
+        return {"rate": self.rate}
+
+
+ACTIVATIONS = {
+    "linear": None,
+    "sigmoid": torch.sigmoid,
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "softmax": lambda x: torch.softmax(x, dim=-1),
+}
+
+
+class Dense(Layer):
+    """A fully connected layer, `activation(x @ W.T + b)`, on the last axis.
+
+    Args:
+        units: output size.
+        activation: one of 'linear' (or None), 'sigmoid', 'tanh', 'relu',
+            'softmax'. Default None.
+        kernel_initializer: default 'glorot_uniform'; bias_initializer: 'zeros'.
+
+    Input (..., F); output (..., units), so it applies per step to a sequence.
+    """
+
+    def __init__(
+        self, units, activation=None, kernel_initializer="glorot_uniform", bias_initializer="zeros"
+    ):
+        super().__init__()
+        check_positive_int(units, "Dense units")
+        activation = "linear" if activation is None else activation
+        if activation not in ACTIVATIONS:
+            raise InputError(
+                f"Dense activation: unknown name {activation!r}; known: "
+                f"{', '.join(ACTIVATIONS)} or None"
+            )
+        self.units, self.activation = units, activation
+        self.kernel_initializer = check_initializer(kernel_initializer, "kernel_initializer")
+        self.bias_initializer = check_initializer(bias_initializer, "bias_initializer")
+
+    def build(self, input_shape):
+        if len(input_shape) < 1:
+            raise InputError("Dense expects input with a feature axis, got a scalar per sample")
+        self.linear = nn.Linear(input_shape[-1], self.units)
+        initialize(self.linear.weight, self.kernel_initializer)
+        initialize(self.linear.bias, self.bias_initializer)
+        super().build(input_shape)
+
+    def output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def forward(self, x, mask=None, activation=True):
+        """With activation=False, return the pre-activation (logits), which the
+        losses use for numerically stable cross-entropy."""
+        y = self.linear(x)
+        fn = ACTIVATIONS[self.activation]
+        return fn(y) if activation and fn is not None else y
+
+    def get_config(self):
+        return {
+            "units": self.units,
+            "activation": self.activation,
+            "kernel_initializer": self.kernel_initializer,
+            "bias_initializer": self.bias_initializer,
+        }
