@@ -11,6 +11,7 @@ last real step.
 
 import torch
 import torch.nn.functional as F
+from torch.func import functional_call
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 
@@ -79,16 +80,19 @@ def reverse_within_length(x, lengths):
     return x.gather(1, index[..., None].expand_as(x))
 
 
-def layer_weights(module, layer, direction):
-    """The parameters of one layer and direction of an nn.LSTM, by its names."""
+def layer_weights(module, layer, direction, overrides=None):
+    """The parameters of one layer and direction of an nn.LSTM, by its names,
+    with any in `overrides` {name: tensor} (e.g. dropped-out weights) instead."""
     suffix = f"_l{layer}" + ("_reverse" if direction else "")
     names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
     if module.proj_size:
         names.append("weight_hr")
-    return [getattr(module, name + suffix) for name in names]
+    overrides = overrides or {}
+    return [overrides.get(n + suffix, getattr(module, n + suffix)) for n in names]
 
 
-def reference_lstm(module, x, lengths, h0, c0, dropout=0.0, training=False, record=None):
+def reference_lstm(module, x, lengths, h0, c0, dropout=0.0, training=False, record=None,
+                   recurrent_dropout=0.0, overrides=None):
     """Run nn.LSTM `module`'s parameters step by step with `lstm_cell`.
 
     x (N, T, F) front-aligned, lengths (N,), h0 (L*D, N, P), c0 (L*D, N, H).
@@ -96,6 +100,10 @@ def reference_lstm(module, x, lengths, h0, c0, dropout=0.0, training=False, reco
     nn.LSTM gives them. With a dict `record`, record[(layer, direction)]
     receives the gates, cell and hidden states, each (N, T, ·) in the
     front-aligned time order.
+
+    recurrent_dropout (training only) is variational (Gal & Ghahramani 2016):
+    one mask per sequence on the h that feeds the recurrent weights, the same
+    at every step. `overrides` replaces parameters by name.
     """
     N, T = x.shape[:2]
     valid = torch.arange(T, device=x.device)[None] < lengths[:, None]  # (N, T)
@@ -107,11 +115,15 @@ def reference_lstm(module, x, lengths, h0, c0, dropout=0.0, training=False, reco
             k = layer * directions + direction
             h, c = h0[k], c0[k]
             seq = reverse_within_length(x, lengths) if direction else x
+            weights = layer_weights(module, layer, direction, overrides)
+            keep = None
+            if recurrent_dropout and training:  # (N, P), drawn once per sequence
+                keep = F.dropout(torch.ones_like(h), recurrent_dropout, True)
             steps, trace = [], []
             for t in range(T):
                 gates = {} if record is not None else None
-                h_new, c_new = lstm_cell(seq[:, t], h, c, *layer_weights(module, layer, direction),
-                                         gates_out=gates)
+                h_in = h if keep is None else h * keep
+                h_new, c_new = lstm_cell(seq[:, t], h_in, c, *weights, gates_out=gates)
                 m = valid[:, t, None]  # (N, 1): carry the state past the end
                 h, c = torch.where(m, h_new, h), torch.where(m, c_new, c)
                 steps.append(h_new * m)
@@ -133,13 +145,19 @@ def reference_lstm(module, x, lengths, h0, c0, dropout=0.0, training=False, reco
     return x, (torch.stack(h_n), torch.stack(c_n))
 
 
-def fused_lstm(module, x, lengths, h0, c0):
+def run_module(module, overrides, *args):
+    """Call nn.LSTM `module`, with some parameters replaced by `overrides`
+    {name: tensor} (weight dropout) through torch.func.functional_call."""
+    return functional_call(module, overrides, args) if overrides else module(*args)
+
+
+def fused_lstm(module, x, lengths, h0, c0, overrides=None):
     """Run nn.LSTM on front-aligned, padded x, packed by length (without
-    padding, call the module directly). Same returns as reference_lstm."""
+    padding, use run_module directly). Same returns as reference_lstm."""
     T = x.shape[1]
     packed = pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True,
                                   enforce_sorted=False)
-    out, (h, c) = module(packed, (h0, c0))
+    out, (h, c) = run_module(module, overrides, packed, (h0, c0))
     out, _ = pad_packed_sequence(out, batch_first=True, total_length=T)  # (N, T, D*P)
     empty = lengths == 0  # a fully padded row keeps its initial state and outputs zeros
     if bool(empty.any()):

@@ -8,10 +8,12 @@ Keras users expect.
 """
 
 from ..rnn import lstm_cell
-from .core import Dense, Dropout, Embedding, Layer
+from .core import Dense, Dropout, Embedding, Layer, LockedDropout, Masking, TimeDistributed
 from .recurrent import LSTM, Bidirectional
 
-__all__ = ["Layer", "Embedding", "LSTM", "Bidirectional", "Dropout", "Dense", "lstm_cell", "LAYERS"]
+__all__ = ["Layer", "Embedding", "LSTM", "Bidirectional", "Dropout", "LockedDropout", "Dense",
+           "Masking", "TimeDistributed", "lstm_cell", "LAYERS"]
 
 # the layer types a saved model may name
-LAYERS = {cls.__name__: cls for cls in (Embedding, LSTM, Bidirectional, Dropout, Dense)}
+LAYERS = {cls.__name__: cls for cls in (Embedding, LSTM, Bidirectional, Dropout, LockedDropout,
+                                        Dense, Masking, TimeDistributed)}

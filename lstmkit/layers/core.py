@@ -23,6 +23,11 @@ def check_positive_int(value, argument, upper=2**20):
         raise InputError(f"{argument} must be between 1 and {upper}, got {value}")
 
 
+def check_rate(rate, argument):
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+        raise InputError(f"{argument} must be a number in [0, 1), got {rate!r}")
+
+
 class Layer(nn.Module):
     """Base of lstmkit's layers: build on first use, carry a mask, describe itself.
 
@@ -71,15 +76,21 @@ class Embedding(Layer):
         mask_zero: treat id 0 as padding and pass a mask to the layers that
             follow (default False, as in Keras).
         embeddings_initializer: default 'uniform' (Keras: uniform in +-0.05).
+        dropout: embedding dropout (Gal & Ghahramani 2016; Merity et al.
+            2017): while training, drop whole words, each vocabulary row with
+            this probability per batch, scaling the rest. Default 0.
 
     Input (N, T) integers; output (N, T, output_dim).
     """
 
-    def __init__(self, input_dim, output_dim, mask_zero=False, embeddings_initializer="uniform"):
+    def __init__(self, input_dim, output_dim, mask_zero=False, embeddings_initializer="uniform",
+                 dropout=0.0):
         super().__init__()
         check_positive_int(input_dim, "Embedding input_dim", upper=2**26)
         check_positive_int(output_dim, "Embedding output_dim")
+        check_rate(dropout, "Embedding dropout")
         self.input_dim, self.output_dim, self.mask_zero = input_dim, output_dim, bool(mask_zero)
+        self.dropout = float(dropout)
         self.embeddings_initializer = check_initializer(
             embeddings_initializer, "embeddings_initializer"
         )
@@ -93,7 +104,11 @@ class Embedding(Layer):
         return tuple(input_shape) + (self.output_dim,)
 
     def forward(self, x, mask=None):
-        return self.embedding(x)
+        if not (self.dropout and self.training):
+            return self.embedding(x)
+        weight = self.embedding.weight  # (V, E): one keep-or-drop draw per word
+        keep = F.dropout(weight.new_ones(weight.shape[0], 1), self.dropout, True)
+        return F.embedding(x, weight * keep)
 
     def compute_mask(self, x, mask):
         return (x != 0) if self.mask_zero else mask
@@ -118,6 +133,7 @@ class Embedding(Layer):
             "output_dim": self.output_dim,
             "mask_zero": self.mask_zero,
             "embeddings_initializer": self.embeddings_initializer,
+            "dropout": self.dropout,
         }
 
 
@@ -127,8 +143,7 @@ class Dropout(Layer):
 
     def __init__(self, rate):
         super().__init__()
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
-            raise InputError(f"Dropout rate must be a number in [0, 1), got {rate!r}")
+        check_rate(rate, "Dropout rate")
         self.rate = float(rate)
 
     def forward(self, x, mask=None):
@@ -199,3 +214,87 @@ class Dense(Layer):
             "kernel_initializer": self.kernel_initializer,
             "bias_initializer": self.bias_initializer,
         }
+
+
+class LockedDropout(Layer):
+    """Variational ("locked") dropout over sequences: one mask per sample,
+    the same at every step, on (N, T, F) input (Gal & Ghahramani 2016;
+    Merity et al. 2017). It drops the same features at every step, as Keras'
+    SpatialDropout1D does. Training only; keeps the fused LSTM kernel when
+    placed between LSTM layers."""
+
+    def __init__(self, rate):
+        super().__init__()
+        check_rate(rate, "LockedDropout rate")
+        self.rate = float(rate)
+
+    def forward(self, x, mask=None):
+        if not (self.rate and self.training):
+            return x
+        keep = F.dropout(x.new_ones(x.shape[0], 1, x.shape[-1]), self.rate, True)  # (N, 1, F)
+        return x * keep
+
+    def get_config(self):
+        return {"rate": self.rate}
+
+
+class Masking(Layer):
+    """Marks steps whose features all equal `mask_value` as padding: the
+    layers after it (an LSTM) skip them, as with Embedding(mask_zero=True).
+    Input (N, T, F); masked steps are set to zero, as Keras does."""
+
+    def __init__(self, mask_value=0.0):
+        super().__init__()
+        if isinstance(mask_value, bool) or not isinstance(mask_value, (int, float)):
+            raise InputTypeError(f"Masking mask_value must be a number, got {mask_value!r}")
+        self.mask_value = float(mask_value)
+
+    def compute_mask(self, x, mask):
+        return (x != self.mask_value).any(dim=-1)  # (N, T)
+
+    def forward(self, x, mask=None):
+        return x * self.compute_mask(x, mask)[..., None]
+
+    def check_input(self, x, argument="x"):
+        if x.dim() != 3:
+            raise InputError(f"Masking expects {argument} of shape (samples, timesteps, features), "
+                             f"got shape {tuple(x.shape)}")
+
+    def get_config(self):
+        return {"mask_value": self.mask_value}
+
+
+class TimeDistributed(Layer):
+    """Applies a layer to every step of a sequence: (N, T, ...) -> (N, T, ...).
+
+    Dense already works per step on (N, T, F), so TimeDistributed(Dense(...))
+    is only the familiar Keras spelling of the same thing; it matters for
+    layers that expect one sample at a time.
+    """
+
+    def __init__(self, layer):
+        super().__init__()
+        if not isinstance(layer, Layer):
+            raise InputTypeError(f"TimeDistributed wraps an lstmkit layer, got {type(layer).__name__}")
+        self.layer = layer
+
+    @property
+    def activation(self):
+        return self.layer.activation
+
+    def build(self, input_shape):
+        if len(input_shape) < 2:
+            raise InputError("TimeDistributed expects (samples, timesteps, ...) input")
+        self.layer.build(tuple(input_shape[1:]))
+        super().build(input_shape)
+
+    def output_shape(self, input_shape):
+        return (input_shape[0],) + tuple(self.layer.output_shape(tuple(input_shape[1:])))
+
+    def forward(self, x, mask=None, **kwargs):
+        N, T = x.shape[:2]
+        y = self.layer(x.reshape(N * T, *x.shape[2:]), **kwargs)  # (N*T, ...)
+        return y.reshape(N, T, *y.shape[1:])
+
+    def get_config(self):
+        return {"layer": {"class": type(self.layer).__name__, "config": self.layer.get_config()}}

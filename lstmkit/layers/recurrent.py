@@ -2,12 +2,13 @@
 Bidirectional. The recurrence itself lives in lstmkit.rnn."""
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputError, InputTypeError
 from ..initializers import check_initializer, initialize
-from ..rnn import front_align, fused_lstm, layer_weights, reference_lstm, scatter_back
-from .core import Layer, check_positive_int
+from ..rnn import front_align, fused_lstm, layer_weights, reference_lstm, run_module, scatter_back
+from .core import Layer, check_positive_int, check_rate
 
 
 class LSTM(Layer):
@@ -30,9 +31,19 @@ class LSTM(Layer):
             backpropagation through time); `reset_states()` starts afresh.
             Batches must then keep their size and order (fit refuses
             shuffle=True). Default False.
-        impl: 'fused' runs torch.nn.LSTM (oneDNN on CPU, cuDNN on GPU);
-            'reference' loops over `lstm_cell` in Python, for inspection and
-            tests. Both read the same parameters. Default 'fused'.
+        recurrent_dropout: variational dropout on the recurrent input h (Gal &
+            Ghahramani 2016): one mask per sequence, the same at every step.
+            The fused kernel has no per-step hook, so training with it runs
+            the reference loop (several times slower); evaluation stays fused.
+        weight_dropout: DropConnect on the recurrent weight matrices (Merity
+            et al. 2017, AWD-LSTM): a new mask on W_hh per batch, training
+            only. Keeps the fused kernel.
+        impl: 'auto' (default) runs torch.nn.LSTM's fused kernel (oneDNN on
+            CPU, cuDNN on GPU) except while training with recurrent_dropout,
+            when it runs the reference loop; 'fused' always runs the kernel
+            and refuses recurrent_dropout; 'reference' always loops over
+            `lstm_cell` in Python, for inspection and tests. All read the
+            same parameters.
         kernel_initializer: input weights, default 'glorot_uniform' (Keras).
         recurrent_initializer: recurrent weights, default 'orthogonal' (Keras).
         bias_initializer: default 'zeros'.
@@ -54,7 +65,9 @@ class LSTM(Layer):
         dropout=0.0,
         proj_size=0,
         stateful=False,
-        impl="fused",
+        recurrent_dropout=0.0,
+        weight_dropout=0.0,
+        impl="auto",
         kernel_initializer="glorot_uniform",
         recurrent_initializer="orthogonal",
         bias_initializer="zeros",
@@ -65,10 +78,17 @@ class LSTM(Layer):
         check_positive_int(num_layers, "LSTM num_layers", upper=64)
         if proj_size:
             check_positive_int(proj_size, "LSTM proj_size", upper=units - 1 if units > 1 else 0)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise InputError(f"LSTM dropout must be a number in [0, 1), got {dropout!r}")
-        if impl not in ("fused", "reference"):
-            raise InputError(f"LSTM impl must be 'fused' or 'reference', got {impl!r}")
+        for name, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout),
+                           ("weight_dropout", weight_dropout)):
+            check_rate(rate, f"LSTM {name}")
+        if impl not in ("auto", "fused", "reference"):
+            raise InputError(f"LSTM impl must be 'auto', 'fused' or 'reference', got {impl!r}")
+        if impl == "fused" and recurrent_dropout:
+            raise InputError(
+                "LSTM impl='fused' cannot apply recurrent_dropout: the fused kernel has no "
+                "per-step hook; use impl='auto' (the reference loop while training) or 'reference'"
+            )
+        self.recurrent_dropout, self.weight_dropout = float(recurrent_dropout), float(weight_dropout)
         self.units, self.num_layers, self.proj_size = units, num_layers, proj_size
         self.dropout = float(dropout)
         self.return_sequences = bool(return_sequences)
@@ -164,15 +184,19 @@ class LSTM(Layer):
                     f"batch has {x.shape[0]}: keep the batch size fixed or call reset_states()")
             initial_state = self.states
         h0, c0 = self.initial_states(x, initial_state)
-        if self.impl == "fused" and mask is None:
-            out, (h, c) = self.lstm(x, (h0, c0))  # out (N, T, D*P), states (L*D, N, ·)
+        reference = self.impl == "reference" or (
+            self.impl == "auto" and self.recurrent_dropout > 0 and self.training)
+        overrides = self.dropped_weights() if self.weight_dropout and self.training else None
+        if not reference and mask is None:
+            out, (h, c) = run_module(self.lstm, overrides, x, (h0, c0))  # out (N, T, D*P)
         else:
             x_front, order, lengths = front_align(x, mask)
-            if self.impl == "fused":
-                out, (h, c) = fused_lstm(self.lstm, x_front, lengths, h0, c0)
+            if not reference:
+                out, (h, c) = fused_lstm(self.lstm, x_front, lengths, h0, c0, overrides)
             else:
-                out, (h, c) = reference_lstm(self.lstm, x_front, lengths, h0, c0,
-                                             self.dropout, self.training)
+                out, (h, c) = reference_lstm(self.lstm, x_front, lengths, h0, c0, self.dropout,
+                                             self.training, recurrent_dropout=self.recurrent_dropout,
+                                             overrides=overrides)
             out = scatter_back(out, order) if self.return_sequences else out
         if self.stateful:
             self.states = (h.detach(), c.detach())
@@ -184,6 +208,11 @@ class LSTM(Layer):
             return (y, *[s for k in range(self.directions, 0, -1) for s in (h[-k], c[-k])])
         return y
 
+    def dropped_weights(self):
+        """DropConnect masks on every recurrent matrix, drawn for this batch."""
+        return {name: F.dropout(weight, self.weight_dropout, True)
+                for name, weight in self.lstm.named_parameters() if name.startswith("weight_hh")}
+
     def get_config(self):
         return {
             "units": self.units,
@@ -193,6 +222,8 @@ class LSTM(Layer):
             "dropout": self.dropout,
             "proj_size": self.proj_size,
             "stateful": self.stateful,
+            "recurrent_dropout": self.recurrent_dropout,
+            "weight_dropout": self.weight_dropout,
             "impl": self.impl,
             "kernel_initializer": self.kernel_initializer,
             "recurrent_initializer": self.recurrent_initializer,
