@@ -165,3 +165,23 @@ def fused_lstm(module, x, lengths, h0, c0, overrides=None):
         h, c = torch.where(keep, h0, h), torch.where(keep, c0, c)
         out = out * ~empty[:, None, None]
     return out, (h, c)
+
+
+def padded_lstm(module, x, lengths, h0, c0, overrides=None):
+    """Run the fused kernel on front-aligned x without packing.
+
+    Each row's padding comes after its real steps, so it cannot change the
+    outputs at real steps; the batch is cut to its longest row, and the last
+    output of each row is gathered at its length. This keeps the plain
+    (unpacked) kernel, which oneDNN runs faster than packed input on CPU.
+    One direction only, and the final cell state is not available this way.
+    Returns out (N, T, P), zero past each length, and last (N, P).
+    """
+    N, T = x.shape[:2]
+    longest = max(int(lengths.max()), 1)  # one host sync, as packing's lengths.cpu()
+    out, _ = run_module(module, overrides, x[:, :longest], (h0, c0))  # (N, longest, P)
+    valid = torch.arange(longest, device=x.device)[None] < lengths[:, None]
+    out = out * valid[..., None]
+    index = (lengths - 1).clamp(min=0)[:, None, None].expand(N, 1, out.shape[-1])
+    last = torch.where((lengths > 0)[:, None], out.gather(1, index)[:, 0], h0[-1])
+    return F.pad(out, (0, 0, 0, T - longest)), last

@@ -25,7 +25,7 @@ def make(options, bidirectional, impl="fused", features=3, **extra):
     return wrapped.double()
 
 
-def padded(seqs, T, padding):
+def pad_batch(seqs, T, padding):
     x = torch.zeros(len(seqs), T, seqs[0].shape[1], dtype=torch.float64)
     mask = torch.zeros(len(seqs), T, dtype=torch.bool)
     for i, s in enumerate(seqs):
@@ -41,7 +41,7 @@ def test_fused_and_reference_agree(options, bidirectional, masked):
     fused = make(options, bidirectional, return_sequences=True)
     reference = make(options, bidirectional, impl="reference", return_sequences=True)
     reference.load_state_dict(fused.state_dict())
-    x, mask = padded([torch.randn(n, 3, dtype=torch.float64) for n in (6, 3, 1, 5)], 6, "post")
+    x, mask = pad_batch([torch.randn(n, 3, dtype=torch.float64) for n in (6, 3, 1, 5)], 6, "post")
     mask = mask if masked else None
     grads = []
     for layer in (fused, reference):
@@ -61,7 +61,7 @@ def test_bidirectional_masked_equals_each_sample_alone(impl, padding, options):
     last = make(options, True, impl=impl)
     last.load_state_dict(layer.state_dict())
     seqs = [torch.randn(n, 3, dtype=torch.float64) for n in (4, 1, 7, 2)]
-    x, mask = padded(seqs, 7, padding)
+    x, mask = pad_batch(seqs, 7, padding)
     y, y_last = layer(x, mask=mask), last(x, mask=mask)
     for i, s in enumerate(seqs):
         torch.testing.assert_close(y[i][mask[i]], layer(s[None])[0])
@@ -191,3 +191,31 @@ def test_stateful_model_in_fit():
     assert model.layers[0].states is not None
     model.reset_states()
     assert model.layers[0].states is None
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("padding", ["pre", "post"])
+def test_padded_and_packed_masked_paths_agree(return_sequences, padding):
+    packed = make(dict(num_layers=2), False, masked_impl="packed", return_sequences=return_sequences)
+    padded = make(dict(num_layers=2), False, masked_impl="padded", return_sequences=return_sequences)
+    padded.load_state_dict(packed.state_dict())
+    seqs = [torch.randn(n, 3, dtype=torch.float64) for n in (4, 1, 6, 2)]
+    x, mask = pad_batch(seqs, 7, padding)
+    mask[1] = False  # a row with no real step
+    results = []
+    for layer in (packed, padded):
+        xi = x.clone().requires_grad_()
+        y = layer(xi, mask=mask)
+        y.square().sum().backward()
+        results.append((y, xi.grad, *[p.grad for p in layer.parameters()]))
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b)
+
+
+def test_padded_path_refuses_what_it_cannot_give():
+    with pytest.raises(lstmkit.LstmkitError, match="no final cell state"):
+        LSTM(3, masked_impl="padded", return_state=True)
+    layer = Bidirectional(LSTM(3, masked_impl="padded"))
+    layer.build((None, 2))
+    with pytest.raises(lstmkit.LstmkitError, match="one direction"):
+        layer(torch.randn(2, 4, 2), mask=torch.ones(2, 4, dtype=torch.bool))

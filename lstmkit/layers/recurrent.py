@@ -7,8 +7,21 @@ from torch import nn
 
 from ..errors import InputError, InputTypeError
 from ..initializers import check_initializer, initialize
-from ..rnn import front_align, fused_lstm, layer_weights, reference_lstm, run_module, scatter_back
+from ..rnn import (front_align, fused_lstm, layer_weights, padded_lstm, reference_lstm,
+                   run_module, scatter_back)
 from .core import Layer, check_positive_int, check_rate
+
+
+# Which kernel a masked batch takes when masked_impl='auto', by device and pass
+# (training or inference). Measured by benchmarks/masking.py; see its results
+# and the README for the figures behind each entry.
+MASKED_IMPL = {("cpu", True): "padded", ("cpu", False): "padded",
+               ("cuda", True): "packed", ("cuda", False): "packed"}
+
+
+def choose_masked_impl(device_type, training):
+    """'padded' or 'packed' for a masked batch on this device and pass."""
+    return MASKED_IMPL.get((device_type, training), "packed")
 
 
 class LSTM(Layer):
@@ -38,6 +51,12 @@ class LSTM(Layer):
         weight_dropout: DropConnect on the recurrent weight matrices (Merity
             et al. 2017, AWD-LSTM): a new mask on W_hh per batch, training
             only. Keeps the fused kernel.
+        masked_impl: how the fused kernel skips padding when a mask comes in:
+            'packed' (PackedSequence), 'padded' (real steps moved first, the
+            plain kernel over the batch cut to its longest row, the last
+            output gathered at each length; one direction, no return_state or
+            stateful), or 'auto' (default): the rule in `choose_masked_impl`,
+            measured by benchmarks/masking.py.
         impl: 'auto' (default) runs torch.nn.LSTM's fused kernel (oneDNN on
             CPU, cuDNN on GPU) except while training with recurrent_dropout,
             when it runs the reference loop; 'fused' always runs the kernel
@@ -67,6 +86,7 @@ class LSTM(Layer):
         stateful=False,
         recurrent_dropout=0.0,
         weight_dropout=0.0,
+        masked_impl="auto",
         impl="auto",
         kernel_initializer="glorot_uniform",
         recurrent_initializer="orthogonal",
@@ -89,6 +109,13 @@ class LSTM(Layer):
                 "per-step hook; use impl='auto' (the reference loop while training) or 'reference'"
             )
         self.recurrent_dropout, self.weight_dropout = float(recurrent_dropout), float(weight_dropout)
+        if masked_impl not in ("auto", "packed", "padded"):
+            raise InputError(
+                f"LSTM masked_impl must be 'auto', 'packed' or 'padded', got {masked_impl!r}")
+        if masked_impl == "padded" and (return_state or stateful):
+            raise InputError("LSTM masked_impl='padded' gives no final cell state: it cannot serve "
+                             "return_state or stateful; use 'packed' or 'auto'")
+        self.masked_impl = masked_impl
         self.units, self.num_layers, self.proj_size = units, num_layers, proj_size
         self.dropout = float(dropout)
         self.return_sequences = bool(return_sequences)
@@ -191,6 +218,9 @@ class LSTM(Layer):
             out, (h, c) = run_module(self.lstm, overrides, x, (h0, c0))  # out (N, T, D*P)
         else:
             x_front, order, lengths = front_align(x, mask)
+            if not reference and self.padded_path(x, initial_state):
+                out, last = padded_lstm(self.lstm, x_front, lengths, h0, c0, overrides)
+                return scatter_back(out, order) if self.return_sequences else last
             if not reference:
                 out, (h, c) = fused_lstm(self.lstm, x_front, lengths, h0, c0, overrides)
             else:
@@ -208,6 +238,19 @@ class LSTM(Layer):
             return (y, *[s for k in range(self.directions, 0, -1) for s in (h[-k], c[-k])])
         return y
 
+    def padded_path(self, x, initial_state):
+        """Whether a masked batch runs `padded_lstm` rather than packed."""
+        possible = (self.directions == 1 and not self.return_state and not self.stateful
+                    and initial_state is None)
+        if self.masked_impl == "padded":
+            if not possible:
+                raise InputError("LSTM masked_impl='padded' runs one direction from a zero state "
+                                 "only; use 'packed' or 'auto' for Bidirectional or initial_state")
+            return True
+        if self.masked_impl == "packed" or not possible:
+            return False
+        return choose_masked_impl(x.device.type, self.training) == "padded"
+
     def dropped_weights(self):
         """DropConnect masks on every recurrent matrix, drawn for this batch."""
         return {name: F.dropout(weight, self.weight_dropout, True)
@@ -224,6 +267,7 @@ class LSTM(Layer):
             "stateful": self.stateful,
             "recurrent_dropout": self.recurrent_dropout,
             "weight_dropout": self.weight_dropout,
+            "masked_impl": self.masked_impl,
             "impl": self.impl,
             "kernel_initializer": self.kernel_initializer,
             "recurrent_initializer": self.recurrent_initializer,
