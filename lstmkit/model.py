@@ -236,7 +236,8 @@ class Sequential(nn.Module):
 
     def fit(self, x, y, batch_size=32, epochs=1, validation_split=0.0, validation_data=None,
             shuffle=True, verbose=1, callbacks=None, seed=None, checkpoint_dir=None,
-            checkpoint_every=None, keep_checkpoints=3, resume=None, skip_nonfinite=False):
+            checkpoint_every=None, keep_checkpoints=3, resume=None, skip_nonfinite=False,
+            bucket_by_length=False):
         """Train for `epochs` passes over (x, y); returns a History.
 
         Args:
@@ -262,6 +263,10 @@ class Sequential(nn.Module):
             resume: a checkpoint file, or a folder (its newest checkpoint),
                 to continue from: the run ends exactly as an uninterrupted one.
                 The model, data size and callbacks must be the same.
+            bucket_by_length: with a mask (Embedding(mask_zero=True) or
+                Masking), put samples of similar lengths in the same batch
+                (sorted within chunks of 50 shuffled batches), so little of
+                each batch is padding; see benchmarks/masking.py.
             skip_nonfinite: drop batches whose loss is NaN or infinite instead
                 of stopping (costs a host synchronisation per step); the
                 number dropped is logged as 'skipped_batches'.
@@ -312,6 +317,13 @@ class Sequential(nn.Module):
             validation = (validation[0], prepare_target(
                 validation[1], self.output_shape(validation[0].shape[1:]), compiled["loss"],
                 "validation y"))
+        lengths = None
+        if bucket_by_length:
+            mask = self.layers[0].compute_mask(x, None)
+            if mask is None:
+                raise InputError("bucket_by_length needs a mask: start the model with "
+                                 "Embedding(mask_zero=True) or Masking()")
+            lengths = mask.sum(1)
         state = self._read_resume(resume, len(x)) if resume is not None else None
         device = compiled["device"]
         self.to(device)
@@ -325,7 +337,8 @@ class Sequential(nn.Module):
             if checkpoint_dir is not None else None
         trainer = Trainer(self, compiled["loss"], compiled["metrics"], self.optimizer, device,
                           callbacks, checkpoints, skip_nonfinite)
-        logs = trainer.fit((x, y), epochs, batch_size, shuffle, generator, validation, state)
+        logs = trainer.fit((x, y), epochs, batch_size, shuffle, generator, validation, state,
+                           lengths)
         if skip_nonfinite:
             history.history.setdefault("skipped_batches", []).append(trainer.skipped_batches)
         if trainer.interrupted:

@@ -88,7 +88,8 @@ class Trainer:
         """Mean loss and metrics so far in this epoch (waits for the device)."""
         return self.tally.read()
 
-    def fit(self, train, epochs, batch_size, shuffle, generator, validation=None, resume=None):
+    def fit(self, train, epochs, batch_size, shuffle, generator, validation=None, resume=None,
+            lengths=None):
         """Train on `train` = (x, y) tensors from the start, or from the
         checkpoint state `resume`; returns the last epoch's logs."""
         self.should_stop = self.interrupted = False
@@ -106,7 +107,7 @@ class Trainer:
                 generator.set_state(epoch_rng)  # the epoch's order can be drawn again on resume
                 self.epoch_rng = epoch_rng
                 self.call("on_epoch_begin", epoch)
-                logs = self.train_epoch(train, batch_size, shuffle, generator, start_batch)
+                logs = self.train_epoch(train, batch_size, shuffle, generator, start_batch, lengths)
                 start_batch, epoch_rng = 0, None
                 if self.interrupted:
                     break
@@ -120,14 +121,14 @@ class Trainer:
             self.call("on_train_end", logs)
         return logs
 
-    def train_epoch(self, data, batch_size, shuffle, generator, start_batch=0):
+    def train_epoch(self, data, batch_size, shuffle, generator, start_batch=0, lengths=None):
         x, y = data
         self.model.train()
         if start_batch == 0:
             self.tally = Tally([m.name for m in self.metrics], self.device)
         self.epoch_first_step = self.global_step - start_batch
         checked = time.perf_counter()
-        batches = batch_indices(len(x), batch_size, shuffle, generator)
+        batches = batch_indices(len(x), batch_size, shuffle, generator, lengths)
         for batch, index in enumerate(itertools.islice(batches, start_batch, None), start_batch):
             xb = x[index].to(self.device, non_blocking=True)
             yb = y[index].to(self.device, non_blocking=True)

@@ -171,3 +171,24 @@ def test_public_names():
     from lstmkit import Sequential, load_model  # noqa: F401
     from lstmkit.layers import Dense, Dropout, Embedding, LSTM  # noqa: F401
     assert lstmkit.__version__
+
+
+def test_bucket_by_length_batches_similar_lengths():
+    from lstmkit.data.batching import batch_indices
+    lengths = torch.arange(400) % 37
+    seen = []
+    spreads = []
+    for index in batch_indices(400, 8, shuffle=True, generator=torch.Generator().manual_seed(0),
+                               lengths=lengths):
+        seen += index.tolist()
+        spreads.append(int(lengths[index].max() - lengths[index].min()))
+    assert sorted(seen) == list(range(400))  # every sample once
+    assert np.median(spreads) <= 2  # random batches of 8 would spread over ~30
+    model = Sequential([Embedding(20, 4, mask_zero=True), LSTM(3), Dense(1)])
+    model.compile(loss="mse")
+    x = lstmkit.pad_sequences([[1] * (i % 9 + 1) for i in range(50)])
+    model.fit(x, np.zeros(50), bucket_by_length=True, verbose=0)
+    unmasked = Sequential([Embedding(20, 4), LSTM(3), Dense(1)])
+    unmasked.compile(loss="mse")
+    with pytest.raises(lstmkit.LstmkitError, match="bucket_by_length needs a mask"):
+        unmasked.fit(x, np.zeros(50), bucket_by_length=True, verbose=0)

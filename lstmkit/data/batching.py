@@ -137,12 +137,28 @@ def check_finite(t, argument):
         )
 
 
-def batch_indices(n, batch_size, shuffle=False, generator=None):
-    """Yield index tensors (shuffled) or slices (in order) covering range(n)."""
-    if shuffle:
-        order = torch.randperm(n, generator=generator)
-        for start in range(0, n, batch_size):
-            yield order[start : start + batch_size]
-    else:
+BUCKET_BATCHES = 50  # batches per chunk sorted by length when bucketing
+
+
+def batch_indices(n, batch_size, shuffle=False, generator=None, lengths=None):
+    """Yield index tensors (shuffled) or slices (in order) covering range(n).
+
+    With `lengths` (and shuffle), batches hold samples of similar lengths:
+    the shuffled samples are sorted by length within chunks of 50 batches,
+    and the batches are then shuffled, so masked batches carry little
+    padding while every epoch still sees a new order.
+    """
+    if not shuffle:
         for start in range(0, n, batch_size):
             yield slice(start, min(start + batch_size, n))
+        return
+    order = torch.randperm(n, generator=generator)
+    if lengths is None:
+        for start in range(0, n, batch_size):
+            yield order[start : start + batch_size]
+        return
+    chunk = BUCKET_BATCHES * batch_size
+    pieces = [c[torch.argsort(lengths[c], stable=True)] for c in order.split(chunk)]
+    groups = torch.cat(pieces).split(batch_size)
+    for i in torch.randperm(len(groups), generator=generator).tolist():
+        yield groups[i]
