@@ -34,6 +34,11 @@ def write_archive(path, files):
     return path
 
 
+def as_lists(data):
+    """((x, y), (x, y)) with the label arrays as lists, to compare with ==."""
+    return [(x, y.tolist()) for x, y in data]
+
+
 @pytest.fixture
 def imdb_dir(tmp_path):
     """A folder like the shared one: the archive and Keras' word index."""
@@ -66,10 +71,10 @@ def test_extracted_folder_gives_the_same_data(imdb_dir, tmp_path):
     with tarfile.open(imdb_dir / ARCHIVE) as archive:
         archive.extractall(tmp_path / "extracted", filter="data")
     (tmp_path / "extracted" / WORD_INDEX).write_text(json.dumps(WORD_INDEX_JSON))
-    expected = load_imdb(imdb_dir / ARCHIVE, num_words=100)
+    expected = as_lists(load_imdb(imdb_dir / ARCHIVE, num_words=100))
     for path in (tmp_path / "extracted" / "aclImdb", str(tmp_path / "extracted") + os.sep,
                  tmp_path / "extracted"):
-        assert load_imdb(path, num_words=100) == expected
+        assert as_lists(load_imdb(path, num_words=100)) == expected
 
 
 def test_word_index_path_and_default_location(imdb_dir, tmp_path, monkeypatch):
@@ -84,7 +89,8 @@ def test_word_index_path_and_default_location(imdb_dir, tmp_path, monkeypatch):
         (shared / name).write_bytes((imdb_dir / name).read_bytes())
     (tmp_path / "checkout").mkdir()
     monkeypatch.chdir(tmp_path / "checkout")
-    assert load_imdb(num_words=100) == load_imdb(imdb_dir / ARCHIVE, num_words=100)
+    assert as_lists(load_imdb(num_words=100)) == as_lists(load_imdb(imdb_dir / ARCHIVE,
+                                                                     num_words=100))
 
 
 def test_missing_archive_is_named(tmp_path):
@@ -92,11 +98,13 @@ def test_missing_archive_is_named(tmp_path):
         load_imdb(tmp_path / "nowhere.tar.gz")
 
 
-def test_archive_without_the_acl_tree(tmp_path):
+def test_archive_or_folder_without_the_acl_tree(tmp_path):
     write_archive(tmp_path / "other.tar.gz", {"reviews/pos/1_9.txt": "good"})
     (tmp_path / WORD_INDEX).write_text(json.dumps(WORD_INDEX_JSON))
     with pytest.raises(DataFileError, match=r"other.tar.gz: no reviews under aclImdb/train"):
         load_imdb(tmp_path / "other.tar.gz")
+    with pytest.raises(DataFileError, match="expected the archive, an aclImdb/ folder"):
+        load_imdb(tmp_path)
 
 
 def test_damaged_archive_and_review(imdb_dir):

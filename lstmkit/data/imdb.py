@@ -5,9 +5,11 @@ Reviews are read from the v1.0 archive (Stanford's `aclImdb_v1.tar.gz` or the
 project's labelled copy) as it is, streamed with `tarfile` and nothing
 extracted, or from an extracted `aclImdb/` folder.
 The label comes from the path, `aclImdb/{train,test}/{pos,neg}/ID_RATING.txt`
-(pos 1, neg 0). Words are numbered by Keras' `imdb_word_index.json`, so ids
-match Keras' own copy: 1 starts each review, 2 replaces a word that is not
-among the `num_words` - 3 most frequent, and words take ids from 3 on.
+(pos 1, neg 0). Words are split by Keras' `text_to_word_sequence` rules and
+numbered by Keras' `imdb_word_index.json`, so an id means what it means in
+Keras' ready-made copy (imdb.npz): 1 starts each review, 2 replaces a word
+outside the `num_words` - 3 most frequent, and words take ids from 3 on.
+Keras' copy was tokenised by other means, so a review may differ by a word.
 """
 
 import json
@@ -38,7 +40,8 @@ def load_imdb(path=None, num_words=1024, maxlen=None, word_index_path=None):
             Default: `../shared/datasets/imdb/aclImdb_v1_labeled.tar.gz`,
             looked for from the current directory, then from the repository.
         num_words: the vocabulary size in ids, reserved ids included (Keras'
-            num_words); rarer words become the OOV id 2. Default 1024.
+            num_words); rarer words become the OOV id 2. Default 1024;
+            None keeps every word of the index.
         maxlen: None (default) returns lists of ids of every length, as Keras
             does. An int returns arrays (samples, maxlen) padded and cut with
             `pad_sequences` (zeros and cuts before the text). Keras'
@@ -60,6 +63,9 @@ def load_imdb(path=None, num_words=1024, maxlen=None, word_index_path=None):
         raise DataFileError("no such file or folder", path)
     if os.path.isdir(path) and os.path.isdir(os.path.join(path, "aclImdb")):
         path = os.path.join(path, "aclImdb")
+    elif os.path.isdir(path) and not os.path.isdir(os.path.join(path, "train")):
+        raise DataFileError("expected the archive, an aclImdb/ folder or the folder holding it",
+                            path)
     if word_index_path is None:
         word_index_path = os.path.join(os.path.dirname(os.path.abspath(path)), WORD_INDEX)
     vocabulary = Vocabulary.from_word_index(read_word_index(word_index_path), num_words)
@@ -114,19 +120,21 @@ def _default_path():
 
 def _reviews(path):
     """Yield (name relative to the aclImdb parent, text) for every review file."""
-    if os.path.isdir(path):
-        yield from _folder_reviews(path)
-        return
     try:
-        with tarfile.open(path, "r|*") as archive:
-            for member in archive:  # streamed: one pass, no extraction
-                if member.isfile() and _REVIEW.match(member.name):
-                    name = member.name.removeprefix("./")
-                    yield name, _decode(archive.extractfile(member).read(), path, name)
+        yield from _folder_reviews(path) if os.path.isdir(path) else _archive_reviews(path)
     except (tarfile.TarError, EOFError) as e:
         raise DataFileError(f"not a readable tar archive ({e})", path) from None
     except OSError as e:
-        raise DataFileError(e.strerror or str(e), path) from None
+        raise DataFileError(e.strerror or str(e), e.filename or path) from None
+
+
+def _archive_reviews(path):
+    """Reviews of the archive, in one streamed pass: nothing is extracted."""
+    with tarfile.open(path, "r|*") as archive:
+        for member in archive:
+            if member.isfile() and _REVIEW.match(member.name):
+                name = member.name.removeprefix("./")
+                yield name, _decode(archive.extractfile(member).read(), path, name)
 
 
 def _folder_reviews(root):
