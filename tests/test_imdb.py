@@ -48,7 +48,7 @@ def imdb_dir(tmp_path):
 
 
 def test_encoding_follows_keras(imdb_dir):
-    (x_train, y_train), (x_test, y_test) = load_imdb(imdb_dir / ARCHIVE, num_words=100)
+    (x_train, y_train), (x_test, y_test) = load_imdb(imdb_dir / ARCHIVE, num_words=100, seed=None)
     # sorted by path: neg/10_2, neg/3_1, pos/7_9; unknown words are 2
     assert x_train == [[1, 3, 2], [1, 6, 6, 4], [1, 3, 4, 2, 5, 7, 7, 8, 5]]
     assert x_test == [[1, 6], [1, 5]]
@@ -57,12 +57,12 @@ def test_encoding_follows_keras(imdb_dir):
 
 
 def test_num_words_turns_rare_words_into_oov(imdb_dir):
-    (x_train, _), _ = load_imdb(imdb_dir / ARCHIVE, num_words=7)  # keeps ids 3..6
+    (x_train, _), _ = load_imdb(imdb_dir / ARCHIVE, num_words=7, seed=None)  # keeps ids 3..6
     assert x_train[2] == [1, 3, 4, 2, 5, 2, 2, 2, 5]  # br (7) and it's (8) are now OOV
 
 
 def test_maxlen_pads_and_cuts_before(imdb_dir):
-    (x_train, _), (x_test, _) = load_imdb(imdb_dir / ARCHIVE, num_words=100, maxlen=4)
+    (x_train, _), (x_test, _) = load_imdb(imdb_dir / ARCHIVE, num_words=100, maxlen=4, seed=None)
     assert x_train.tolist() == [[0, 1, 3, 2], [1, 6, 6, 4], [7, 7, 8, 5]]
     assert x_test.shape == (2, 4) and x_test.dtype == np.int64
 
@@ -80,7 +80,7 @@ def test_extracted_folder_gives_the_same_data(imdb_dir, tmp_path):
 def test_word_index_path_and_default_location(imdb_dir, tmp_path, monkeypatch):
     elsewhere = tmp_path / "index.json"
     elsewhere.write_text(json.dumps({"bad": 1}))
-    _, (x_test, _) = load_imdb(imdb_dir / ARCHIVE, word_index_path=elsewhere)
+    _, (x_test, _) = load_imdb(imdb_dir / ARCHIVE, word_index_path=elsewhere, seed=None)
     assert x_test == [[1, 3], [1, 2]]
     # the default is ../shared/datasets/imdb/ from the current directory
     shared = tmp_path / "shared" / "datasets" / "imdb"
@@ -140,10 +140,18 @@ SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "datasets
 @pytest.mark.skipif(not os.path.exists(os.path.join(SHARED, ARCHIVE)),
                     reason="the shared IMDB archive is not beside this checkout")
 def test_real_archive():
-    (x_train, y_train), (x_test, y_test) = load_imdb(os.path.join(SHARED, ARCHIVE))
+    (x_train, y_train), (x_test, y_test) = load_imdb(os.path.join(SHARED, ARCHIVE), seed=None)
     assert len(x_train) == len(x_test) == 25_000
     assert y_train.sum() == y_test.sum() == 12_500
     lengths = np.array([len(x) for x in x_train])
     # golden values measured with this loader on the v1.0 archive
     assert lengths.max() == 2494 and abs(lengths.mean() - 238.71) < 0.01
     assert all(x[0] == 1 and max(x) < 1024 for x in x_test)
+
+
+def test_splits_are_shuffled_as_keras_does(imdb_dir):
+    (x_train, y_train), _ = load_imdb(imdb_dir / ARCHIVE, num_words=100, seed=None)
+    (x_mixed, y_mixed), _ = load_imdb(imdb_dir / ARCHIVE, num_words=100)
+    order = np.arange(len(x_train))
+    np.random.RandomState(113).shuffle(order)
+    assert x_mixed == [x_train[i] for i in order] and list(y_mixed) == list(y_train[order])

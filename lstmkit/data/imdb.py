@@ -31,7 +31,7 @@ _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__
 _REVIEW = re.compile(r"^(?:\./)?aclImdb/(train|test)/(pos|neg)/\d+_\d+\.txt$")
 
 
-def load_imdb(path=None, num_words=1024, maxlen=None, word_index_path=None):
+def load_imdb(path=None, num_words=1024, maxlen=None, word_index_path=None, seed=113):
     """Load the IMDB reviews as id sequences and 0/1 labels.
 
     Args:
@@ -50,9 +50,12 @@ def load_imdb(path=None, num_words=1024, maxlen=None, word_index_path=None):
         word_index_path: Keras' word index JSON {word: rank from 1}.
             Default: `imdb_word_index.json` beside the archive or folder.
 
-    Returns ((x_train, y_train), (x_test, y_test)), each split in path order:
-    negative reviews, then positive. Shuffle before taking a validation split
-    from the end (`fit` shuffles the training batches by itself).
+        seed: each split is shuffled with NumPy's RandomState(seed), as Keras
+            shuffles (its default seed is 113 too), so a validation split
+            taken from the end holds both classes. None keeps path order
+            (negative reviews, then positive).
+
+    Returns ((x_train, y_train), (x_test, y_test)).
     """
     for argument, value, low in (("num_words", num_words, 4), ("maxlen", maxlen, 1)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
@@ -79,6 +82,10 @@ def load_imdb(path=None, num_words=1024, maxlen=None, word_index_path=None):
     result = []
     for rows in splits.values():
         rows.sort(key=lambda row: row[0])
+        if seed is not None:
+            order = np.arange(len(rows))
+            np.random.RandomState(seed).shuffle(order)
+            rows = [rows[i] for i in order]
         x = [ids for _, ids, _ in rows]
         y = np.array([label for _, _, label in rows], dtype=np.int64)
         result.append((pad_sequences(x, maxlen=maxlen) if maxlen is not None else x, y))
