@@ -55,8 +55,8 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 from lstmkit.layers import lstm_cell  # noqa: E402
-from overhead import (machine_info, quiet_check, synthetic_data,  # noqa: E402
-                      tutorial_model, was_quiet)
+from overhead import (QUIET_SHARE, OtherLoad, machine_info, quiet_check,  # noqa: E402
+                      synthetic_data, tutorial_model, was_quiet)
 
 TINY = 1.1754944e-38  # smallest normal float32
 
@@ -150,26 +150,30 @@ def blocks(x, y, block_samples):
             for s in range(0, len(x) - block_samples + 1, block_samples)]
 
 
-def train_interleaved(contenders, data_blocks, batch_size, flush_main=()):
+def train_interleaved(contenders, data_blocks, batch_size, flush_main=(), warm_up=True):
     """Train every contender block by block, alternating the order each block;
-    returns samples/s per block (the first excluded) and the last losses."""
+    returns samples/s per block (the first excluded if warm_up) and the last
+    losses."""
     rates = {name: [] for name in contenders}
+    others = {name: [] for name in contenders}
     losses = {}
     names = list(contenders)
     for b, (xb, yb) in enumerate(data_blocks):
         for name in names if b % 2 == 0 else reversed(names):
             if name in flush_main:
                 torch.set_flush_denormal(True)
-            start = time.perf_counter()
-            history = contenders[name].fit(xb, yb, batch_size=batch_size, epochs=1,
-                                           shuffle=False, verbose=0)
-            seconds = time.perf_counter() - start
+            with OtherLoad() as load:
+                start = time.perf_counter()
+                history = contenders[name].fit(xb, yb, batch_size=batch_size, epochs=1,
+                                               shuffle=False, verbose=0)
+                seconds = time.perf_counter() - start
             if name in flush_main:
                 torch.set_flush_denormal(False)
-            if b > 0:
+            if b > 0 or not warm_up:
                 rates[name].append(len(xb) / seconds)
+                others[name].append(load.share)
             losses[name] = history.history["loss"][-1]
-    return rates, losses
+    return rates, others, losses
 
 
 def summary(values):
@@ -190,10 +194,10 @@ def child(args):
     x, y = synthetic_data(args.samples, args.maxlen, "learnable", args.seed)
     models = {f"{init}+ftz_all": make_model(init, args.seed, args.maxlen)
               for init in ("keras", "torch")}
-    rates, losses = train_interleaved(models, blocks(x, y, args.block_steps * args.batch_size),
-                                      args.batch_size)
-    json.dump({"rates": rates, "losses": losses, "flush_coverage": flush_coverage()},
-              sys.stdout)
+    rates, others, losses = train_interleaved(
+        models, blocks(x, y, args.block_steps * args.batch_size), args.batch_size)
+    json.dump({"rates": rates, "others": others, "losses": losses,
+               "flush_coverage": flush_coverage()}, sys.stdout)
 
 
 def main(argv=None):
@@ -215,6 +219,7 @@ def main(argv=None):
 
     start_check = quiet_check()
     began = time.perf_counter()
+    whole = OtherLoad().__enter__()
     x, y = synthetic_data(args.samples, args.maxlen, "learnable", args.seed)
     probe_x, probe_y = x[: args.batch_size], y[: args.batch_size]
     models = {"keras": make_model("keras", args.seed, args.maxlen),
@@ -226,14 +231,17 @@ def main(argv=None):
 
     data_blocks = blocks(x, y, args.block_steps * args.batch_size)
     half = len(data_blocks) // 2
-    rates, losses = train_interleaved(contenders, data_blocks[:half], args.batch_size,
+    rates, others, losses = train_interleaved(contenders, data_blocks[:half], args.batch_size,
                                       flush_main=("keras+ftz_main", "torch+ftz_main"))
     diagnostics[f"after_{half * args.block_steps}_steps"] = {
         k: diagnose(m, probe_x, probe_y) for k, m in models.items()}
-    more, losses = train_interleaved(contenders, data_blocks[half:], args.batch_size,
-                                     flush_main=("keras+ftz_main", "torch+ftz_main"))
+    more, more_others, losses = train_interleaved(contenders, data_blocks[half:],
+                                                  args.batch_size,
+                                     flush_main=("keras+ftz_main", "torch+ftz_main"),
+                                     warm_up=False)
     for name in rates:
-        rates[name] += more[name]  # the first block of the second half is a warm-up too
+        rates[name] += more[name]
+        others[name] += more_others[name]
     diagnostics[f"after_{len(data_blocks) * args.block_steps}_steps"] = {
         k: diagnose(m, probe_x, probe_y) for k, m in models.items()}
 
@@ -249,14 +257,16 @@ def main(argv=None):
         done = subprocess.run(command, capture_output=True, text=True, check=True)
         child_result = json.loads(done.stdout)
         rates.update(child_result["rates"])
+        others.update(child_result["others"])
         losses.update(child_result["losses"])
+    whole.__exit__(None, None, None)
     end_check = quiet_check()
 
-    speed = {name: summary(values) for name, values in rates.items()}
+    speed = {name: {**summary(values), "other_processes_cpu_share": others[name]}
+             for name, values in rates.items()}
     base = speed["keras"]["median"]
     for name in speed:
         speed[name]["relative_to_keras"] = speed[name]["median"] / base
-    cpus = os.cpu_count() or 1
     report = {
         "benchmark": "training speed and denormals: PyTorch vs Keras initialisation, "
                      "tutorial model",
@@ -274,7 +284,10 @@ def main(argv=None):
         },
         "machine": machine_info(),
         "load": {"start": start_check, "end": end_check,
-                 "quiet": was_quiet(start_check, end_check, cpus)},
+                 "other_processes_cpu_share": whole.share,
+                 "quiet": was_quiet(start_check, end_check) and whole.share < QUIET_SHARE,
+                 "note": "other_processes_cpu_share: share of all CPUs used by other processes "
+                         "while measuring (from /proc/stat); per block in speed"},
         "flush_denormal_coverage": {
             "note": "fraction of a parallel op's denormal inputs flushed with "
                     "set_flush_denormal(True): 1.0 = every thread, 1/threads = caller only",
@@ -294,7 +307,8 @@ def main(argv=None):
 
     print(f"{report['machine']['cpu']}, {report['machine']['torch_threads']} threads, "
           f"torch {torch.__version__}; load {start_check['loadavg_1_5_15']} -> "
-          f"{end_check['loadavg_1_5_15']} (quiet: {report['load']['quiet']})")
+          f"{end_check['loadavg_1_5_15']}; other processes used {100 * whole.share:.1f}% "
+          f"of the CPUs (quiet: {report['load']['quiet']})")
     print(f"{'contender':16} {'median':>8} {'min':>8} {'max':>8} {'vs keras':>9}  samples/s")
     for name, s in speed.items():
         print(f"{name:16} {s['median']:8.1f} {s['min']:8.1f} {s['max']:8.1f} "

@@ -9,7 +9,7 @@ in this one process with the same threads, interleaved (A B, then B A, ...)
 after a warm-up, so drift in the machine's load hits both alike. Inference
 compares `predict` with a loop under torch.inference_mode.
 
-    .venv/bin/python benchmarks/overhead.py                 # 3200 x 200, 5 rounds
+    .venv/bin/python benchmarks/overhead.py                 # 3200 x 200, 7 rounds, ~2 min quiet
     .venv/bin/python benchmarks/overhead.py --samples 640 --rounds 2   # a quick look
 
 Writes benchmarks/results/overhead.json and prints a table.
@@ -66,6 +66,37 @@ def other_heavy_processes():
     return [line for line in out.splitlines() if str(os.getpid()) != line.split()[0]]
 
 
+def cpu_busy_seconds():
+    """CPU seconds spent busy by the whole machine (all CPUs) since boot."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+class OtherLoad:
+    """The share of the machine's CPU time that other processes used while a
+    block ran: machine-wide busy time minus this process's own CPU time
+    (children included), over wall time x CPUs. 0 on a quiet machine."""
+
+    def __enter__(self):
+        self.wall = time.perf_counter()
+        self.busy = cpu_busy_seconds()
+        self.own = _own_cpu_seconds()
+        return self
+
+    def __exit__(self, *exc):
+        wall = time.perf_counter() - self.wall
+        other = (cpu_busy_seconds() - self.busy) - (_own_cpu_seconds() - self.own)
+        self.share = max(0.0, other) / (wall * (os.cpu_count() or 1))
+        return False
+
+
+def _own_cpu_seconds():
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
 def machine_info():
     return {
         "cpu": cpu_model(),
@@ -83,12 +114,12 @@ def quiet_check():
     return {"loadavg_1_5_15": load_average(), "other_heavy_processes": other_heavy_processes()}
 
 
-def was_quiet(start, end, cpus):
-    """Quiet: nothing else heavy running and the 1-minute load below half the CPUs
-    (our own run adds up to torch_threads to the load)."""
+def was_quiet(start, end):
+    """Quiet at both ends: no other training or test run. (The load average
+    lags by minutes, so it is recorded but not judged; OtherLoad measures
+    what other processes used while measuring.)"""
     procs = (start["other_heavy_processes"] or []) + (end["other_heavy_processes"] or [])
-    load = start["loadavg_1_5_15"]
-    return not procs and load is not None and load[0] < 0.5 * cpus
+    return not procs
 
 
 # ----- data and models --------------------------------------------------------
@@ -192,21 +223,56 @@ def timed(fn):
     return time.perf_counter() - start, result
 
 
-def interleave(contenders, rounds, samples):
-    """Run each contender once a round, alternating the order every round;
-    return samples/s lists by name."""
+def interleave(contenders, rounds, samples, extra_rounds=0):
+    """Run each contender once a round, alternating the order every round,
+    until `rounds` rounds were undisturbed by other processes (or after
+    rounds + extra_rounds). Returns samples/s lists by name, and the other
+    processes' share of the CPUs during each run."""
     rates = {name: [] for name in contenders}
+    others = {name: [] for name in contenders}
     names = list(contenders)
-    for r in range(rounds):
+    r = 0
+    while r < rounds + extra_rounds and len(undisturbed(others)) < rounds:
         for name in names if r % 2 == 0 else reversed(names):
-            seconds, _ = timed(contenders[name])
+            with OtherLoad() as load:
+                seconds, _ = timed(contenders[name])
             rates[name].append(samples / seconds)
-    return rates
+            others[name].append(load.share)
+        r += 1
+    return rates, others
+
+
+QUIET_SHARE = 0.05  # a run counts as undisturbed below 5% of the CPUs used by others
+
+
+def undisturbed(others):
+    """Rounds in which no contender's run saw other processes use the CPUs."""
+    runs = list(others.values())
+    return [i for i in range(len(runs[0])) if all(o[i] < QUIET_SHARE for o in runs)]
 
 
 def summary(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values),
             "runs": values}
+
+
+def compare(rates, others, a="lstmkit", b="hand"):
+    """Figures per contender and the ratio a/b, over the undisturbed rounds
+    (all rounds if none was): the ratio of medians and the median of the
+    per-round ratios (each pair ran back to back)."""
+    quiet = undisturbed(others) or list(range(len(rates[a])))
+    result = {"undisturbed_rounds": undisturbed(others), "rounds_run": len(rates[a])}
+    for name, values in rates.items():
+        result[name] = {**summary([values[i] for i in quiet]),
+                        "all_runs": values, "other_processes_cpu_share": others[name]}
+    pairs = [rates[a][i] / rates[b][i] for i in quiet]
+    result[f"ratio_{a}_over_{b}"] = {
+        "of_medians": result[a]["median"] / result[b]["median"],
+        "median_of_rounds": statistics.median(pairs),
+        "min_of_rounds": min(pairs), "max_of_rounds": max(pairs),
+        "rounds": pairs,
+    }
+    return result
 
 
 def profile_steps(model, hand_trainer, x, y, batch_size, steps=20):
@@ -235,8 +301,11 @@ def main(argv=None):
     parser.add_argument("--maxlen", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--predict-batch-size", type=int, default=256)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--predict-rounds", type=int, default=9)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--predict-rounds", type=int, default=11)
+    parser.add_argument("--extra-rounds", type=int, default=6,
+                        help="rounds to add, at most, in place of rounds that other processes "
+                             "disturbed (more than 5%% of the CPUs used by others)")
     parser.add_argument("--labels", choices=("learnable", "random"), default="learnable")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--profile", action="store_true",
@@ -266,22 +335,12 @@ def main(argv=None):
     for fn in infer.values():
         fn()
 
-    train_rates = interleave(train, args.rounds, n)
-    infer_rates = interleave(infer, args.predict_rounds, n)
-    end_check = quiet_check()
-
-    results = {"train": {}, "inference": {}}
-    for section, rates in (("train", train_rates), ("inference", infer_rates)):
-        for name, values in rates.items():
-            results[section][name] = summary(values)
-        # the ratio of medians, and the per-round ratios (each pair ran back to back)
-        pairs = [a / b for a, b in zip(rates["lstmkit"], rates["hand"])]
-        results[section]["ratio_lstmkit_over_hand"] = {
-            "of_medians": statistics.median(rates["lstmkit"]) / statistics.median(rates["hand"]),
-            "median_of_rounds": statistics.median(pairs),
-            "rounds": pairs,
+    with OtherLoad() as whole:
+        results = {
+            "train": compare(*interleave(train, args.rounds, n, args.extra_rounds)),
+            "inference": compare(*interleave(infer, args.predict_rounds, n, args.extra_rounds)),
         }
-    cpus = os.cpu_count() or 1
+    end_check = quiet_check()
     report = {
         "benchmark": "lstmkit fit/predict vs a hand-written PyTorch loop, tutorial model",
         "command": " ".join([os.path.relpath(sys.executable), "benchmarks/overhead.py",
@@ -293,11 +352,17 @@ def main(argv=None):
             "metrics": ["accuracy"], "samples": n, "maxlen": args.maxlen,
             "batch_size": args.batch_size, "predict_batch_size": args.predict_batch_size,
             "rounds": args.rounds, "predict_rounds": args.predict_rounds,
+            "extra_rounds": args.extra_rounds,
+            "figures": "median/min/max over the rounds undisturbed by other processes "
+                       "(all rounds if none); every run in all_runs",
             "labels": args.labels, "seed": args.seed, "units": "samples per second",
         },
         "machine": machine_info(),
         "load": {"start": start_check, "end": end_check,
-                 "quiet": was_quiet(start_check, end_check, cpus)},
+                 "other_processes_cpu_share": whole.share,
+                 "quiet": was_quiet(start_check, end_check) and whole.share < QUIET_SHARE,
+                 "note": "other_processes_cpu_share: share of all CPUs used by other processes "
+                         "while measuring (from /proc/stat); per run in results"},
         "results": results,
         "target_ratio": 0.97,
     }
@@ -308,15 +373,20 @@ def main(argv=None):
 
     print(f"{report['machine']['cpu']}, {report['machine']['torch_threads']} threads, "
           f"torch {torch.__version__}; load {start_check['loadavg_1_5_15']} -> "
-          f"{end_check['loadavg_1_5_15']} (quiet: {report['load']['quiet']})")
-    print(f"{'':10} {'contender':8} {'median':>9} {'min':>9} {'max':>9}  samples/s")
+          f"{end_check['loadavg_1_5_15']}; other processes used {100 * whole.share:.1f}% "
+          f"of the CPUs (quiet: {report['load']['quiet']})")
+    print(f"{'':10} {'contender':8} {'median':>9} {'min':>9} {'max':>9}  samples/s, "
+          "undisturbed rounds")
     for section in ("train", "inference"):
+        r = results[section]
         for name in ("lstmkit", "hand"):
-            s = results[section][name]
+            s = r[name]
             print(f"{section:10} {name:8} {s['median']:9.1f} {s['min']:9.1f} {s['max']:9.1f}")
-        ratio = results[section]["ratio_lstmkit_over_hand"]
-        print(f"{section:10} ratio lstmkit/hand: {ratio['of_medians']:.3f} (of medians), "
-              f"{ratio['median_of_rounds']:.3f} (median of paired rounds)")
+        ratio = r["ratio_lstmkit_over_hand"]
+        print(f"{section:10} ratio lstmkit/hand {ratio['of_medians']:.3f} (of medians), "
+              f"{ratio['median_of_rounds']:.3f} (median of paired rounds, "
+              f"{ratio['min_of_rounds']:.3f}-{ratio['max_of_rounds']:.3f}); "
+              f"{len(r['undisturbed_rounds'])} of {r['rounds_run']} rounds undisturbed")
     print(f"wrote {os.path.relpath(args.out)}")
 
     if args.profile:
