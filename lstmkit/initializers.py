@@ -1,10 +1,12 @@
 """Weight initialisers under Keras' names, applied in place to torch tensors.
 
 Keras' defaults matter beyond matching its results: with PyTorch's default
-LSTM initialisation (uniform +-1/sqrt(H)) the backward pass of the tutorial's
-model produced denormal floats on some CPUs and ran several times slower
-(benchmarks/overhead.py measures it). Glorot-uniform kernels and orthogonal
-recurrent kernels keep activations and gradients in the normal range.
+LSTM initialisation (uniform +-1/sqrt(H)) the mean forget gate of the
+tutorial's model starts near 0.5, so gradients carried back through time
+halve at every step and about 16% of them are denormal floats
+(benchmarks/denormals.py); on CPUs with a denormal penalty that slows
+training several-fold (no slowdown was measured on an AMD EPYC). Keras'
+initialisers (forget-gate bias 1, orthogonal recurrent kernels) gave none.
 
 Fans follow torch's convention for a weight of shape (out, in); for 2-D
 tensors that equals Keras' (in, out) kernels, so the limits are the same.

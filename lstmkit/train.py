@@ -75,8 +75,8 @@ class Trainer:
         self.skipped_batches = 0
         self.last_checkpoint = None
         self.tally = None
-        self.first_bad_step = torch.full((), -1, dtype=torch.int64, device=device)
-        self.step_counter = torch.zeros((), dtype=torch.int64, device=device)
+        self.step_losses = None  # this epoch's losses, on the device, read when checked
+        self.steps_done = 0
 
     def call(self, hook, *args):
         for callback in self.callbacks:
@@ -127,6 +127,8 @@ class Trainer:
         if start_batch == 0:
             self.tally = Tally([m.name for m in self.metrics], self.device)
         self.epoch_first_step = self.global_step - start_batch
+        self.step_losses = torch.zeros(-(-len(x) // batch_size), device=self.device)
+        self.steps_done = start_batch
         checked = time.perf_counter()
         batches = batch_indices(len(x), batch_size, shuffle, generator, lengths)
         for batch, index in enumerate(itertools.islice(batches, start_batch, None), start_batch):
@@ -135,7 +137,9 @@ class Trainer:
             out, loss = self.training_step(xb, yb)
             if out is not None:
                 self.tally.add(loss, len(xb), self.metric_values(out, yb))
+                self.step_losses[batch] = loss  # one copy, no wait: checked later
             self.global_step += 1
+            self.steps_done = batch + 1
             self.call("on_train_batch_end", batch, len(xb))
             if self.interrupted:
                 self.save_checkpoint(self.epoch, batch + 1, self.epoch_rng)
@@ -155,27 +159,26 @@ class Trainer:
         out = self.model(x, logits=self.loss.from_logits)
         loss = self.loss.fn(out, y)
         self.optimizer.zero_grad(set_to_none=True)
-        if self.skip_nonfinite:
-            if not torch.isfinite(loss):
-                self.skipped_batches += 1
-                return None, loss.detach()
-        else:
-            bad = ~torch.isfinite(loss.detach())
-            self.step_counter += 1
-            self.first_bad_step = torch.where(
-                bad & (self.first_bad_step < 0), self.step_counter - 1, self.first_bad_step)
+        if self.skip_nonfinite and not torch.isfinite(loss):
+            self.skipped_batches += 1
+            return None, loss.detach()
         loss.backward()
         self.optimizer.step()
         return out.detach(), loss.detach()
 
     def check_finite(self):
-        step = int(self.first_bad_step)
-        if step < 0:
+        """Raise NonFiniteLossError if any loss of this epoch so far was NaN or
+        infinite (one read from the device)."""
+        if self.step_losses is None:
             return
+        bad = (~torch.isfinite(self.step_losses[: self.steps_done])).nonzero()
+        if not len(bad):
+            return
+        batch = int(bad[0])
         kept = self.last_checkpoint or "none (checkpointing is off)"
         raise NonFiniteLossError(
-            f"the loss became NaN or infinite at epoch {self.epoch + 1}, step {step + 1} "
-            f"(batch {step - self.epoch_first_step + 1} of the epoch); training stopped. "
+            f"the loss became NaN or infinite at epoch {self.epoch + 1}, step "
+            f"{self.epoch_first_step + batch + 1} (batch {batch + 1} of the epoch); training stopped. "
             f"Last good checkpoint: {kept}. Lower the learning rate, check the data, or pass "
             "skip_nonfinite=True to drop such batches."
         )
@@ -249,7 +252,6 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.global_step, self.skipped_batches = state["global_step"], state["skipped_batches"]
-        self.step_counter.fill_(self.global_step)
         saved = state["callbacks"]
         for callback, entry in zip(self.callbacks, saved):
             if entry is not None and hasattr(callback, "load_state_dict"):

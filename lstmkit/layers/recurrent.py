@@ -233,7 +233,7 @@ class LSTM(Layer):
         if self.return_sequences:
             y = out
         else:  # each direction's final state: the forward one at the last real step
-            y = torch.cat(list(h[-self.directions:]), dim=-1)  # (N, D*P)
+            y = h[-1] if self.directions == 1 else torch.cat((h[-2], h[-1]), dim=-1)  # (N, D*P)
         if self.return_state:
             return (y, *[s for k in range(self.directions, 0, -1) for s in (h[-k], c[-k])])
         return y
