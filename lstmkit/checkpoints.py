@@ -16,6 +16,7 @@ import re
 
 import numpy as np
 import safetensors.torch
+from safetensors.torch import load as load_safetensors  # from bytes; never unpickles
 import torch
 from safetensors import SafetensorError
 
@@ -105,7 +106,7 @@ def read_checkpoint(path):
     except OSError as e:
         raise ModelFileError(f"{path}: cannot read checkpoint ({e.strerror})") from None
     try:
-        tensors = safetensors.torch.load(data)
+        tensors = load_safetensors(data)
         n = int.from_bytes(data[:8], "little")
         metadata = json.loads(data[8 : 8 + n]).get("__metadata__") or {}
     except (SafetensorError, ValueError, RuntimeError) as e:

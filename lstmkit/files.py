@@ -16,6 +16,7 @@ import os
 import tempfile
 
 import safetensors.torch
+from safetensors.torch import load as load_safetensors  # from bytes; never unpickles
 from safetensors import SafetensorError
 
 from .errors import ModelFileError
@@ -139,7 +140,7 @@ def read_weights(path, config, expected):
             "or from another save)"
         )
     try:
-        tensors = safetensors.torch.load(data)
+        tensors = load_safetensors(data)
     except (SafetensorError, ValueError, RuntimeError) as e:
         raise ModelFileError(f"{weights_path}: not a valid safetensors file ({e})") from None
     missing = sorted(set(expected) - set(tensors))
