@@ -14,7 +14,7 @@ import torch
 from .data.batching import check_finite, to_tensor
 from .errors import InputError, LstmkitError
 from .layers import LSTM, Bidirectional, Embedding
-from .rnn import front_align, fused_lstm, reference_lstm, scatter_back
+from .rnn import front_align, fused_rnn, reference_rnn, run_module, scatter_back
 
 GATES = ("forget", "input", "candidate", "output", "cell", "hidden")
 
@@ -49,6 +49,8 @@ def gates(model, x, layer=None, depth=0, direction=0):
         raise InputError(f"layer {index} is not an LSTM; LSTM layers are at {candidates}")
     lstm_layer = model.layers[index]
     lstm = lstm_layer.layer if isinstance(lstm_layer, Bidirectional) else lstm_layer
+    if not isinstance(lstm, LSTM):
+        raise InputError(f"layer {index} is a {type(lstm).__name__}; gates are shown for LSTMs")
     if not 0 <= depth < lstm.num_layers:
         raise InputError(f"depth must be in [0, {lstm.num_layers}), got {depth}")
     if not 0 <= direction < lstm.directions:
@@ -65,9 +67,9 @@ def gates(model, x, layer=None, depth=0, direction=0):
     lstm.check_input(h)
 
     x_front, order, lengths = front_align(h, mask)
-    h0, c0 = lstm.initial_states(h, None)
+    states = lstm.initial_states(h, None)
     record = {}
-    out, (h_n, c_n) = reference_lstm(lstm.lstm, x_front, lengths, h0, c0, record=record)
+    out, (h_n, c_n) = reference_rnn(lstm.lstm, x_front, lengths, states, record=record)
     _check_against_fused(lstm, h, mask, out, h_n, c_n)
     steps = record[depth, direction]
     result = {name: scatter_back(steps[name], order).cpu().numpy() for name in GATES}
@@ -79,11 +81,11 @@ def gates(model, x, layer=None, depth=0, direction=0):
 def _check_against_fused(lstm, x, mask, out, h_n, c_n):
     """The recorded run must reproduce the fused kernel's outputs and states."""
     x_front, _, lengths = front_align(x, mask)
-    h0, c0 = lstm.initial_states(x, None)
+    states = lstm.initial_states(x, None)
     if mask is None:
-        fused_out, (fused_h, fused_c) = lstm.lstm(x, (h0, c0))
+        fused_out, (fused_h, fused_c) = run_module(lstm.lstm, None, x, states)
     else:
-        fused_out, (fused_h, fused_c) = fused_lstm(lstm.lstm, x_front, lengths, h0, c0)
+        fused_out, (fused_h, fused_c) = fused_rnn(lstm.lstm, x_front, lengths, states)
     for name, a, b in (("outputs", out, fused_out), ("final h", h_n, fused_h),
                        ("final c", c_n, fused_c)):
         if not torch.allclose(a, b, rtol=1e-4, atol=1e-5):

@@ -1,8 +1,9 @@
-"""The LSTM recurrence: the cell equations, and the two ways to run them over time.
+"""The recurrence: the cell equations, and the ways to run them over time.
 
-`lstm_cell` is one step, written out. `reference_lstm` loops it over time,
-layers and directions in Python; `fused_lstm` hands the same parameters to
-torch.nn.LSTM (oneDNN on CPU, cuDNN on GPU). Both take sequences whose real
+`lstm_cell` (and `gru_cell`) is one step, written out. `reference_rnn` loops
+it over time, layers and directions in Python; `run_module`, `fused_rnn`
+(packed) and `padded_rnn` hand the same parameters to torch.nn.LSTM / GRU
+(oneDNN on CPU, cuDNN on GPU). All take sequences whose real
 steps come first in each row (`front_align`), with their lengths, so one rule
 covers left padding, right padding and no padding: the state is carried
 only over real steps, and the backward direction starts at each sample's
@@ -80,55 +81,85 @@ def reverse_within_length(x, lengths):
     return x.gather(1, index[..., None].expand_as(x))
 
 
+def gru_cell(x, h, weight_ih, weight_hh, bias_ih, bias_hh, h_recurrent=None):
+    """One GRU step in torch.nn.GRU's form and gate order (reset, update, new),
+    which is Keras' GRU with reset_after=True:
+
+        r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)     reset gate
+        z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)     update gate
+        n = tanh(W_in x + b_in + r * (W_hn h + b_hn))  candidate
+        h' = (1 - z) * n + z * h
+
+    x is (N, F); h is (N, H); weight_ih (3H, F), weight_hh (3H, H). Returns h'.
+    `h_recurrent`, if given, feeds W_h* in place of h (recurrent dropout
+    masks it there only, as Keras does).
+    """
+    h_recurrent = h if h_recurrent is None else h_recurrent
+    x_r, x_z, x_n = (x @ weight_ih.T + bias_ih).chunk(3, dim=-1)  # each (N, H)
+    h_r, h_z, h_n = (h_recurrent @ weight_hh.T + bias_hh).chunk(3, dim=-1)
+    r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+    n = torch.tanh(x_n + r * h_n)
+    return (1 - z) * n + z * h
+
+
+def is_lstm(module):
+    return isinstance(module, torch.nn.LSTM)
+
+
 def layer_weights(module, layer, direction, overrides=None):
-    """The parameters of one layer and direction of an nn.LSTM, by its names,
-    with any in `overrides` {name: tensor} (e.g. dropped-out weights) instead."""
+    """The parameters of one layer and direction of an nn.LSTM or nn.GRU, by
+    its names, with any in `overrides` {name: tensor} (e.g. dropped-out
+    weights) instead."""
     suffix = f"_l{layer}" + ("_reverse" if direction else "")
     names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
-    if module.proj_size:
+    if getattr(module, "proj_size", 0):
         names.append("weight_hr")
     overrides = overrides or {}
     return [overrides.get(n + suffix, getattr(module, n + suffix)) for n in names]
 
 
-def reference_lstm(module, x, lengths, h0, c0, dropout=0.0, training=False, record=None,
-                   recurrent_dropout=0.0, overrides=None):
-    """Run nn.LSTM `module`'s parameters step by step with `lstm_cell`.
+def reference_rnn(module, x, lengths, states, dropout=0.0, training=False, record=None,
+                  recurrent_dropout=0.0, overrides=None):
+    """Run an nn.LSTM's or nn.GRU's parameters step by step with the cell.
 
-    x (N, T, F) front-aligned, lengths (N,), h0 (L*D, N, P), c0 (L*D, N, H).
-    Returns out (N, T, D*P), zero past each length, and (h_n, c_n) as
-    nn.LSTM gives them. With a dict `record`, record[(layer, direction)]
-    receives the gates, cell and hidden states, each (N, T, ·) in the
-    front-aligned time order.
+    x (N, T, F) front-aligned, lengths (N,), states the initial (h0, c0) of
+    an LSTM or (h0,) of a GRU, each (L*D, N, ·). Returns out (N, T, D*P),
+    zero past each length, and the final states in the same form. With a
+    dict `record` (LSTM), record[(layer, direction)] receives the gates,
+    cell and hidden states, each (N, T, ·) in the front-aligned time order.
 
     recurrent_dropout (training only) is variational (Gal & Ghahramani 2016):
     one mask per sequence on the h that feeds the recurrent weights, the same
     at every step. `overrides` replaces parameters by name.
     """
     N, T = x.shape[:2]
+    lstm = is_lstm(module)
     valid = torch.arange(T, device=x.device)[None] < lengths[:, None]  # (N, T)
     directions = 2 if module.bidirectional else 1
-    h_n, c_n = [], []
+    finals = [[] for _ in states]
     for layer in range(module.num_layers):
         outputs = []
         for direction in range(directions):
             k = layer * directions + direction
-            h, c = h0[k], c0[k]
+            state = [s[k] for s in states]  # [h] or [h, c], each (N, ·)
             seq = reverse_within_length(x, lengths) if direction else x
             weights = layer_weights(module, layer, direction, overrides)
             keep = None
             if recurrent_dropout and training:  # (N, P), drawn once per sequence
-                keep = F.dropout(torch.ones_like(h), recurrent_dropout, True)
+                keep = F.dropout(torch.ones_like(state[0]), recurrent_dropout, True)
             steps, trace = [], []
             for t in range(T):
                 gates = {} if record is not None else None
-                h_in = h if keep is None else h * keep
-                h_new, c_new = lstm_cell(seq[:, t], h_in, c, *weights, gates_out=gates)
+                h_in = state[0] if keep is None else state[0] * keep
+                if lstm:
+                    new = lstm_cell(seq[:, t], h_in, state[1], *weights, gates_out=gates)
+                else:
+                    new = (gru_cell(seq[:, t], state[0], *weights, h_recurrent=h_in),)
                 m = valid[:, t, None]  # (N, 1): carry the state past the end
-                h, c = torch.where(m, h_new, h), torch.where(m, c_new, c)
-                steps.append(h_new * m)
+                state = [torch.where(m, a, b) for a, b in zip(new, state)]
+                steps.append(new[0] * m)
                 if record is not None:
-                    trace.append({**gates, "cell": c_new, "hidden": h_new})
+                    trace.append({**gates, "cell": new[1], "hidden": new[0]})
             out = torch.stack(steps, dim=1)  # (N, T, P)
             outputs.append(reverse_within_length(out, lengths) if direction else out)
             if record is not None:
@@ -137,37 +168,41 @@ def reference_lstm(module, x, lengths, h0, c0, dropout=0.0, training=False, reco
                 record[layer, direction] = {
                     k: reverse_within_length(v, lengths) if direction else v
                     for k, v in stacked.items()}
-            h_n.append(h)
-            c_n.append(c)
+            for final, value in zip(finals, state):
+                final.append(value)
         x = torch.cat(outputs, dim=-1)  # (N, T, D*P)
         if layer < module.num_layers - 1 and dropout:
             x = F.dropout(x, dropout, training)
-    return x, (torch.stack(h_n), torch.stack(c_n))
+    return x, tuple(torch.stack(f) for f in finals)
 
 
-def run_module(module, overrides, *args):
-    """Call nn.LSTM `module`, with some parameters replaced by `overrides`
-    {name: tensor} (weight dropout) through torch.func.functional_call."""
-    return functional_call(module, overrides, args) if overrides else module(*args)
+def run_module(module, overrides, x, states):
+    """Call nn.LSTM / nn.GRU `module` on x from `states` ((h0, c0) or (h0,)),
+    with some parameters replaced by `overrides` {name: tensor} (weight
+    dropout) through torch.func.functional_call. Returns (out, states)."""
+    initial = states if is_lstm(module) else states[0]
+    args = (x, initial)
+    out, final = functional_call(module, overrides, args) if overrides else module(*args)
+    return out, (tuple(final) if is_lstm(module) else (final,))
 
 
-def fused_lstm(module, x, lengths, h0, c0, overrides=None):
-    """Run nn.LSTM on front-aligned, padded x, packed by length (without
-    padding, use run_module directly). Same returns as reference_lstm."""
+def fused_rnn(module, x, lengths, states, overrides=None):
+    """Run the fused kernel on front-aligned, padded x, packed by length
+    (without padding, use run_module directly). Same returns as reference_rnn."""
     T = x.shape[1]
     packed = pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True,
                                   enforce_sorted=False)
-    out, (h, c) = run_module(module, overrides, packed, (h0, c0))
+    out, final = run_module(module, overrides, packed, states)
     out, _ = pad_packed_sequence(out, batch_first=True, total_length=T)  # (N, T, D*P)
     empty = lengths == 0  # a fully padded row keeps its initial state and outputs zeros
     if bool(empty.any()):
         keep = empty[None, :, None]
-        h, c = torch.where(keep, h0, h), torch.where(keep, c0, c)
+        final = tuple(torch.where(keep, s0, s) for s0, s in zip(states, final))
         out = out * ~empty[:, None, None]
-    return out, (h, c)
+    return out, final
 
 
-def padded_lstm(module, x, lengths, h0, c0, overrides=None):
+def padded_rnn(module, x, lengths, states, overrides=None):
     """Run the fused kernel on front-aligned x without packing.
 
     Each row's padding comes after its real steps, so it cannot change the
@@ -179,9 +214,9 @@ def padded_lstm(module, x, lengths, h0, c0, overrides=None):
     """
     N, T = x.shape[:2]
     longest = max(int(lengths.max()), 1)  # one host sync, as packing's lengths.cpu()
-    out, _ = run_module(module, overrides, x[:, :longest], (h0, c0))  # (N, longest, P)
+    out, _ = run_module(module, overrides, x[:, :longest], states)  # (N, longest, P)
     valid = torch.arange(longest, device=x.device)[None] < lengths[:, None]
     out = out * valid[..., None]
     index = (lengths - 1).clamp(min=0)[:, None, None].expand(N, 1, out.shape[-1])
-    last = torch.where((lengths > 0)[:, None], out.gather(1, index)[:, 0], h0[-1])
+    last = torch.where((lengths > 0)[:, None], out.gather(1, index)[:, 0], states[0][-1])
     return F.pad(out, (0, 0, 0, T - longest)), last

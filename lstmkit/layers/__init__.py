@@ -7,13 +7,13 @@ booleans with True at real steps, so masking flows through a model the way
 Keras users expect.
 """
 
-from ..rnn import lstm_cell
+from ..rnn import gru_cell, lstm_cell
 from .core import Dense, Dropout, Embedding, Layer, LockedDropout, Masking, TimeDistributed
-from .recurrent import LSTM, Bidirectional
+from .recurrent import GRU, LSTM, Bidirectional
 
-__all__ = ["Layer", "Embedding", "LSTM", "Bidirectional", "Dropout", "LockedDropout", "Dense",
-           "Masking", "TimeDistributed", "lstm_cell", "LAYERS"]
+__all__ = ["Layer", "Embedding", "LSTM", "GRU", "Bidirectional", "Dropout", "LockedDropout",
+           "Dense", "Masking", "TimeDistributed", "lstm_cell", "gru_cell", "LAYERS"]
 
 # the layer types a saved model may name
-LAYERS = {cls.__name__: cls for cls in (Embedding, LSTM, Bidirectional, Dropout, LockedDropout,
-                                        Dense, Masking, TimeDistributed)}
+LAYERS = {cls.__name__: cls for cls in (Embedding, LSTM, GRU, Bidirectional, Dropout,
+                                        LockedDropout, Dense, Masking, TimeDistributed)}
