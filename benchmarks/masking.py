@@ -106,7 +106,7 @@ def measure(maxlen, samples, rounds):
     runs = {"train": {}, "inference": {}}
     models = contenders(lengths)
     warm = min(256, samples)
-    for name, (model, bucket) in models.items():  # warm-up
+    for model, _ in models.values():  # warm-up
         train_rate(model, x[:64], y[:64], batches(64, 16))
         predict_rate(model, x[:warm], batches(warm, 256))
     for r in range(rounds):

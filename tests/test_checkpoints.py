@@ -13,7 +13,6 @@ import torch
 from safetensors.torch import load_file
 
 from lstmkit import LstmkitError
-from lstmkit.callbacks import EarlyStopping
 from lstmkit.checkpoints import join_tensors, list_checkpoints, read_checkpoint, split_tensors
 from lstmkit.errors import InputError, ModelFileError, NonFiniteLossError
 

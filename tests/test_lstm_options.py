@@ -72,14 +72,12 @@ def test_bidirectional_masked_equals_each_sample_alone(impl, padding, options):
 def test_merge_modes_and_states():
     torch.manual_seed(0)
     x = torch.randn(2, 4, 3)
-    outputs = {}
+    outputs, state = {}, None
     for mode in ("concat", "sum", "mul", "ave", None):
         layer = Bidirectional(LSTM(5, return_sequences=True), merge_mode=mode)
         layer.build((None, 3))
-        if outputs:
-            layer.load_state_dict(state)
-        else:
-            state = layer.state_dict()
+        state = state or layer.state_dict()  # the same weights for every mode
+        layer.load_state_dict(state)
         outputs[mode] = layer(x)
     forward, backward = outputs[None]
     torch.testing.assert_close(outputs["concat"], torch.cat([forward, backward], -1))

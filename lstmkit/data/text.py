@@ -8,7 +8,6 @@ first. A vocabulary of `num_words` ids therefore keeps num_words - 3 words.
 
 import collections
 import os
-import re
 
 from ..errors import DataFileError, InputError
 
