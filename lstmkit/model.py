@@ -121,6 +121,15 @@ class Sequential(nn.Module):
             if hasattr(layer, "reset_states"):
                 layer.reset_states()
 
+    def recurrent_states(self):
+        """The states stateful layers carry, by layer index (for checkpoints)."""
+        return {i: getattr(layer, "layer", layer).states for i, layer in enumerate(self.layers)
+                if getattr(getattr(layer, "layer", layer), "states", None) is not None}
+
+    def set_recurrent_states(self, states):
+        for i, value in states.items():
+            getattr(self.layers[i], "layer", self.layers[i]).states = tuple(value)
+
     def output_activation(self):
         """The last layer's activation function (None for none or linear)."""
         last = self.layers[-1] if len(self.layers) else None

@@ -229,6 +229,7 @@ class Trainer:
             "samples": self.epoch_samples,
             "model_config": self.model.get_config(),
             "model": self.model.state_dict(),
+            "recurrent_states": self.model.recurrent_states(),
             "optimizer": self.optimizer.state_dict(),
             "rng": rng_states(),
             "epoch_rng": epoch_rng,
@@ -250,6 +251,7 @@ class Trainer:
     def restore(self, state):
         """Load a checkpoint state; returns (epoch, batch, epoch_rng) to continue from."""
         self.model.load_state_dict(state["model"])
+        self.model.set_recurrent_states(state["recurrent_states"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.global_step, self.skipped_batches = state["global_step"], state["skipped_batches"]
         saved = state["callbacks"]

@@ -150,3 +150,25 @@ def test_skip_nonfinite_counts_and_continues(ids_data):
     history = model.fit(x, y, batch_size=30, epochs=1, verbose=0, skip_nonfinite=True)
     assert history.history["skipped_batches"] == [5]
     assert all(torch.isfinite(v).all() for v in model.state_dict().values())
+
+
+def test_stateful_layers_resume_with_their_carried_state(tmp_path):
+    from lstmkit import Sequential
+    from lstmkit.layers import LSTM, Dense
+    x = np.random.default_rng(0).normal(size=(8, 5, 2)).astype(np.float32)
+    y = x.sum(axis=(1, 2))
+
+    def model():
+        torch.manual_seed(0)
+        m = Sequential([LSTM(4, stateful=True), Dense(1)])
+        m.compile(loss="mse")
+        return m
+
+    whole = model()
+    whole.fit(x, y, batch_size=4, epochs=3, shuffle=False, verbose=0, seed=1)
+    first = model()
+    first.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0, seed=1, checkpoint_dir=tmp_path)
+    second = model()
+    second.fit(x, y, batch_size=4, epochs=3, shuffle=False, verbose=0, seed=1, resume=tmp_path)
+    for key, value in whole.state_dict().items():
+        assert torch.equal(value, second.state_dict()[key]), key
