@@ -231,16 +231,14 @@ class Sequential(nn.Module):
         return x, y
 
     def _check_built_for(self, x, argument):
+        """x's per-sample shape must fit the built one (None matches any length)."""
         if not self.built:
             return
-        expected = self.input_shape[1:] if self.input_shape and self.input_shape[0] is None \
-            else self.input_shape
         got = tuple(x.shape[1:])
-        got = got[1:] if self.input_shape and self.input_shape[0] is None else got
-        if tuple(expected) != got:
+        if len(got) != len(self.input_shape) or any(
+                want is not None and want != size for want, size in zip(self.input_shape, got)):
             raise InputError(
-                f"{argument} has per-sample shape {tuple(x.shape[1:])}, the model was built for "
-                f"{self.input_shape}"
+                f"{argument} has per-sample shape {got}, the model was built for {self.input_shape}"
             )
 
     def fit(self, x, y, batch_size=32, epochs=1, validation_split=0.0, validation_data=None,
@@ -346,8 +344,7 @@ class Sequential(nn.Module):
             if checkpoint_dir is not None else None
         trainer = Trainer(self, compiled["loss"], compiled["metrics"], self.optimizer, device,
                           callbacks, checkpoints, skip_nonfinite)
-        logs = trainer.fit((x, y), epochs, batch_size, shuffle, generator, validation, state,
-                           lengths)
+        trainer.fit((x, y), epochs, batch_size, shuffle, generator, validation, state, lengths)
         if skip_nonfinite:
             history.history.setdefault("skipped_batches", []).append(trainer.skipped_batches)
         if trainer.interrupted:
@@ -355,7 +352,6 @@ class Sequential(nn.Module):
             print(f"training interrupted at epoch {trainer.epoch + 1}, step {trainer.global_step}"
                   f"{where}", file=sys.stderr)
         history.last_checkpoint = trainer.last_checkpoint
-        del logs
         return history
 
     def _read_resume(self, resume, samples):
