@@ -155,7 +155,7 @@ class Metric:
     fn: Callable
 
 
-def resolve_metrics(metrics, loss, activation=None):
+def resolve_metrics(metrics, loss):
     """Metrics from names ('accuracy' picks the variant that fits the loss, as
     Keras does) or callables `metric(y_pred, y_true) -> per-sample values`."""
     if metrics is None:
