@@ -20,39 +20,46 @@ from .errors import InputError, InputTypeError
 EPSILON = 1e-7  # Keras' backend epsilon, for clipping probabilities
 
 
+# Each loss gives one value per sample (and step): the output's shape without
+# its last axis. The loop averages them, over real steps only when a mask
+# marks padding, as Keras does.
+
 def binary_crossentropy(p, y):
     p = p.clamp(EPSILON, 1 - EPSILON)
-    return -(y * torch.log(p) + (1 - y) * torch.log1p(-p)).mean()
+    return -(y * torch.log(p) + (1 - y) * torch.log1p(-p)).mean(-1)
 
 
 def binary_crossentropy_from_logits(z, y):
-    return F.binary_cross_entropy_with_logits(z, y)
+    return F.binary_cross_entropy_with_logits(z, y, reduction="none").mean(-1)
 
 
 def categorical_crossentropy(p, y):
     p = (p / p.sum(-1, keepdim=True)).clamp(EPSILON, 1 - EPSILON)
-    return -(y * torch.log(p)).sum(-1).mean()
+    return -(y * torch.log(p)).sum(-1)
 
 
 def categorical_crossentropy_from_logits(z, y):
-    return F.cross_entropy(z.reshape(-1, z.shape[-1]), y.reshape(-1, y.shape[-1]))
+    C = z.shape[-1]
+    return F.cross_entropy(z.reshape(-1, C), y.reshape(-1, C), reduction="none").reshape(z.shape[:-1])
 
 
 def sparse_categorical_crossentropy(p, y):
     p = (p / p.sum(-1, keepdim=True)).clamp(EPSILON, 1 - EPSILON)
-    return F.nll_loss(torch.log(p).reshape(-1, p.shape[-1]), y.reshape(-1))
+    return F.nll_loss(torch.log(p).reshape(-1, p.shape[-1]), y.reshape(-1),
+                      reduction="none").reshape(y.shape)
 
 
 def sparse_categorical_crossentropy_from_logits(z, y):
-    return F.cross_entropy(z.reshape(-1, z.shape[-1]), y.reshape(-1))
+    return F.cross_entropy(z.reshape(-1, z.shape[-1]), y.reshape(-1),
+                           reduction="none").reshape(y.shape)
 
 
 def mean_squared_error(p, y):
-    return F.mse_loss(p, y)
+    return ((p - y) ** 2).mean(-1)
 
 
 def mean_absolute_error(p, y):
-    return F.l1_loss(p, y)
+    return (p - y).abs().mean(-1)
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,14 @@ class Loss:
     fn: Callable
     target: str
     from_logits: bool = False
+
+    def values(self, out, y):
+        """Per-sample (and per-step) loss values; a custom loss's scalar is
+        spread over the samples."""
+        value = self.fn(out, y)
+        if self.target == "custom":
+            return value.expand(len(out)) if value.dim() == 0 else value
+        return value
 
 
 # name: (target kind, function on probabilities, function on logits, activation giving logits)
@@ -108,7 +123,7 @@ def resolve_loss(loss, output_activation=None):
 
 def binary_accuracy(out, y, from_logits=False, activation=None):
     threshold = 0.0 if from_logits else 0.5
-    return ((out > threshold) == (y > 0.5)).float()
+    return ((out > threshold) == (y > 0.5)).float().mean(-1)
 
 
 def categorical_accuracy(out, y, from_logits=False, activation=None):
@@ -133,8 +148,8 @@ _METRICS = {
     "binary_accuracy": binary_accuracy,
     "categorical_accuracy": categorical_accuracy,
     "sparse_categorical_accuracy": sparse_categorical_accuracy,
-    "mean_squared_error": lambda p, y: (p - y) ** 2,
-    "mean_absolute_error": lambda p, y: (p - y).abs(),
+    "mean_squared_error": mean_squared_error,
+    "mean_absolute_error": mean_absolute_error,
 }
 _ACCURACY_FOR = {
     "binary": "binary_accuracy",
@@ -147,7 +162,8 @@ _ACCURACY_FOR = {
 class Metric:
     """A resolved metric and the name shown in logs (what the user typed).
 
-    fn(output, target, from_logits, activation) returns per-element values;
+    fn(output, target, from_logits, activation) returns a value per sample
+    (and step), the output's shape without its last axis;
     `activation` turns logits into the model's outputs when the loop trains
     on logits."""
 

@@ -97,11 +97,13 @@ class Sequential(nn.Module):
             per_sample = (None,) + per_sample[1:]
         self.build(per_sample, "int64" if not x.is_floating_point() else "float32")
 
-    def forward(self, x, logits=False):
+    def forward(self, x, logits=False, return_mask=False):
         """Run the layers in order, carrying the padding mask between them.
 
         logits=True skips the last layer's activation (the losses use it for
-        stable cross-entropy)."""
+        stable cross-entropy); return_mask=True also returns the mask that
+        comes out of the last layer (None, or (N, T) for per-step outputs),
+        which the loop uses to leave padded steps out of losses and metrics."""
         if not self.built:
             self._build_from(x)
         mask = None
@@ -113,7 +115,7 @@ class Sequential(nn.Module):
                 out = layer(x, mask=mask)
             mask = layer.compute_mask(x, mask)
             x = out
-        return x
+        return (x, mask) if return_mask else x
 
     def reset_states(self):
         """Forget the state that stateful layers carry between batches."""

@@ -23,25 +23,49 @@ from .data.batching import batch_indices
 from .errors import InputError, ModelFileError, NonFiniteLossError
 
 
+def real_steps(values, mask):
+    """The mask as weights for per-step values, or None when it does not
+    apply (no mask, or values that are not per step)."""
+    if mask is None or values.shape != mask.shape:
+        return None
+    return mask.to(values.dtype)
+
+
+def mean_over_real_steps(values, mask):
+    """The loss to minimise: the mean of per-sample (per-step) values, over
+    real steps only when a mask marks padding (Keras' masked loss)."""
+    weight = real_steps(values, mask)
+    if weight is None:
+        return values.mean()
+    return (values * weight).sum() / weight.sum().clamp(min=1)
+
+
 class Tally:
-    """Sums of the loss and each metric over the samples seen, on the device."""
+    """Sums of the loss and each metric over the samples (steps) seen, on the
+    device; counts are host numbers, or device sums of a mask."""
 
     def __init__(self, metric_names, device):
         self.names = ["loss", *metric_names]
         self.sums = torch.zeros(len(self.names), dtype=torch.float64, device=device)
         self.counts = [0] * len(self.names)
+        self.masked_counts = torch.zeros(len(self.names), dtype=torch.float64, device=device)
 
-    def add(self, loss, batch_size, metric_values):
-        """loss: mean over the batch (0-d); metric_values: per-element tensors."""
-        values = [loss.detach() * batch_size] + [v.sum() for v in metric_values]
-        self.sums += torch.stack(values).to(torch.float64)
-        self.counts[0] += batch_size
-        for i, v in enumerate(metric_values, start=1):
-            self.counts[i] += v.numel()
+    def add(self, values, mask=None):
+        """values: per-sample (per-step) tensors, the loss first, then each metric."""
+        weights = [real_steps(v, mask) for v in values]
+        self.sums += torch.stack([v.sum() if w is None else (v * w).sum()
+                                  for v, w in zip(values, weights)]).to(torch.float64)
+        for i, (v, w) in enumerate(zip(values, weights)):
+            if w is None:
+                self.counts[i] += v.numel()
+        if any(w is not None for w in weights):
+            self.masked_counts += torch.stack([v.new_zeros(()) if w is None else w.sum()
+                                              for v, w in zip(values, weights)]).to(torch.float64)
 
     def read(self):
         sums = self.sums.tolist()  # the one host synchronisation
-        return {n: s / max(c, 1) for n, s, c in zip(self.names, sums, self.counts)}
+        counts = [c + m for c, m in zip(self.counts, self.masked_counts.tolist())]
+        return {n: s / max(c, 1) for n, s, c in zip(self.names, sums, counts)}
 
 
 class Trainer:
@@ -134,9 +158,9 @@ class Trainer:
         for batch, index in enumerate(itertools.islice(batches, start_batch, None), start_batch):
             xb = x[index].to(self.device, non_blocking=True)
             yb = y[index].to(self.device, non_blocking=True)
-            out, loss = self.training_step(xb, yb)
+            out, values, loss, mask = self.training_step(xb, yb)
             if out is not None:
-                self.tally.add(loss, len(xb), self.metric_values(out, yb))
+                self.tally.add([values, *self.metric_values(out, yb)], mask)
                 self.step_losses[batch] = loss  # one copy, no wait: checked later
             self.global_step += 1
             self.steps_done = batch + 1
@@ -154,17 +178,19 @@ class Trainer:
         return self.tally.read()
 
     def training_step(self, x, y):
-        """One forward, backward and update; (None, loss) if the batch was
-        skipped for a non-finite loss."""
-        out = self.model(x, logits=self.loss.from_logits)
-        loss = self.loss.fn(out, y)
+        """One forward, backward and update. Returns the outputs, the
+        per-sample loss values, the loss and the mask (outputs None if the
+        batch was skipped for a non-finite loss)."""
+        out, mask = self.model(x, logits=self.loss.from_logits, return_mask=True)
+        values = self.loss.values(out, y)  # (N,) or (N, T)
+        loss = mean_over_real_steps(values, mask)
         self.optimizer.zero_grad(set_to_none=True)
         if self.skip_nonfinite and not torch.isfinite(loss):
             self.skipped_batches += 1
-            return None, loss.detach()
+            return None, None, loss.detach(), mask
         loss.backward()
         self.optimizer.step()
-        return out.detach(), loss.detach()
+        return out.detach(), values.detach(), loss.detach(), mask
 
     def check_finite(self):
         """Raise NonFiniteLossError if any loss of this epoch so far was NaN or
@@ -194,8 +220,8 @@ class Trainer:
         for index in batch_indices(len(x), batch_size):
             xb = x[index].to(self.device, non_blocking=True)
             yb = y[index].to(self.device, non_blocking=True)
-            out = self.model(xb, logits=self.loss.from_logits)
-            tally.add(self.loss.fn(out, yb), len(xb), self.metric_values(out, yb))
+            out, mask = self.model(xb, logits=self.loss.from_logits, return_mask=True)
+            tally.add([self.loss.values(out, yb), *self.metric_values(out, yb)], mask)
         return tally.read()
 
     # ----- checkpoints and interruption ------------------------------------
@@ -233,7 +259,8 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "rng": rng_states(),
             "epoch_rng": epoch_rng,
-            "tally": {"sums": self.tally.sums, "counts": self.tally.counts} if batch else None,
+            "tally": {"sums": self.tally.sums, "counts": self.tally.counts,
+                      "masked_counts": self.tally.masked_counts} if batch else None,
             "callbacks": [[type(c).__name__, c.state_dict()] if hasattr(c, "state_dict") else None
                           for c in self.callbacks],
         }
@@ -267,6 +294,7 @@ class Trainer:
             self.tally = Tally([m.name for m in self.metrics], self.device)
             self.tally.sums = state["tally"]["sums"].to(self.device)
             self.tally.counts = list(state["tally"]["counts"])
+            self.tally.masked_counts = state["tally"]["masked_counts"].to(self.device)
         set_rng_states(state["rng"])
         return state["epoch"], state["batch"], state["epoch_rng"]
 

@@ -131,3 +131,28 @@ def test_regularisers_change_nothing_at_evaluation():
     assert torch.equal(model(x), model(x))
     model.train()
     assert not torch.equal(model(x), model(x))
+
+
+def test_padded_steps_are_left_out_of_losses_and_metrics():
+    x = np.array([[0, 0, 3, 4], [5, 6, 7, 8]])  # the first sample has two padded steps
+    y = np.array([[1, 1, 0, 1], [1, 0, 1, 0]])
+    y_other = y.copy()
+    y_other[0, :2] = 0  # different labels, only at padded steps
+    torch.manual_seed(0)
+    model = Sequential([Embedding(10, 4, mask_zero=True), LSTM(3, return_sequences=True),
+                        Dense(2, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.build((None,))
+    assert model.evaluate(x, y, return_dict=True) == model.evaluate(x, y_other, return_dict=True)
+    probs = model.predict(x)
+    real = x != 0
+    expected = -np.log(np.take_along_axis(probs, y[..., None], -1)[..., 0])[real].mean()
+    assert model.evaluate(x, y) == pytest.approx([expected, (probs.argmax(-1) == y)[real].mean()], rel=1e-5)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    model.fit(x, y, epochs=1, verbose=0, shuffle=False)
+    after_y = {k: v.clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(state)
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y_other, epochs=1, verbose=0, shuffle=False)
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(value, after_y[key])
