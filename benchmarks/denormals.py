@@ -36,7 +36,6 @@ cell on one batch).
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -56,7 +55,7 @@ from torch import nn  # noqa: E402
 
 from lstmkit.layers import lstm_cell  # noqa: E402
 from overhead import (QUIET_SHARE, OtherLoad, machine_info, quiet_check,  # noqa: E402
-                      synthetic_data, tutorial_model, was_quiet)
+                      summary, synthetic_data, tutorial_model, was_quiet, write_report)
 
 TINY = 1.1754944e-38  # smallest normal float32
 
@@ -174,11 +173,6 @@ def train_interleaved(contenders, data_blocks, batch_size, flush_main=(), warm_u
                 others[name].append(load.share)
             losses[name] = history.history["loss"][-1]
     return rates, others, losses
-
-
-def summary(values):
-    return {"median": statistics.median(values), "min": min(values), "max": max(values),
-            "runs": values}
 
 
 def flush_coverage():
@@ -300,10 +294,7 @@ def main(argv=None):
         "denormals": diagnostics,
         "seconds": time.perf_counter() - began,
     }
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(report, f, indent=2)
-        f.write("\n")
+    write_report(report, args.out)
 
     print(f"{report['machine']['cpu']}, {report['machine']['torch_threads']} threads, "
           f"torch {torch.__version__}; load {start_check['loadavg_1_5_15']} -> "

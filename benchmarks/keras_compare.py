@@ -257,32 +257,11 @@ def synthetic_data(samples, maxlen, seed=0):
     return x, y
 
 
-def lstmkit_model(seed, maxlen):
-    import torch
-
-    from lstmkit import Sequential
-    from lstmkit.layers import LSTM, Dense, Dropout, Embedding
-
-    torch.manual_seed(seed)
-    model = Sequential()
-    model.add(Embedding(VOCAB, output_dim=EMBED))
-    model.add(LSTM(UNITS))
-    model.add(Dropout(DROPOUT))
-    model.add(Dense(1, activation="sigmoid"))
-    model.compile(loss="binary_crossentropy", optimizer="rmsprop", metrics=["accuracy"],
-                  device="cpu")
-    model.build((maxlen,))
-    return model
-
-
 # ----- figures ----------------------------------------------------------------------
 
-def summary(values):
-    return {"median": statistics.median(values), "min": min(values), "max": max(values),
-            "runs": values}
-
-
 def compare(rates, others, quiet_share):
+    from overhead import summary
+
     quiet = [i for i in range(len(rates["lstmkit"]))
              if others["lstmkit"][i] < quiet_share and others["keras"][i] < quiet_share]
     use = quiet or list(range(len(rates["lstmkit"])))
@@ -324,7 +303,7 @@ def main(argv=None):
         return keras_worker(args.data, args.threads, args.tf_inter_op, args.seed)
 
     import torch
-    from overhead import QUIET_SHARE, cpu_model
+    from overhead import QUIET_SHARE, cpu_model, tutorial_model, write_report
 
     torch.set_num_threads(THREADS)
     quiet_before, waited = wait_until_quiet(args.wait, args.max_load)
@@ -341,7 +320,7 @@ def main(argv=None):
         keras_side = KerasSide(args.keras_python, data_dir, THREADS, args.tf_inter_op, args.seed)
         try:
             keras_info = keras_side.ask("info")
-            model = lstmkit_model(args.seed, args.maxlen)
+            model = tutorial_model(args.seed, args.maxlen)
 
             def lstmkit_train():
                 start = time.perf_counter()
@@ -436,10 +415,7 @@ def main(argv=None):
                          "used"},
         "results": results,
     }
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(report, f, indent=2)
-        f.write("\n")
+    write_report(report, args.out)
 
     k = keras_info
     print(f"{report['machine']['cpu']}, {os.cpu_count()} CPUs; lstmkit: torch "

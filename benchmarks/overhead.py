@@ -251,6 +251,14 @@ def undisturbed(others):
     return [i for i in range(len(runs[0])) if all(o[i] < QUIET_SHARE for o in runs)]
 
 
+def write_report(report, path):
+    """Write a benchmark's figures as JSON, creating its folder."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(report, f, indent=2)
+        f.write("\n")
+
+
 def summary(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values),
             "runs": values}
@@ -366,10 +374,7 @@ def main(argv=None):
         "results": results,
         "target_ratio": 0.97,
     }
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(report, f, indent=2)
-        f.write("\n")
+    write_report(report, args.out)
 
     print(f"{report['machine']['cpu']}, {report['machine']['torch_threads']} threads, "
           f"torch {torch.__version__}; load {start_check['loadavg_1_5_15']} -> "

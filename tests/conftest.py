@@ -29,6 +29,19 @@ def tutorial_model(num_words=20, dropout=0.5, units=8, embedding_dim=6):
     return model
 
 
+def assert_same_outputs_and_gradients(first, second, x, mask=None, reduce=torch.sum, **tolerance):
+    """Two layers holding the same weights give the same outputs, and the same
+    gradients for the input and every parameter, of reduce(output)."""
+    results = []
+    for layer in (first, second):
+        xi = x.clone().requires_grad_()
+        y = layer(xi, mask=mask)
+        reduce(y).backward()
+        results.append((y, xi.grad, *[p.grad for p in layer.parameters()]))
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, **tolerance)
+
+
 @pytest.fixture
 def small_model():
     torch.manual_seed(0)

@@ -9,6 +9,8 @@ import lstmkit
 from lstmkit import Sequential
 from lstmkit.layers import GRU, Bidirectional, Dense, Embedding, gru_cell
 
+from conftest import assert_same_outputs_and_gradients
+
 
 def make(bidirectional=False, impl="auto", **options):
     torch.manual_seed(0)
@@ -41,14 +43,7 @@ def test_fused_and_reference_agree(bidirectional, masked):
     reference.load_state_dict(fused.state_dict())
     x = torch.randn(3, 6, 3, dtype=torch.float64)
     mask = torch.tensor([[True] * 6, [True] * 2 + [False] * 4, [False] * 3 + [True] * 3]) if masked else None
-    results = []
-    for layer in (fused, reference):
-        xi = x.clone().requires_grad_()
-        y = layer(xi, mask=mask)
-        y.sum().backward()
-        results.append((y, xi.grad, *[p.grad for p in layer.parameters()]))
-    for a, b in zip(*results):
-        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+    assert_same_outputs_and_gradients(fused, reference, x, mask, rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("masked_impl", ["packed", "padded"])

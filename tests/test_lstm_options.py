@@ -9,6 +9,8 @@ import lstmkit
 from lstmkit import Sequential
 from lstmkit.layers import LSTM, Bidirectional, Dense, Embedding, lstm_cell
 
+from conftest import assert_same_outputs_and_gradients
+
 OPTIONS = [
     dict(),
     dict(num_layers=3),
@@ -42,15 +44,8 @@ def test_fused_and_reference_agree(options, bidirectional, masked):
     reference = make(options, bidirectional, impl="reference", return_sequences=True)
     reference.load_state_dict(fused.state_dict())
     x, mask = pad_batch([torch.randn(n, 3, dtype=torch.float64) for n in (6, 3, 1, 5)], 6, "post")
-    mask = mask if masked else None
-    grads = []
-    for layer in (fused, reference):
-        xi = x.clone().requires_grad_()
-        y = layer(xi, mask=mask)
-        y.tanh().sum().backward()
-        grads.append((y, xi.grad, *[p.grad for p in layer.parameters()]))
-    for a, b in zip(*grads):
-        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+    assert_same_outputs_and_gradients(fused, reference, x, mask if masked else None,
+                                      lambda y: y.tanh().sum(), rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("impl", ["fused", "reference"])
@@ -200,14 +195,7 @@ def test_padded_and_packed_masked_paths_agree(return_sequences, padding):
     seqs = [torch.randn(n, 3, dtype=torch.float64) for n in (4, 1, 6, 2)]
     x, mask = pad_batch(seqs, 7, padding)
     mask[1] = False  # a row with no real step
-    results = []
-    for layer in (packed, padded):
-        xi = x.clone().requires_grad_()
-        y = layer(xi, mask=mask)
-        y.square().sum().backward()
-        results.append((y, xi.grad, *[p.grad for p in layer.parameters()]))
-    for a, b in zip(*results):
-        torch.testing.assert_close(a, b)
+    assert_same_outputs_and_gradients(packed, padded, x, mask, lambda y: y.square().sum())
 
 
 def test_padded_path_refuses_what_it_cannot_give():
