@@ -22,6 +22,7 @@ from .layers import LAYERS, Embedding, Layer
 from .layers.core import ACTIVATIONS
 from .metrics import prepare_target, resolve_loss, resolve_metrics
 from .optimizers import check_optimizer, make_optimizer
+from .schema import check_config
 from .checkpoints import describe_difference, read_checkpoint, resolve_resume
 from .train import Checkpoints, Trainer, predict, resolve_device, set_seed
 
@@ -481,6 +482,7 @@ def load_model(path, device="cpu", compile=True):
     path = os.fspath(path)
     config = files.read_config(path)
     where = os.path.join(path, files.CONFIG_FILE)
+    check_config(config, where)
     model, input_shape, input_dtype = model_from_config(config.get("model"), where)
     with torch.device("meta"):
         try:
