@@ -12,8 +12,11 @@ half-copied folder is detected on load instead of loading garbage.
 
 import hashlib
 import json
+import math
 import os
+import re
 import tempfile
+from itertools import accumulate
 
 import safetensors.torch
 from safetensors.torch import load as load_safetensors  # from bytes; never unpickles
@@ -26,6 +29,11 @@ FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 MAX_CONFIG_BYTES = 1 << 20
+# how deeply arrays and objects may nest in config.json (the document itself is
+# depth 1; a saved model needs under 12): Python's JSON parser, and every walk
+# over the parsed document, recurse, so a deep file would end in RecursionError
+MAX_NESTING = 64
+MAX_INT_DIGITS = 100  # no number in a model config comes near; Python refuses over 4300
 
 # format_version -> function(config) -> config of the next version, for files
 # written by older releases; each step is small and tested with a stored fixture.
@@ -99,14 +107,7 @@ def read_config(path):
         raise ModelFileError(f"{config_path}: {size} bytes, more than a model config can be")
     with open(config_path, "rb") as f:
         raw = f.read()
-    try:
-        config = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as e:
-        raise ModelFileError(f"{config_path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    except json.JSONDecodeError as e:
-        raise ModelFileError(
-            f"{config_path}, line {e.lineno}, column {e.colno}: invalid JSON ({e.msg})"
-        ) from None
+    config = parse_json(raw, config_path)
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ModelFileError(f"{config_path}: not an lstmkit model (no format '{FORMAT}')")
     version = config.get("format_version")
@@ -123,6 +124,66 @@ def read_config(path):
         config = MIGRATIONS[version](config)
         version = config["format_version"]
     return config
+
+
+def parse_json(raw, where):
+    """The JSON document in bytes `raw`, refusing what json.loads would let
+    through or fail on other than with JSONDecodeError: nesting deeper than
+    MAX_NESTING, NaN and infinities (write_model never writes them), and
+    integers longer than MAX_INT_DIGITS."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ModelFileError(f"{where}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    depth = nesting_depth(text)
+    if depth > MAX_NESTING:
+        raise ModelFileError(f"{where}: arrays and objects nest {depth} deep, more than a "
+                             f"model config can ({MAX_NESTING})")
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float,
+                          parse_int=_short_int)
+    except json.JSONDecodeError as e:
+        raise ModelFileError(
+            f"{where}, line {e.lineno}, column {e.colno}: invalid JSON ({e.msg})"
+        ) from None
+    except _NotAModelNumber as e:
+        raise ModelFileError(f"{where}: {e}") from None
+
+
+# a JSON string (its closing quote optional, so that an unterminated one is
+# consumed once instead of rescanned from every quote), or a run of text
+# holding no bracket or quote: what is left after removing both is brackets
+_NOT_A_BRACKET = re.compile(r'"(?:[^"\\]+|\\.)*"?|[^"\[\]{}]+', re.DOTALL)
+
+
+def nesting_depth(text):
+    """How deeply arrays and objects nest in JSON `text` (0 for a scalar),
+    counted without parsing it. For text that is not JSON the count may be
+    off, but then the parser refuses it."""
+    brackets = _NOT_A_BRACKET.sub("", text)
+    return max(accumulate(1 if b in "[{" else -1 for b in brackets), default=0)
+
+
+class _NotAModelNumber(ValueError):
+    """A number json.loads would accept that no model file holds."""
+
+
+def _refuse_constant(name):
+    raise _NotAModelNumber(f"{name} is not a number JSON allows")
+
+
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 parses as inf
+        raise _NotAModelNumber(f"{text[:40]} is too large a number")
+    return value
+
+
+def _short_int(text):
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INT_DIGITS:
+        raise _NotAModelNumber(f"an integer of {digits} digits is too large")
+    return int(text)
 
 
 def read_weights(path, config, expected):

@@ -128,6 +128,31 @@ def test_broken_json_names_line_and_column(saved):
         lstmkit.load_model(folder)
 
 
+@pytest.mark.parametrize("text, match", [
+    ('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}", "nest 100001 deep, more than"),
+    ('{"a": "' + "[" * 100 + '", "b": [[[]]]}', "not an lstmkit model"),  # strings do not count
+    ('{"a": "\\"[[[[", "b": ' + "{" * 70, "nest 71 deep"),  # nor after an escaped quote
+    ('{"a": "' + '\\"' * 100_000, "invalid JSON"),  # unterminated: found in linear time
+    ('{"a": NaN}', "NaN is not a number JSON allows"),
+    ('{"a": -Infinity}', "-Infinity is not a number"),
+    ('{"a": 1e999}', "1e999 is too large a number"),
+    ('{"a": ' + "9" * 5000 + "}", "an integer of 5000 digits"),
+])
+def test_json_that_python_mishandles_is_refused(saved, text, match):
+    """Deep nesting would end in RecursionError, and a long integer in a
+    ValueError, inside json.loads; NaN and infinities parse but are not JSON."""
+    folder, _ = saved
+    (folder / "config.json").write_text(text)
+    with pytest.raises(ModelFileError, match=match):
+        lstmkit.load_model(folder)
+
+
+def test_nesting_depth_counts_brackets_outside_strings():
+    assert files.nesting_depth('3') == 0
+    assert files.nesting_depth('{"a": [1, {"b": "]]]}}"}], "c": {}}') == 3
+    assert files.nesting_depth('["\\\\", ["\\"]"]]') == 2
+
+
 def test_missing_files(tmp_path, saved):
     with pytest.raises(ModelFileError, match="no such model folder"):
         lstmkit.load_model(tmp_path / "nowhere")
