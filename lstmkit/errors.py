@@ -1,9 +1,15 @@
-"""The exceptions lstmkit raises for user mistakes.
+"""The exceptions lstmkit raises: user mistakes, and its own bugs.
 
-Every error caused by what a user passed in (arguments, arrays, files) is a
-`LstmkitError`, so callers and the command line can tell a user mistake from a
-bug. Each subclass also derives from the built-in type a Python user would
-expect (ValueError, TypeError), so existing `except ValueError` code works.
+Every error caused by what a user passed in (arguments, arrays, files) or
+their setup (a missing optional package) is a `LstmkitError`, so callers and
+the command line can tell a user mistake from a bug. Each subclass also
+derives from the built-in type a Python user would expect, so existing
+`except ValueError` code works: ValueError (InputError, DataFileError,
+ModelFileError), TypeError (InputTypeError), RuntimeError (NotCompiledError),
+FloatingPointError (NonFiniteLossError), ImportError (MissingDependencyError).
+
+`InternalError` is the opposite: lstmkit found itself inconsistent. It is
+deliberately not a `LstmkitError`, so it is never reported as a usage error.
 """
 
 
@@ -45,3 +51,14 @@ class NotCompiledError(LstmkitError, RuntimeError):
 
 class NonFiniteLossError(LstmkitError, FloatingPointError):
     """The training loss became NaN or infinite; the message names the step."""
+
+
+class MissingDependencyError(LstmkitError, ImportError):
+    """An optional package (an extra such as 'plot') is not installed; the
+    message says what to install."""
+
+
+class InternalError(RuntimeError):
+    """A bug in lstmkit, please report it: an internal check failed (for
+    example the reference cell and the fused kernel disagree). Not a
+    `LstmkitError`, because nothing the user passed in is wrong."""

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .data.batching import check_finite, to_tensor
-from .errors import InputError, LstmkitError
+from .errors import InputError, InternalError, MissingDependencyError
 from .layers import LSTM, Bidirectional, Embedding
 from .rnn import front_align, fused_rnn, reference_rnn, run_module, scatter_back
 
@@ -79,7 +79,10 @@ def gates(model, x, layer=None, depth=0, direction=0):
 
 
 def _check_against_fused(lstm, x, mask, out, h_n, c_n):
-    """The recorded run must reproduce the fused kernel's outputs and states."""
+    """The recorded run must reproduce the fused kernel's outputs and states.
+
+    Both ran the same weights on the same input, so a difference is a bug in
+    lstmkit (InternalError), never a user mistake."""
     x_front, _, lengths = front_align(x, mask)
     states = lstm.initial_states(x, None)
     if mask is None:
@@ -89,8 +92,9 @@ def _check_against_fused(lstm, x, mask, out, h_n, c_n):
     for name, a, b in (("outputs", out, fused_out), ("final h", h_n, fused_h),
                        ("final c", c_n, fused_c)):
         if not torch.allclose(a, b, rtol=1e-4, atol=1e-5):
-            raise LstmkitError(f"inspection: the reference cell's {name} differ from the fused "
-                               f"kernel's by {(a - b).abs().max().item():.3g}")
+            raise InternalError(
+                f"inspection: the reference cell's {name} differ from the fused kernel's by "
+                f"{(a - b).abs().max().item():.3g}; this is a bug in lstmkit, please report it")
 
 
 def plot_gates(result, sample=0, labels=None, path="gates.png", title=None, max_units=64):
@@ -103,7 +107,8 @@ def plot_gates(result, sample=0, labels=None, path="gates.png", title=None, max_
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise LstmkitError("plotting needs matplotlib: pip install 'lstmkit[plot]'") from None
+        raise MissingDependencyError(
+            "plotting needs matplotlib: pip install 'lstmkit[plot]'") from None
     real = result["mask"][sample]
     fig, axes = plt.subplots(len(GATES), 1, figsize=(max(6, 0.35 * real.sum() + 2), 2.2 * len(GATES)),
                              sharex=True, constrained_layout=True)

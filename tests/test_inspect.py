@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 import torch
 
+import lstmkit.inspect
 from lstmkit import Sequential, LstmkitError
+from lstmkit.errors import InternalError
 from lstmkit.inspect import gates, plot_gates
 from lstmkit.layers import LSTM, Bidirectional, Dense, Embedding
 
@@ -46,6 +48,21 @@ def test_gates_of_stacked_and_backward_layers():
         gates(model, x, direction=2)
     with pytest.raises(LstmkitError, match="not an LSTM"):
         gates(model, x, layer=0)
+
+
+@pytest.mark.parametrize("mask_zero, kernel", [(True, "fused_rnn"), (False, "run_module")])
+def test_a_reference_fused_mismatch_is_a_bug_not_a_user_error(monkeypatch, mask_zero, kernel):
+    model = trained(LSTM(3), mask_zero=mask_zero)
+    run = getattr(lstmkit.inspect, kernel)
+
+    def off_by_one(*args):  # a fused kernel that disagrees with the reference cell
+        out, (h, c) = run(*args)
+        return out + 1, (h, c)
+
+    monkeypatch.setattr(lstmkit.inspect, kernel, off_by_one)
+    with pytest.raises(InternalError, match="outputs differ .* by 1; this is a bug in lstmkit") as info:
+        gates(model, [[1, 2, 3]])
+    assert not isinstance(info.value, LstmkitError) and isinstance(info.value, RuntimeError)
 
 
 def test_plot_gates_writes_a_png(tmp_path):
