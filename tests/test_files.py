@@ -105,10 +105,10 @@ def edit_config(folder, change):
 
 
 @pytest.mark.parametrize("change, match", [
-    (lambda c: c["model"]["layers"][1].update({"class": "Lambda"}), "unknown layer type 'Lambda'"),
-    (lambda c: c["model"]["layers"][1]["config"].update({"units": 10**12}), "LSTM units must be between 1 and"),
+    (lambda c: c["model"]["layers"][1].update({"class": "Lambda"}), r"model.layers\[1\].class must be one of 'Embedding'.*got str 'Lambda'"),
+    (lambda c: c["model"]["layers"][1]["config"].update({"units": 10**12}), r"model.layers\[1\].config.units must be between 1 and"),
     (lambda c: c["model"]["layers"][0]["config"].update({"input_dim": 10**12}), "input_dim must be between"),
-    (lambda c: c["model"]["layers"][1]["config"].update({"eval": "os.system"}), r"LSTM has no argument\(s\) \['eval'\]"),
+    (lambda c: c["model"]["layers"][1]["config"].update({"eval": "os.system"}), r"model.layers\[1\].config holds \['eval'\], which LSTM does not take"),
     (lambda c: c["model"].update({"input_shape": [10**15]}), "input_shape"),
     (lambda c: c.update({"format_version": 99}), "newer than this lstmkit reads"),
     (lambda c: c.update({"format": "keras"}), "not an lstmkit model"),
