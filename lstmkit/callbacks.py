@@ -3,10 +3,16 @@
 Hooks (each optional; the trainer is passed first, as in Lightning Fabric):
     on_train_begin(trainer)
     on_epoch_begin(trainer, epoch)
+    on_after_backward(trainer)                   gradients are in .grad
+    on_before_optimizer_step(trainer, optimizer) before clipping and the update
     on_train_batch_end(trainer, batch, batch_size)
     on_epoch_end(trainer, epoch, logs)      logs: {'loss': ..., 'accuracy': ..., 'val_loss': ...}
     on_train_end(trainer, logs)
 Setting `trainer.should_stop = True` ends training after the current epoch.
+A callback with `main_process_only = True` (the progress bar, CSVLogger)
+runs on the main process only when several train together. A callback's
+`state_dict()` / `load_state_dict()`, if it has them, go into checkpoints;
+a run resumes only with the same callbacks (the progress bar aside).
 Reading numbers during an epoch (`trainer.running_logs()`) waits for the
 device, so a callback should do it sparingly; the progress bar does it at most
 twice a second.
@@ -52,6 +58,9 @@ def format_logs(logs):
 class ProgressBar:
     """A bar per epoch with samples/s, loss and metrics (verbose=1), or one
     line per epoch (verbose=2)."""
+
+    main_process_only = True  # one bar for a run of several processes
+    display_only = True  # not part of a run's state: it may change on resume
 
     def __init__(self, epochs, verbose=1, refresh_seconds=0.5, file=None):
         self.epochs, self.verbose, self.refresh_seconds = epochs, verbose, refresh_seconds
@@ -158,6 +167,8 @@ class EarlyStopping:
 
 class CSVLogger:
     """Append one row per epoch (epoch, then every log key) to a CSV file."""
+
+    main_process_only = True
 
     def __init__(self, filename, separator=",", append=False):
         self.filename, self.separator, self.append = os.fspath(filename), separator, append

@@ -9,22 +9,22 @@ the loop itself lives in train.py.
 
 import inspect
 import os
-import sys
+import warnings
 
 import torch
 from torch import nn
 
 from . import __version__, files
-from .callbacks import History, ProgressBar
+from .config import TrainConfig
 from .data.batching import check_finite, to_tensor
+from .data.sources import ArrayBatches, BatchSource
 from .errors import InputError, InputTypeError, ModelFileError, NotCompiledError
 from .layers import LAYERS, Embedding, Layer
 from .layers.core import ACTIVATIONS
 from .metrics import prepare_target, resolve_loss, resolve_metrics
 from .optimizers import check_optimizer, make_optimizer
 from .schema import check_config
-from .checkpoints import describe_difference, read_checkpoint, resolve_resume
-from .train import Checkpoints, Trainer, predict, resolve_device, set_seed
+from .train import Trainer, fit_model, predict, resolve_device, set_seed
 
 
 class Sequential(nn.Module):
@@ -59,7 +59,13 @@ class Sequential(nn.Module):
             )
         if len(self.layers) and getattr(self.layers[-1], "return_state", False):
             raise InputError(
-                "a layer with return_state=True returns a tuple and must be the last in a Sequential"
+                "a layer with return_state=True returns a tuple and must be the last in a "
+                "Sequential; to carry states, call the model with return_state=True instead"
+            )
+        if len(self.layers) and getattr(self.layers[-1], "merge_mode", "concat") is None:
+            raise InputError(
+                "Bidirectional(merge_mode=None) returns a pair (forward, backward) and must be the "
+                "last in a Sequential; use merge_mode='concat', 'sum', 'mul' or 'ave'"
             )
         self.layers.append(layer)
         if self.built:
@@ -98,40 +104,72 @@ class Sequential(nn.Module):
             per_sample = (None,) + per_sample[1:]
         self.build(per_sample, "int64" if not x.is_floating_point() else "float32")
 
-    def forward(self, x, logits=False, return_mask=False):
+    def forward(self, x, *, mask=None, state=None, logits=False, return_mask=False,
+                return_state=False):
         """Run the layers in order, carrying the padding mask between them.
 
-        logits=True skips the last layer's activation (the losses use it for
-        stable cross-entropy); return_mask=True also returns the mask that
-        comes out of the last layer (None, or (N, T) for per-step outputs),
-        which the loop uses to leave padded steps out of losses and metrics."""
+        Args:
+            x: a batch, (N, T, F) floats or (N, T) ids.
+            mask: (N, T) bools, True at real steps, for input whose padding
+                no layer marks (a batch source of ragged sequences gives one).
+            state: {layer index: states} to start recurrent layers from, each
+                states the tuple `return_state` gave ((h, c) or (h,), each
+                (L*D, N, ·)); layers not named start from zeros (or, when
+                stateful, from what they carry).
+            logits: skip the last layer's activation (the losses use it for
+                stable cross-entropy).
+            return_mask: also return the mask that comes out of the last
+                layer (None, or (N, T) for per-step outputs), which the loop
+                uses to leave padded steps out of losses and metrics.
+            return_state: also return {layer index: final states} of every
+                recurrent layer, still in the graph: the caller carries them
+                to the next chunk (and detaches them between steps).
+
+        Returns the output, then the mask and the state as asked, in that order.
+        """
+        out, mask, new_state = self.run(x, mask, state, logits, return_state)
+        extra = ((mask,) if return_mask else ()) + ((new_state,) if return_state else ())
+        return (out, *extra) if extra else out
+
+    def run(self, x, mask=None, state=None, logits=False, return_state=False):
+        """The layers in order; returns (output, mask, final states or None)."""
         if not self.built:
             self._build_from(x)
-        mask = None
+        final = {} if return_state else None
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
-            if i == last and logits and layer.activation is not None:
+            if layer.recurrent and (return_state or state):
+                out, layer_final = layer.run(x, mask, state.get(i) if state else None,
+                                             return_state)
+                if return_state:
+                    final[i] = layer_final
+            elif i == last and logits and layer.activation is not None:
                 out = layer(x, mask=mask, activation=False)
             else:
                 out = layer(x, mask=mask)
             mask = layer.compute_mask(x, mask)
             x = out
-        return (x, mask) if return_mask else x
+        return x, mask, final
 
     def reset_states(self):
         """Forget the state that stateful layers carry between batches."""
         for layer in self.layers:
-            if hasattr(layer, "reset_states"):
+            if layer.recurrent:
                 layer.reset_states()
+
+    @property
+    def stateful(self):
+        """Whether a layer carries its state from batch to batch (Keras' stateful)."""
+        return any(layer.recurrent and layer.stateful for layer in self.layers)
 
     def recurrent_states(self):
         """The states stateful layers carry, by layer index (for checkpoints)."""
-        return {i: getattr(layer, "layer", layer).states for i, layer in enumerate(self.layers)
-                if getattr(getattr(layer, "layer", layer), "states", None) is not None}
+        return {i: layer.states for i, layer in enumerate(self.layers)
+                if layer.recurrent and layer.states is not None}
 
     def set_recurrent_states(self, states):
         for i, value in states.items():
-            getattr(self.layers[i], "layer", self.layers[i]).states = tuple(value)
+            self.layers[int(i)].states = tuple(value)
 
     def output_activation(self):
         """The last layer's activation function (None for none or linear)."""
@@ -244,144 +282,172 @@ class Sequential(nn.Module):
                 f"{argument} has per-sample shape {got}, the model was built for {self.input_shape}"
             )
 
-    def fit(self, x, y, batch_size=32, epochs=1, validation_split=0.0, validation_data=None,
-            shuffle=True, verbose=1, callbacks=None, seed=None, checkpoint_dir=None,
-            checkpoint_every=None, keep_checkpoints=3, resume=None, skip_nonfinite=False,
-            bucket_by_length=False):
-        """Train for `epochs` passes over (x, y); returns a History.
+    def fit(self, x, y=None, batch_size=None, epochs=None, verbose=None, callbacks=None,
+            validation_split=None, validation_data=None, shuffle=None, *, config=None,
+            resume=None, **settings):
+        """Train on (x, y), or on a batch source; returns a History.
 
         Args:
             x: (samples, timesteps, features) floats, (samples, timesteps) ids
                 for an Embedding, or a list of variable-length sequences
-                (padded with zeros before, as Keras' pad_sequences does).
+                (padded with zeros before, as Keras' pad_sequences does); or
+                a batch source (lstmkit.data.sources.BatchSource), with y None.
             y: labels or targets, one per sample.
-            batch_size: samples per step. Default 32.
-            epochs: passes over the data. Default 1.
-            validation_split: fraction of the data, taken from the end before
-                shuffling (as Keras), held out and evaluated each epoch.
-            validation_data: (x_val, y_val), used instead of validation_split.
-            shuffle: reshuffle the training samples each epoch. Default True.
-            verbose: 0 silent, 1 a progress bar per epoch, 2 a line per epoch.
+            batch_size, epochs, verbose, validation_split, shuffle: as in
+                Keras; None keeps the config's value (defaults 32, 1, 1, 0.0,
+                True; see lstmkit.config.TrainConfig).
             callbacks: objects with on_* methods (see lstmkit.callbacks).
-            seed: seeds initialisation (if the model is not built yet), dropout
-                and shuffling, so a run repeats exactly on the same machine.
-            checkpoint_dir: write a checkpoint (weights, optimizer, random
-                states, position, History, callback state) here at each
-                epoch end and when Ctrl-C stops training; see lstmkit.checkpoints.
-            checkpoint_every: also write one every this many steps.
-            keep_checkpoints: how many of the newest checkpoints to keep (3).
+            validation_data: (x_val, y_val), or a batch source, used instead
+                of validation_split.
+            config: a TrainConfig holding every setting; the keyword
+                arguments override its fields.
             resume: a checkpoint file, or a folder (its newest checkpoint),
                 to continue from: the run ends exactly as an uninterrupted one.
-                The model, data size and callbacks must be the same.
-            bucket_by_length: with a mask (Embedding(mask_zero=True) or
-                Masking), put samples of similar lengths in the same batch
-                (sorted within chunks of 50 shuffled batches), so little of
-                each batch is padding; see benchmarks/masking.py.
-            skip_nonfinite: drop batches whose loss is NaN or infinite instead
-                of stopping (costs a host synchronisation per step); the
-                number dropped is logged as 'skipped_batches'.
+                The model, the settings that steer training (batch size,
+                shuffling, clipping, schedule, ...), the data's size and the
+                callbacks must be those it was written with.
+            **settings: any other TrainConfig field: seed, checkpoint_dir,
+                checkpoint_every, keep_checkpoints, bucket_by_length,
+                skip_nonfinite, clip_grad_norm, clip_grad_value, scheduler,
+                scheduler_interval, scheduler_monitor, sync_every.
 
         Ctrl-C stops after the current step (writing a checkpoint if
         checkpoint_dir is set) and returns the History so far; a second
         Ctrl-C stops at once. A non-finite loss raises NonFiniteLossError.
         """
         compiled = self._require_compiled("fit")
-        _check_int(batch_size, "batch_size")
-        _check_int(epochs, "epochs", low=0)
-        if not 0 <= validation_split < 1:
-            raise InputError(f"validation_split must be in [0, 1), got {validation_split!r}")
-        if verbose not in (0, 1, 2):
-            raise InputError(f"verbose must be 0, 1 or 2, got {verbose!r}")
+        keras = {"batch_size": batch_size, "epochs": epochs, "verbose": verbose,
+                 "validation_split": validation_split, "shuffle": shuffle}
+        config = (config or TrainConfig()).replace(
+            **{k: v for k, v in keras.items() if v is not None}, **settings)
+        if isinstance(x, BatchSource):
+            source, validation = self._sources_given(x, y, validation_data, config)
+        else:
+            source, validation = self._sources_from_arrays(x, y, validation_data, config,
+                                                           compiled["loss"])
+        self._check_saveable(config)
+        return fit_model(self, source, config, validation, callbacks, resume)
+
+    def _sources_from_arrays(self, x, y, validation_data, config, loss):
+        """Check and convert the whole data set once, seed, build the model,
+        and slice the validation part off: (train source, validation source)."""
+        if y is None:
+            raise InputError("fit needs targets y with arrays x (or a batch source as x)")
         x, y = self._prepare(x, y)
-        if shuffle and any(getattr(getattr(l, "layer", l), "stateful", False) for l in self.layers):
-            raise InputError("a stateful LSTM needs the batches in order: pass shuffle=False")
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise InputError("validation_data must be a pair (x_val, y_val)")
             validation = self._prepare(*validation_data, "validation_data[0]", "validation_data[1]")
-        elif validation_split:
-            cut = int(len(x) * (1 - validation_split))
+        elif config.validation_split:
+            cut = int(len(x) * (1 - config.validation_split))
             if cut == 0 or cut == len(x):
                 raise InputError(
-                    f"validation_split={validation_split} leaves an empty training or validation "
-                    f"set with {len(x)} samples"
+                    f"validation_split={config.validation_split} leaves an empty training or "
+                    f"validation set with {len(x)} samples"
                 )
             x, y, validation = x[:cut], y[:cut], (x[cut:], y[cut:])
         else:
             validation = None
-        _check_int(keep_checkpoints, "keep_checkpoints")
-        if checkpoint_every is not None:
-            _check_int(checkpoint_every, "checkpoint_every")
-        if seed is not None:
-            set_seed(seed)
+        self._check_stateful(config, len(x), None if validation is None else len(validation[0]))
+        if config.seed is not None:
+            set_seed(config.seed)
         # shuffling draws from its own generator, so a resumed run can draw an
         # epoch's order again without disturbing dropout's random stream
-        generator = torch.Generator().manual_seed(
-            seed if seed is not None else int(torch.randint(2**62, ())))
+        shuffle_seed = config.seed if config.seed is not None else int(torch.randint(2**62, ()))
         self._check_built_for(x, "x")
         if not self.built:
             self._build_from(x)
-        y = prepare_target(y, self.output_shape(x.shape[1:]), compiled["loss"])
-        if validation is not None:
-            self._check_built_for(validation[0], "validation x")
-            validation = (validation[0], prepare_target(
-                validation[1], self.output_shape(validation[0].shape[1:]), compiled["loss"],
-                "validation y"))
+        y = prepare_target(y, self.output_shape(x.shape[1:]), loss)
         lengths = None
-        if bucket_by_length:
+        if config.bucket_by_length:
             mask = self.layers[0].compute_mask(x, None)
             if mask is None:
                 raise InputError("bucket_by_length needs a mask: start the model with "
                                  "Embedding(mask_zero=True) or Masking()")
             lengths = mask.sum(1)
-        state = self._read_resume(resume, len(x)) if resume is not None else None
-        device = compiled["device"]
-        self.to(device)
-        if self.optimizer is None:
-            self.optimizer = make_optimizer(compiled["optimizer"], self)
-        history = History()
-        callbacks = [history, *(callbacks or [])]
-        if verbose:
-            callbacks.append(ProgressBar(epochs, verbose))
-        checkpoints = Checkpoints(checkpoint_dir, checkpoint_every, keep_checkpoints) \
-            if checkpoint_dir is not None else None
-        trainer = Trainer(self, compiled["loss"], compiled["metrics"], self.optimizer, device,
-                          callbacks, checkpoints, skip_nonfinite)
-        trainer.fit((x, y), epochs, batch_size, shuffle, generator, validation, state, lengths)
-        if skip_nonfinite:
-            history.history.setdefault("skipped_batches", []).append(trainer.skipped_batches)
-        if trainer.interrupted:
-            where = f"; checkpoint: {trainer.last_checkpoint}" if trainer.last_checkpoint else ""
-            print(f"training interrupted at epoch {trainer.epoch + 1}, step {trainer.global_step}"
-                  f"{where}", file=sys.stderr)
-        history.last_checkpoint = trainer.last_checkpoint
-        return history
+        source = ArrayBatches(x, y, config.batch_size, config.shuffle, shuffle_seed, lengths)
+        if validation is not None:
+            self._check_built_for(validation[0], "validation x")
+            validation = ArrayBatches(validation[0], prepare_target(
+                validation[1], self.output_shape(validation[0].shape[1:]), loss,
+                "validation y"), config.batch_size)
+        return source, validation
 
-    def _read_resume(self, resume, samples):
-        """The checkpoint state to resume from, checked against this run."""
-        path = resolve_resume(resume)
-        state = read_checkpoint(path)
-        if state.get("model_config") != self.get_config():
-            raise InputError(f"{path} was written by a different model: "
-                             + describe_difference(state.get("model_config"), self.get_config()))
-        if state.get("samples") != samples:
-            raise InputError(f"{path} was written training on {state.get('samples')} samples, "
-                             f"this run has {samples}; resume with the same data")
-        return state
-
-    def evaluate(self, x, y, batch_size=32, verbose=0, return_dict=False):
-        """Loss and metrics on (x, y): a float if there are no metrics, else
-        [loss, metric, ...] (a dict with return_dict=True), as Keras returns."""
-        compiled = self._require_compiled("evaluate")
-        _check_int(batch_size, "batch_size")
-        x, y = self._prepare(x, y)
+    def _sources_given(self, source, y, validation, config):
+        """A batch source to train on as it is: seed, and build the model
+        from its first batch (drawn, then the source's state put back)."""
+        if y is not None:
+            raise InputError("with a batch source as x, the targets come from the source: "
+                             "pass y=None")
+        if validation is not None and not isinstance(validation, BatchSource):
+            raise InputError("with a batch source as x, validation_data must be a batch source")
+        if config.validation_split:
+            raise InputError("validation_split cannot split a batch source: pass "
+                             "validation_data=another source")
+        if self.stateful and source.carries_state:
+            raise InputError("a stateful layer and a source that carries state would both carry "
+                             "it: build the layers with stateful=False")
+        if config.seed is not None:
+            set_seed(config.seed)
         if not self.built:
-            raise InputError("the model is not trained or built yet: nothing to evaluate")
-        self._check_built_for(x, "x")
-        y = prepare_target(y, self.output_shape(x.shape[1:]), compiled["loss"])
+            kept = source.state_dict()
+            first = next(iter(source.batches(0)), None)
+            if first is None:
+                raise InputError("the batch source yields no batches")
+            source.load_state_dict(kept)
+            self._build_from(first[0])
+        return source, validation
+
+    def _check_stateful(self, config, samples, validation_samples):
+        """A stateful layer carries state from batch slot to batch slot: the
+        batches must come in order and all be the same size."""
+        if not self.stateful:
+            return
+        if config.shuffle:
+            raise InputError("a stateful LSTM needs the batches in order: pass shuffle=False")
+        for name, n in (("the training data", samples), ("the validation data", validation_samples)):
+            if n is not None and n % config.batch_size:
+                raise InputError(
+                    f"a stateful LSTM needs batches of one size: {name} holds {n} samples, not "
+                    f"a multiple of batch_size {config.batch_size}; use a batch size that "
+                    f"divides {n}, or drop {n % config.batch_size} samples")
+
+    def _check_saveable(self, config):
+        """A model holding callables (an initialiser function) trains, but its
+        configuration cannot be written: refuse before training when
+        checkpoints are asked for, and warn otherwise."""
+        found = callables_in(self.get_config(), "model")
+        if not found:
+            return
+        message = (f"{found[0]} is a callable, which a model file cannot hold (use one of the "
+                   "named initialisers)")
+        if config.checkpoint_dir is not None:
+            raise InputError(f"checkpoints need a model that can be saved: {message}")
+        warnings.warn(f"this model can be trained but not saved: {message}", stacklevel=3)
+
+    def evaluate(self, x, y=None, batch_size=None, verbose=0, return_dict=False):
+        """Loss and metrics on (x, y), or on a batch source: a float if there
+        are no metrics, else [loss, metric, ...] (a dict with
+        return_dict=True), as Keras returns. batch_size defaults to 32."""
+        compiled = self._require_compiled("evaluate")
+        if isinstance(x, BatchSource):
+            if not self.built:
+                raise InputError("the model is not trained or built yet: nothing to evaluate")
+            source = x
+        else:
+            batch_size = 32 if batch_size is None else batch_size
+            _check_int(batch_size, "batch_size")
+            x, y = self._prepare(x, y)
+            if y is None:
+                raise InputError("evaluate needs targets y with arrays x")
+            if not self.built:
+                raise InputError("the model is not trained or built yet: nothing to evaluate")
+            self._check_built_for(x, "x")
+            y = prepare_target(y, self.output_shape(x.shape[1:]), compiled["loss"])
+            source = ArrayBatches(x, y, batch_size)
         self.to(compiled["device"])
         trainer = Trainer(self, compiled["loss"], compiled["metrics"], None, compiled["device"])
-        logs = trainer.evaluate((x, y), batch_size)
+        logs = trainer.evaluate(source)
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         if return_dict:
@@ -426,6 +492,18 @@ class Sequential(nn.Module):
 
 
 MAX_INPUT_RANK = 8
+
+
+def callables_in(config, where):
+    """The places in a get_config() result that hold a callable (which JSON
+    cannot), as 'model.layers[1].kernel_initializer'."""
+    if callable(config) and not isinstance(config, type):
+        return [where]
+    if isinstance(config, dict):
+        return [p for k, v in config.items() for p in callables_in(v, f"{where}.{k}")]
+    if isinstance(config, (list, tuple)):
+        return [p for i, v in enumerate(config) for p in callables_in(v, f"{where}[{i}]")]
+    return []
 
 
 def _layer_from_config(entry, where):

@@ -1,26 +1,35 @@
 """The training loop: batches -> step -> running sums -> callbacks.
 
-It reads top to bottom: `fit` runs epochs, `train_epoch` runs steps,
-`training_step` is one forward, backward and update. Loss and metric sums
-stay on the device; the host reads them only when someone asks (the
-progress bar, at most twice a second, and the end of each epoch), so a step
-never waits for the GPU. Batches are slices of tensors built before training.
+It reads top to bottom: `fit_model` sets a run up (optimizer, schedule,
+callbacks, resume), `Trainer.fit` runs epochs, `train_epoch` runs steps,
+`training_step` is one forward, backward and update. Batches come from a
+batch source (lstmkit.data.sources), settings from one TrainConfig
+(lstmkit.config), and decisions that every process must share from a
+process group (lstmkit.distributed). Loss and metric sums stay on the
+device; the host reads them only when someone asks (the progress bar, at
+most twice a second, and the end of each epoch), so a step never waits for
+the GPU.
 """
 
 import contextlib
-import itertools
 import os
 import random
 import signal
+import sys
 import threading
 import time
 
 import numpy as np
 import torch
 
-from .checkpoints import checkpoint_path, prune, rng_states, set_rng_states, write_checkpoint
+from .callbacks import History, ProgressBar
+from .checkpoints import (checkpoint_path, describe_difference, prune, read_checkpoint,
+                          resolve_resume, rng_states, set_rng_states, write_checkpoint)
+from .distributed import SingleProcess
+from .config import TrainConfig
 from .data.batching import batch_indices
-from .errors import InputError, ModelFileError, NonFiniteLossError
+from .errors import InputError, InputTypeError, NonFiniteLossError
+from .optimizers import make_optimizer
 
 
 def real_steps(values, mask):
@@ -62,34 +71,82 @@ class Tally:
             self.masked_counts += torch.stack([v.new_zeros(()) if w is None else w.sum()
                                               for v, w in zip(values, weights)]).to(torch.float64)
 
-    def read(self):
-        sums = self.sums.tolist()  # the one host synchronisation
-        counts = [c + m for c, m in zip(self.counts, self.masked_counts.tolist())]
-        return {n: s / max(c, 1) for n, s, c in zip(self.names, sums, counts)}
+    def read(self, group=None):
+        """The means so far, over every process of `group`: one host read."""
+        counts = self.masked_counts + torch.tensor(self.counts, dtype=torch.float64,
+                                                   device=self.sums.device)
+        both = torch.cat([self.sums, counts])
+        if group is not None and group.world_size > 1:
+            both = group.sum_(both.clone())
+        values = both.tolist()  # the one host synchronisation
+        n = len(self.names)
+        return {name: s / max(c, 1) for name, s, c in zip(self.names, values[:n], values[n:])}
+
+    def state_dict(self):
+        return {"sums": self.sums, "counts": self.counts, "masked_counts": self.masked_counts}
+
+    def load_state_dict(self, state):
+        self.sums = state["sums"].to(self.sums.device)
+        self.counts = list(state["counts"])
+        self.masked_counts = state["masked_counts"].to(self.sums.device)
+
+
+# the hooks a callback may define; each receives the trainer first
+HOOKS = ("on_train_begin", "on_epoch_begin", "on_train_batch_end", "on_after_backward",
+         "on_before_optimizer_step", "on_epoch_end", "on_train_end")
+
+
+def unpack(batch):
+    """(x, y, mask) from a source's (x, y) or (x, y, mask)."""
+    return (*batch, None) if len(batch) == 2 else tuple(batch)
+
+
+def detach_state(state):
+    return {i: tuple(s.detach() for s in value) for i, value in state.items()}
 
 
 class Trainer:
     """Trains and evaluates one compiled model on one device.
 
-    Attributes a callback may read: model, optimizer, epoch, global_step,
-    epoch_samples; `should_stop` may be set to end training.
+    Args:
+        model: the model itself (a Sequential): its weights, configuration
+            and carried states are what checkpoints hold.
+        loss, metrics: resolved (lstmkit.metrics).
+        optimizer: a torch optimizer over the model's parameters.
+        device: where batches go.
+        config: a TrainConfig (epochs, checkpoints, clipping, ...).
+        callbacks: objects with on_* methods (see HOOKS and lstmkit.callbacks).
+        scheduler: a torch learning-rate scheduler, or None.
+        group: the processes training together (default: this one alone).
+        network: what runs the steps, if not the model itself: a wrapper
+            such as DistributedDataParallel around it.
 
-    With `checkpoints` (a Checkpoints policy) the state is written at each
-    epoch end, every `every_steps` steps, and when Ctrl-C stops the run.
+    Attributes a callback may read: model, optimizer, config, epoch,
+    global_step, epoch_samples, group; `should_stop` may be set to end
+    training after the epoch (it stops when any process asks).
+
     A non-finite loss is tracked on the device and checked before each
-    checkpoint, at each epoch end and about twice a second; it stops the run
-    with NonFiniteLossError, unless `skip_nonfinite`, which drops such
+    checkpoint, at each epoch end and about twice a second (every
+    config.sync_every steps with several processes); it stops the run with
+    NonFiniteLossError, unless config.skip_nonfinite, which drops such
     batches (checking each step, a host synchronisation per step).
     """
 
     CHECK_SECONDS = 0.5
 
-    def __init__(self, model, loss, metrics, optimizer, device, callbacks=(), checkpoints=None,
-                 skip_nonfinite=False):
+    def __init__(self, model, loss, metrics, optimizer, device, config=None, callbacks=(),
+                 scheduler=None, group=None, network=None):
         self.model, self.loss, self.metrics = model, loss, metrics
-        self.optimizer, self.device = optimizer, device
+        self.optimizer, self.device, self.scheduler = optimizer, device, scheduler
+        self.config = config or TrainConfig()
+        self.group = group or SingleProcess()
+        self.network = network or model
         self.callbacks = list(callbacks)
-        self.checkpoints, self.skip_nonfinite = checkpoints, skip_nonfinite
+        # hooks with side effects outside the run (bars, files) run on the main process only
+        active = [c for c in self.callbacks
+                  if self.group.is_main or not getattr(c, "main_process_only", False)]
+        self.hooks = {name: [getattr(c, name) for c in active if hasattr(c, name)]
+                      for name in HOOKS}
         self.activation = model.output_activation()
         self.should_stop = False
         self.interrupted = False
@@ -101,110 +158,170 @@ class Trainer:
         self.tally = None
         self.step_losses = None  # this epoch's losses, on the device, read when checked
         self.steps_done = 0
+        self.carried = None  # the recurrent state carried between batches of a stream
 
     def call(self, hook, *args):
-        for callback in self.callbacks:
-            method = getattr(callback, hook, None)
-            if method is not None:
-                method(self, *args)
+        for method in self.hooks[hook]:
+            method(self, *args)
 
     def running_logs(self):
         """Mean loss and metrics so far in this epoch (waits for the device)."""
         return self.tally.read()
 
-    def fit(self, train, epochs, batch_size, shuffle, generator, validation=None, resume=None,
-            lengths=None):
-        """Train on `train` = (x, y) tensors from the start, or from the
+    def fit(self, source, validation=None, resume=None):
+        """Train on the batch source `source` from the start, or from the
         checkpoint state `resume`; returns the last epoch's logs."""
         self.should_stop = self.interrupted = False
-        start_epoch, start_batch, epoch_rng = 0, 0, None
+        self.source = source
+        start_epoch, start_batch = 0, 0
         if resume is not None:
-            start_epoch, start_batch, epoch_rng = self.restore(resume)
+            start_epoch, start_batch = self.restore(resume, source)
         logs = {}
         with self.catch_interrupt():
             self.call("on_train_begin")
-            for epoch in range(start_epoch, epochs):
+            for epoch in range(start_epoch, self.config.epochs):
                 self.epoch = epoch
-                self.epoch_samples = len(train[0])
-                if epoch_rng is None:
-                    epoch_rng = generator.get_state()
-                generator.set_state(epoch_rng)  # the epoch's order can be drawn again on resume
-                self.epoch_rng = epoch_rng
+                self.epoch_samples = source.samples
+                self.epoch_source_state = source.state_dict()  # to draw this epoch again on resume
                 self.call("on_epoch_begin", epoch)
-                logs = self.train_epoch(train, batch_size, shuffle, generator, start_batch, lengths)
-                start_batch, epoch_rng = 0, None
+                logs = self.train_epoch(source, start_batch)
+                start_batch = 0
                 if self.interrupted:
                     break
                 if validation is not None:
-                    val = self.evaluate(validation, batch_size)
+                    val = self.evaluate(validation)
                     logs.update({f"val_{k}": v for k, v in val.items()})
+                self.step_scheduler_after_epoch(logs)
                 self.call("on_epoch_end", epoch, logs)
-                self.save_checkpoint(epoch + 1, 0, generator.get_state())
+                (self.should_stop,) = self.group.any(self.should_stop)
+                self.save_checkpoint(epoch + 1, 0)
                 if self.should_stop:
                     break
             self.call("on_train_end", logs)
         return logs
 
-    def train_epoch(self, data, batch_size, shuffle, generator, start_batch=0, lengths=None):
-        x, y = data
+    def train_epoch(self, source, start_batch=0):
         self.model.train()
-        if start_batch == 0:
+        if start_batch == 0:  # (a resumed epoch has its sums and carried state back)
             self.tally = Tally([m.name for m in self.metrics], self.device)
+            self.carried = {} if source.carries_state else None
         self.epoch_first_step = self.global_step - start_batch
-        self.step_losses = torch.zeros(-(-len(x) // batch_size), device=self.device)
+        self.step_losses = torch.zeros(len(source), device=self.device)
         self.steps_done = start_batch
+        group, every = self.group, self.config.checkpoint_every
         checked = time.perf_counter()
-        batches = batch_indices(len(x), batch_size, shuffle, generator, lengths)
-        for batch, index in enumerate(itertools.islice(batches, start_batch, None), start_batch):
-            xb = x[index].to(self.device, non_blocking=True)
-            yb = y[index].to(self.device, non_blocking=True)
-            out, values, loss, mask = self.training_step(xb, yb)
+        batches = source.batches(self.epoch, start_batch, group.rank, group.world_size)
+        for batch, data in enumerate(batches, start_batch):
+            x, y, mask = unpack(data)
+            x = x.to(self.device, non_blocking=True)
+            y = y.to(self.device, non_blocking=True)
+            if mask is not None:
+                mask = mask.to(self.device, non_blocking=True)
+            out, values, loss, mask = self.training_step(x, y, mask)
             if out is not None:
-                self.tally.add([values, *self.metric_values(out, yb)], mask)
+                self.tally.add([values, *self.metric_values(out, y)], mask)
                 self.step_losses[batch] = loss  # one copy, no wait: checked later
             self.global_step += 1
             self.steps_done = batch + 1
-            self.call("on_train_batch_end", batch, len(xb))
+            self.call("on_train_batch_end", batch, len(x) * group.world_size)
+            checkpoint_due = every and self.global_step % every == 0
+            if group.world_size == 1:
+                check_due = time.perf_counter() - checked > self.CHECK_SECONDS
+            else:  # at the same step on every process
+                check_due = self.steps_done % self.config.sync_every == 0
+                if check_due or checkpoint_due:
+                    self.interrupted = self.decide_to_stop()
+                    checked = time.perf_counter()
             if self.interrupted:
-                self.save_checkpoint(self.epoch, batch + 1, self.epoch_rng)
+                self.save_checkpoint(self.epoch, batch + 1)
                 break
-            every = self.checkpoints.every_steps if self.checkpoints else None
-            if every and self.global_step % every == 0:
-                self.save_checkpoint(self.epoch, batch + 1, self.epoch_rng)
-            elif time.perf_counter() - checked > self.CHECK_SECONDS:
+            if checkpoint_due:
+                self.save_checkpoint(self.epoch, batch + 1)
+            elif check_due:
                 self.check_finite()
                 checked = time.perf_counter()
         self.check_finite()
-        return self.tally.read()
+        return self.tally.read(group)
 
-    def training_step(self, x, y):
+    def training_step(self, x, y, mask=None):
         """One forward, backward and update. Returns the outputs, the
         per-sample loss values, the loss and the mask (outputs None if the
-        batch was skipped for a non-finite loss)."""
-        out, mask = self.model(x, logits=self.loss.from_logits, return_mask=True)
+        batch was skipped for a non-finite loss). A carried state goes in
+        and its detached successor is kept for the next batch."""
+        if self.carried is not None:
+            out, mask, state = self.network(x, mask=mask, state=self.carried,
+                                            logits=self.loss.from_logits, return_mask=True,
+                                            return_state=True)
+            self.carried = detach_state(state)  # truncated BPTT: no gradient into older batches
+        else:
+            out, mask = self.network(x, mask=mask, logits=self.loss.from_logits,
+                                     return_mask=True)
         values = self.loss.values(out, y)  # (N,) or (N, T)
         loss = mean_over_real_steps(values, mask)
         self.optimizer.zero_grad(set_to_none=True)
-        if self.skip_nonfinite and not torch.isfinite(loss):
-            self.skipped_batches += 1
-            return None, None, loss.detach(), mask
+        if self.config.skip_nonfinite:
+            (skip,) = self.group.any(not torch.isfinite(loss))  # the same choice everywhere
+            if skip:
+                self.skipped_batches += 1
+                return None, None, loss.detach(), mask
         loss.backward()
+        self.call("on_after_backward")
+        self.call("on_before_optimizer_step", self.optimizer)
+        if self.config.clip_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_grad_norm)
+        if self.config.clip_grad_value is not None:
+            torch.nn.utils.clip_grad_value_(self.model.parameters(), self.config.clip_grad_value)
         self.optimizer.step()
+        if self.scheduler is not None and self.config.scheduler_interval == "step":
+            self.scheduler.step()
         return out.detach(), values.detach(), loss.detach(), mask
+
+    def step_scheduler_after_epoch(self, logs):
+        if self.scheduler is None:
+            return
+        if self.config.scheduler_interval == "epoch":
+            if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                monitor = self.config.scheduler_monitor
+                if monitor not in logs:
+                    raise InputError(f"scheduler_monitor {monitor!r} is not in the logs; "
+                                     f"available: {', '.join(logs)}")
+                self.scheduler.step(logs[monitor])
+            else:
+                self.scheduler.step()
+        logs["learning_rate"] = self.optimizer.param_groups[0]["lr"]
+
+    def first_nonfinite(self):
+        """The batch of this epoch whose loss was first NaN or infinite, or
+        None (one read from the device)."""
+        if self.step_losses is None:
+            return None
+        bad = (~torch.isfinite(self.step_losses[: self.steps_done])).nonzero()
+        return int(bad[0]) if len(bad) else None
+
+    def decide_to_stop(self):
+        """Together with every process: raise NonFiniteLossError if any saw a
+        non-finite loss; return whether any was interrupted."""
+        batch = self.first_nonfinite()
+        interrupted, bad = self.group.any(self.interrupted, batch is not None)
+        if bad:
+            self.raise_nonfinite(batch)
+        return interrupted
 
     def check_finite(self):
         """Raise NonFiniteLossError if any loss of this epoch so far was NaN or
-        infinite (one read from the device)."""
-        if self.step_losses is None:
-            return
-        bad = (~torch.isfinite(self.step_losses[: self.steps_done])).nonzero()
-        if not len(bad):
-            return
-        batch = int(bad[0])
+        infinite, on any process."""
+        batch = self.first_nonfinite()
+        (bad,) = self.group.any(batch is not None)
+        if bad:
+            self.raise_nonfinite(batch)
+
+    def raise_nonfinite(self, batch):
         kept = self.last_checkpoint or "none (checkpointing is off)"
+        where = (f"at epoch {self.epoch + 1}, step {self.epoch_first_step + batch + 1} "
+                 f"(batch {batch + 1} of the epoch)" if batch is not None else
+                 f"on another process, by epoch {self.epoch + 1}, step {self.global_step}")
         raise NonFiniteLossError(
-            f"the loss became NaN or infinite at epoch {self.epoch + 1}, step "
-            f"{self.epoch_first_step + batch + 1} (batch {batch + 1} of the epoch); training stopped. "
+            f"the loss became NaN or infinite {where}; training stopped. "
             f"Last good checkpoint: {kept}. Lower the learning rate, check the data, or pass "
             "skip_nonfinite=True to drop such batches."
         )
@@ -213,16 +330,27 @@ class Trainer:
         return [m.fn(out, y, self.loss.from_logits, self.activation) for m in self.metrics]
 
     @torch.inference_mode()
-    def evaluate(self, data, batch_size):
-        x, y = data
+    def evaluate(self, source):
+        """Mean loss and metrics over a batch source, over every process; a
+        stream's state is carried through it from zeros."""
         self.model.eval()
         tally = Tally([m.name for m in self.metrics], self.device)
-        for index in batch_indices(len(x), batch_size):
-            xb = x[index].to(self.device, non_blocking=True)
-            yb = y[index].to(self.device, non_blocking=True)
-            out, mask = self.model(xb, logits=self.loss.from_logits, return_mask=True)
-            tally.add([self.loss.values(out, yb), *self.metric_values(out, yb)], mask)
-        return tally.read()
+        state = {} if source.carries_state else None
+        group = self.group
+        for data in source.batches(0, 0, group.rank, group.world_size):
+            x, y, mask = unpack(data)
+            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+            if mask is not None:
+                mask = mask.to(self.device, non_blocking=True)
+            if state is not None:
+                out, mask, state = self.network(x, mask=mask, state=state,
+                                                logits=self.loss.from_logits, return_mask=True,
+                                                return_state=True)
+            else:
+                out, mask = self.network(x, mask=mask, logits=self.loss.from_logits,
+                                         return_mask=True)
+            tally.add([self.loss.values(out, y), *self.metric_values(out, y)], mask)
+        return tally.read(group)
 
     # ----- checkpoints and interruption ------------------------------------
 
@@ -245,66 +373,152 @@ class Trainer:
         finally:
             signal.signal(signal.SIGINT, previous)
 
-    def state(self, epoch, batch, epoch_rng):
-        """Everything needed to continue from (epoch, batch) exactly."""
+    def state(self, epoch, batch):
+        """Everything needed to continue from (epoch, batch) exactly. The
+        random generators and carried states of every process are gathered
+        (a collective: every process calls this)."""
+        per_process = self.group.gather({"rng": rng_states(),
+                                         "recurrent_states": self.model.recurrent_states(),
+                                         "carried": self.carried if batch else None})
         return {
             "epoch": epoch,
             "batch": batch,
             "global_step": self.global_step,
             "skipped_batches": self.skipped_batches,
-            "samples": self.epoch_samples,
+            "config": self.config.to_json(),
+            "source": self.epoch_source_state if batch else self.source.state_dict(),
+            "source_signature": self.source.signature(),
             "model_config": self.model.get_config(),
             "model": self.model.state_dict(),
-            "recurrent_states": self.model.recurrent_states(),
             "optimizer": self.optimizer.state_dict(),
-            "rng": rng_states(),
-            "epoch_rng": epoch_rng,
-            "tally": {"sums": self.tally.sums, "counts": self.tally.counts,
-                      "masked_counts": self.tally.masked_counts} if batch else None,
-            "callbacks": [[type(c).__name__, c.state_dict()] if hasattr(c, "state_dict") else None
-                          for c in self.callbacks],
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "processes": per_process,
+            "tally": self.tally.state_dict() if batch else None,
+            "callbacks": callback_states(self.callbacks),
         }
 
-    def save_checkpoint(self, epoch, batch, epoch_rng):
-        if self.checkpoints is None:
+    def save_checkpoint(self, epoch, batch):
+        if self.config.checkpoint_dir is None:
             return
         self.check_finite()  # never write a checkpoint after a non-finite loss
-        path = checkpoint_path(self.checkpoints.folder, epoch, self.global_step)
-        os.makedirs(self.checkpoints.folder, exist_ok=True)
-        write_checkpoint(path, self.state(epoch, batch, epoch_rng))
+        state = self.state(epoch, batch)
+        folder = self.config.checkpoint_dir
+        path = checkpoint_path(folder, epoch, self.global_step)
+        if self.group.is_main:
+            os.makedirs(folder, exist_ok=True)
+            write_checkpoint(path, state)
+            prune(folder, self.config.keep_checkpoints)
         self.last_checkpoint = path
-        prune(self.checkpoints.folder, self.checkpoints.keep)
 
-    def restore(self, state):
-        """Load a checkpoint state; returns (epoch, batch, epoch_rng) to continue from."""
+    def restore(self, state, source):
+        """Load a checkpoint state; returns (epoch, batch) to continue from."""
         self.model.load_state_dict(state["model"])
-        self.model.set_recurrent_states(state["recurrent_states"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler") is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
         self.global_step, self.skipped_batches = state["global_step"], state["skipped_batches"]
-        saved = state["callbacks"]
-        for callback, entry in zip(self.callbacks, saved):
-            if entry is not None and hasattr(callback, "load_state_dict"):
-                if entry[0] != type(callback).__name__:
-                    raise ModelFileError(
-                        f"the checkpoint's callbacks ({[e[0] for e in saved if e]}) differ from "
-                        "this run's; resume with the same callbacks"
-                    )
-                callback.load_state_dict(entry[1])
+        for callback, (_, saved) in zip(resumable(self.callbacks), state["callbacks"]):
+            if saved is not None:
+                callback.load_state_dict(saved)
         if state["tally"] is not None:
             self.tally = Tally([m.name for m in self.metrics], self.device)
-            self.tally.sums = state["tally"]["sums"].to(self.device)
-            self.tally.counts = list(state["tally"]["counts"])
-            self.tally.masked_counts = state["tally"]["masked_counts"].to(self.device)
-        set_rng_states(state["rng"])
-        return state["epoch"], state["batch"], state["epoch_rng"]
+            self.tally.load_state_dict(state["tally"])
+        source.load_state_dict(state["source"])
+        processes = state["processes"]
+        mine = processes[self.group.rank % len(processes)]
+        self.model.set_recurrent_states(mine["recurrent_states"])
+        if mine["carried"] is not None:
+            self.carried = {int(i): tuple(s.to(self.device) for s in v)
+                            for i, v in mine["carried"].items()}
+        set_rng_states(mine["rng"])
+        return state["epoch"], state["batch"]
 
 
-class Checkpoints:
-    """Where and how often to write checkpoints: each epoch end, every
-    `every_steps` steps if given, keeping the newest `keep`."""
+def resumable(callbacks):
+    """The callbacks that are part of a run's state: all but the display."""
+    return [c for c in callbacks if not getattr(c, "display_only", False)]
 
-    def __init__(self, folder, every_steps=None, keep=3):
-        self.folder, self.every_steps, self.keep = os.fspath(folder), every_steps, keep
+
+def callback_states(callbacks):
+    return [[type(c).__name__, c.state_dict() if hasattr(c, "state_dict") else None]
+            for c in resumable(callbacks)]
+
+
+def read_resume(resume, model, config, source):
+    """The checkpoint state to resume from, checked against this run: the
+    model, the training settings, the data's size and the callbacks must be
+    those it was written with; the message names both sides."""
+    path = resolve_resume(resume)
+    state = read_checkpoint(path)
+    if state.get("model_config") != model.get_config():
+        raise InputError(f"{path} was written by a different model: "
+                         + describe_difference(state.get("model_config"), model.get_config()))
+    difference = config.resume_difference(state.get("config") or {})
+    if difference:
+        raise InputError(f"{path} was written under other training settings: {difference}")
+    saved, current = state.get("source_signature") or {}, source.signature()
+    if saved.get("samples") != current.get("samples"):
+        raise InputError(f"{path} was written training on {saved.get('samples')} samples, "
+                         f"this run has {current.get('samples')}; resume with the same data")
+    if saved != current:
+        raise InputError(f"{path} was written training on other batches: "
+                         + describe_difference(saved, current, "data"))
+    return path, state
+
+
+def check_callbacks(state, callbacks, path):
+    saved = [name for name, _ in state["callbacks"]]
+    current = [name for name, _ in callback_states(callbacks)]
+    if saved != current:
+        raise InputError(f"{path} was written with callbacks {saved}, this run has {current}; "
+                         "resume with the same callbacks (the progress bar may differ)")
+
+
+def fit_model(model, source, config, validation=None, callbacks=(), resume=None, group=None,
+              network=None):
+    """Train a compiled, built model on batch source `source` under `config`:
+    make its optimizer (once) and schedule, wire the callbacks, check and
+    load the checkpoint to resume from, run the epochs. Returns the History
+    (with `last_checkpoint`)."""
+    compiled = model._compiled
+    group = group or SingleProcess()
+    state = path = None
+    if resume is not None:
+        path, state = read_resume(resume, model, config, source)
+    device = compiled["device"]
+    model.to(device)
+    if model.optimizer is None:
+        model.optimizer = make_optimizer(compiled["optimizer"], model)
+    scheduler = make_scheduler(config.scheduler, model.optimizer)
+    history = History()
+    callbacks = [history, *(callbacks or [])]
+    if config.verbose:
+        callbacks.append(ProgressBar(config.epochs, config.verbose))
+    if state is not None:
+        check_callbacks(state, callbacks, path)
+    trainer = Trainer(model, compiled["loss"], compiled["metrics"], model.optimizer, device,
+                      config, callbacks, scheduler, group, network)
+    trainer.fit(source, validation, state)
+    if config.skip_nonfinite:
+        history.history.setdefault("skipped_batches", []).append(trainer.skipped_batches)
+    if trainer.interrupted and group.is_main:
+        where = f"; checkpoint: {trainer.last_checkpoint}" if trainer.last_checkpoint else ""
+        print(f"training interrupted at epoch {trainer.epoch + 1}, step {trainer.global_step}"
+              f"{where}", file=sys.stderr)
+    history.last_checkpoint = trainer.last_checkpoint
+    return history
+
+
+def make_scheduler(factory, optimizer):
+    """The scheduler `factory(optimizer)` makes, checked."""
+    if factory is None:
+        return None
+    scheduler = factory(optimizer)
+    kinds = (torch.optim.lr_scheduler.LRScheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    if not isinstance(scheduler, kinds):
+        raise InputTypeError(f"scheduler: the callable returned {type(scheduler).__name__}, "
+                             "not a torch.optim.lr_scheduler")
+    return scheduler
 
 
 @torch.inference_mode()

@@ -39,6 +39,10 @@ class Layer(nn.Module):
     # the name of an output activation the layer can skip (forward(...,
     # activation=False)) so that losses work on logits; None for most layers
     activation = None
+    # recurrent layers carry a state from chunk to chunk: they have
+    # `run(x, mask, initial_state, return_final) -> (y, final_states)`,
+    # `stateful`, `states` and `reset_states()`
+    recurrent = False
 
     def __init__(self):
         super().__init__()

@@ -33,6 +33,7 @@ class Recurrent(Layer):
 
     MODULE = None  # nn.LSTM or nn.GRU
     NAME = None
+    recurrent = True
 
     def __init__(self, units, return_sequences=False, return_state=False, num_layers=1,
                  dropout=0.0, stateful=False, recurrent_dropout=0.0, weight_dropout=0.0,
@@ -155,6 +156,18 @@ class Recurrent(Layer):
     def forward(self, x, mask=None, initial_state=None):
         """x (N, T, F); mask (N, T) bool or None; initial_state: (h0, c0) for
         an LSTM, h0 for a GRU."""
+        return self.run(x, mask, initial_state)[0]
+
+    def run(self, x, mask=None, initial_state=None, return_final=False):
+        """The layer's output and its final states.
+
+        Returns (y, final): y is what `forward` returns; final is the tuple
+        of states torch's module ends with, (h_n, c_n) for an LSTM or (h_n,)
+        for a GRU, each (L*D, N, ·) and still in the graph: the form
+        `initial_state` takes, so a caller can carry it to the next chunk.
+        final is None when the padded path ran (it has no final cell state);
+        return_final=True keeps that path out.
+        """
         self.check_input(x)
         if x.shape[-1] != self.rnn.input_size:
             raise InputError(f"{self.NAME} was built for {self.rnn.input_size} features per "
@@ -173,9 +186,9 @@ class Recurrent(Layer):
             out, final = run_module(self.rnn, overrides, x, states)  # out (N, T, D*P)
         else:
             x_front, order, lengths = front_align(x, mask)
-            if not reference and self.padded_path(x, initial_state):
+            if not reference and self.padded_path(x, initial_state, return_final):
                 out, last = padded_rnn(self.rnn, x_front, lengths, states, overrides)
-                return scatter_back(out, order) if self.return_sequences else last
+                return (scatter_back(out, order) if self.return_sequences else last), None
             if not reference:
                 out, final = fused_rnn(self.rnn, x_front, lengths, states, overrides)
             else:
@@ -191,18 +204,18 @@ class Recurrent(Layer):
         else:  # each direction's final state: the forward one at the last real step
             y = h[-1] if self.directions == 1 else torch.cat((h[-2], h[-1]), dim=-1)  # (N, D*P)
         if self.return_state:  # per direction, forward first: h (and c) of the top layer
-            return (y, *[s[-k] for k in range(self.directions, 0, -1) for s in final])
-        return y
+            y = (y, *[s[-k] for k in range(self.directions, 0, -1) for s in final])
+        return y, final
 
-    def padded_path(self, x, initial_state):
+    def padded_path(self, x, initial_state, return_final=False):
         """Whether a masked batch runs `padded_rnn` rather than packed."""
         possible = (self.directions == 1 and not self.return_state and not self.stateful
-                    and initial_state is None)
+                    and initial_state is None and not return_final)
         if self.masked_impl == "padded":
             if not possible:
                 raise InputError(f"{self.NAME} masked_impl='padded' runs one direction from a "
-                                 "zero state only; use 'packed' or 'auto' for Bidirectional or "
-                                 "initial_state")
+                                 "zero state only and gives no final state; use 'packed' or "
+                                 "'auto' for Bidirectional, initial_state or a carried state")
             return True
         if self.masked_impl == "packed" or not possible:
             return False
@@ -341,6 +354,7 @@ class Bidirectional(Layer):
     h_backward, c_backward) for an LSTM, as in Keras.
     """
 
+    recurrent = True
     MERGES = {
         "concat": lambda a, b: torch.cat([a, b], dim=-1),
         "sum": lambda a, b: a + b,
@@ -377,15 +391,32 @@ class Bidirectional(Layer):
     def reset_states(self):
         self.layer.reset_states()
 
+    @property
+    def stateful(self):
+        return self.layer.stateful
+
+    @property
+    def states(self):
+        return self.layer.states
+
+    @states.setter
+    def states(self, value):
+        self.layer.states = value
+
     def check_input(self, x, argument="x"):
         self.layer.check_input(x, argument)
 
     def forward(self, x, mask=None, initial_state=None):
-        result = self.layer(x, mask=mask, initial_state=initial_state)
+        return self.run(x, mask, initial_state)[0]
+
+    def run(self, x, mask=None, initial_state=None, return_final=False):
+        """The merged output and the inner layer's final states, (L*2, N, ·)
+        each (see Recurrent.run)."""
+        result, final = self.layer.run(x, mask, initial_state, return_final)
         y, states = (result[0], result[1:]) if self.return_state else (result, ())
         forward, backward = y.chunk(2, dim=-1)
         merged = self.MERGES[self.merge_mode](forward, backward)
-        return (merged, *states) if self.return_state else merged
+        return ((merged, *states) if self.return_state else merged), final
 
     def get_config(self):
         return {"layer": {"class": type(self.layer).__name__, "config": self.layer.get_config()},
