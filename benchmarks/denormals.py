@@ -30,7 +30,10 @@ back through time (dL/dh_t, dL/dc_t, from an explicit unrolled copy of the
 cell on one batch).
 
     .venv/bin/python benchmarks/denormals.py                 # 300 steps each, ~3 min
-    .venv/bin/python benchmarks/denormals.py --steps 60 --block-steps 20   # quick
+    .venv/bin/python benchmarks/denormals.py --steps 60 --block-steps 20   # a quick look
+    .venv/bin/python benchmarks/denormals.py --quick         # a smoke run, to a temporary file
+
+Writes benchmarks/results/denormals.json and prints a table.
 """
 
 import argparse
@@ -39,9 +42,6 @@ import os
 import subprocess
 import sys
 import time
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
 
 if __name__ == "__main__" and "--child-ftz-all" in sys.argv:
     # before any parallel torch operation, so every OpenMP thread inherits it
@@ -53,9 +53,10 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
+from common import (TUTORIAL, OtherLoad, cpu_model, interleave, load_record,  # noqa: E402
+                    load_summary, output_path, relative, synthetic_data, tutorial_model,
+                    write_report)
 from lstmkit.layers import lstm_cell  # noqa: E402
-from overhead import (QUIET_SHARE, OtherLoad, machine_info, quiet_check,  # noqa: E402
-                      summary, synthetic_data, tutorial_model, was_quiet, write_report)
 
 TINY = 1.1754944e-38  # smallest normal float32
 
@@ -150,28 +151,27 @@ def blocks(x, y, block_samples):
 
 
 def train_interleaved(contenders, data_blocks, batch_size, flush_main=(), warm_up=True):
-    """Train every contender block by block, alternating the order each block;
-    returns samples/s per block (the first excluded if warm_up) and the last
-    losses."""
-    rates = {name: [] for name in contenders}
-    others = {name: [] for name in contenders}
-    losses = {}
-    names = list(contenders)
-    for b, (xb, yb) in enumerate(data_blocks):
-        for name in names if b % 2 == 0 else reversed(names):
+    """Train every contender block by block, a block a round of `interleave`;
+    returns samples/s and the other processes' share of the CPUs per block
+    (the first left out if warm_up), and the last losses."""
+    def contender(name):
+        def block(r):
+            xb, yb = data_blocks[r]
             if name in flush_main:
                 torch.set_flush_denormal(True)
-            with OtherLoad() as load:
-                start = time.perf_counter()
-                history = contenders[name].fit(xb, yb, batch_size=batch_size, epochs=1,
-                                               shuffle=False, verbose=0)
-                seconds = time.perf_counter() - start
+            history = contenders[name].fit(xb, yb, batch_size=batch_size, epochs=1,
+                                           shuffle=False, verbose=0)
             if name in flush_main:
                 torch.set_flush_denormal(False)
-            if b > 0 or not warm_up:
-                rates[name].append(len(xb) / seconds)
-                others[name].append(load.share)
-            losses[name] = history.history["loss"][-1]
+            return history.history["loss"][-1]
+        return block
+
+    samples = len(data_blocks[0][0]) if data_blocks else 0
+    runs = interleave({name: contender(name) for name in contenders}, len(data_blocks), samples)
+    skip = 1 if warm_up else 0
+    rates = {name: values[skip:] for name, values in runs.rates.items()}
+    others = {name: values[skip:] for name, values in runs.others.items()}
+    losses = {name: values[-1] for name, values in runs.outputs.items() if values}
     return rates, others, losses
 
 
@@ -194,6 +194,51 @@ def child(args):
                "flush_coverage": flush_coverage()}, sys.stdout)
 
 
+def measure(args):
+    """Train every contender and diagnose the models: samples/s and the other
+    processes' share of the CPUs per block, last losses, denormal counts, and
+    how much of a parallel op set_flush_denormal covers."""
+    x, y = synthetic_data(args.samples, args.maxlen, "learnable", args.seed)
+    probe_x, probe_y = x[: args.batch_size], y[: args.batch_size]
+    models = {"keras": make_model("keras", args.seed, args.maxlen),
+              "torch": make_model("torch", args.seed, args.maxlen)}
+    contenders = {**models,
+                  "keras+ftz_main": make_model("keras", args.seed, args.maxlen),
+                  "torch+ftz_main": make_model("torch", args.seed, args.maxlen)}
+    flush_main = ("keras+ftz_main", "torch+ftz_main")
+    diagnostics = {"before_training": {k: diagnose(m, probe_x, probe_y) for k, m in models.items()}}
+
+    data_blocks = blocks(x, y, args.block_steps * args.batch_size)
+    half = len(data_blocks) // 2
+    rates, others, losses = train_interleaved(contenders, data_blocks[:half], args.batch_size,
+                                              flush_main)
+    diagnostics[f"after_{half * args.block_steps}_steps"] = {
+        k: diagnose(m, probe_x, probe_y) for k, m in models.items()}
+    more, more_others, losses = train_interleaved(contenders, data_blocks[half:],
+                                                  args.batch_size, flush_main, warm_up=False)
+    for name in rates:
+        rates[name] += more[name]
+        others[name] += more_others[name]
+    diagnostics[f"after_{len(data_blocks) * args.block_steps}_steps"] = {
+        k: diagnose(m, probe_x, probe_y) for k, m in models.items()}
+
+    torch.set_flush_denormal(True)
+    coverage = {"set_after_threads_started": flush_coverage(), "set_before_first_parallel_op": None}
+    torch.set_flush_denormal(False)
+    if not args.no_child:
+        command = [sys.executable, os.path.abspath(__file__), "--child-ftz-all",
+                   "--steps", str(args.steps), "--block-steps", str(args.block_steps),
+                   "--maxlen", str(args.maxlen), "--batch-size", str(args.batch_size),
+                   "--seed", str(args.seed)]
+        child_result = json.loads(subprocess.run(command, capture_output=True, text=True,
+                                                 check=True).stdout)
+        rates.update(child_result["rates"])
+        others.update(child_result["others"])
+        losses.update(child_result["losses"])
+        coverage["set_before_first_parallel_op"] = child_result["flush_coverage"]
+    return rates, others, losses, diagnostics, coverage
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=300, help="training steps per contender")
@@ -204,102 +249,53 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-child", action="store_true",
                         help="skip the ftz_all contenders (the child process)")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes, to check the script runs")
+    parser.add_argument("--out", help="default benchmarks/results/denormals.json "
+                                      "(a temporary file with --quick)")
     parser.add_argument("--child-ftz-all", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--out", default=os.path.join(HERE, "results", "denormals.json"))
     args = parser.parse_args(argv)
+    if args.quick:
+        args.steps, args.block_steps, args.maxlen = 40, 10, 30
     args.samples = args.steps * args.batch_size
     if args.child_ftz_all:
         return child(args)
+    out = output_path("denormals", args.out, args.quick)
 
-    start_check = quiet_check()
+    start_load = load_record()
     began = time.perf_counter()
-    whole = OtherLoad().__enter__()
-    x, y = synthetic_data(args.samples, args.maxlen, "learnable", args.seed)
-    probe_x, probe_y = x[: args.batch_size], y[: args.batch_size]
-    models = {"keras": make_model("keras", args.seed, args.maxlen),
-              "torch": make_model("torch", args.seed, args.maxlen)}
-    contenders = {**models,
-                  "keras+ftz_main": make_model("keras", args.seed, args.maxlen),
-                  "torch+ftz_main": make_model("torch", args.seed, args.maxlen)}
-    diagnostics = {"before_training": {k: diagnose(m, probe_x, probe_y) for k, m in models.items()}}
-
-    data_blocks = blocks(x, y, args.block_steps * args.batch_size)
-    half = len(data_blocks) // 2
-    rates, others, losses = train_interleaved(contenders, data_blocks[:half], args.batch_size,
-                                      flush_main=("keras+ftz_main", "torch+ftz_main"))
-    diagnostics[f"after_{half * args.block_steps}_steps"] = {
-        k: diagnose(m, probe_x, probe_y) for k, m in models.items()}
-    more, more_others, losses = train_interleaved(contenders, data_blocks[half:],
-                                                  args.batch_size,
-                                     flush_main=("keras+ftz_main", "torch+ftz_main"),
-                                     warm_up=False)
-    for name in rates:
-        rates[name] += more[name]
-        others[name] += more_others[name]
-    diagnostics[f"after_{len(data_blocks) * args.block_steps}_steps"] = {
-        k: diagnose(m, probe_x, probe_y) for k, m in models.items()}
-
-    torch.set_flush_denormal(True)
-    coverage_main = flush_coverage()
-    torch.set_flush_denormal(False)
-    child_result = None
-    if not args.no_child:
-        command = [sys.executable, os.path.abspath(__file__), "--child-ftz-all",
-                   "--steps", str(args.steps), "--block-steps", str(args.block_steps),
-                   "--maxlen", str(args.maxlen), "--batch-size", str(args.batch_size),
-                   "--seed", str(args.seed)]
-        done = subprocess.run(command, capture_output=True, text=True, check=True)
-        child_result = json.loads(done.stdout)
-        rates.update(child_result["rates"])
-        others.update(child_result["others"])
-        losses.update(child_result["losses"])
-    whole.__exit__(None, None, None)
-    end_check = quiet_check()
-
-    speed = {name: {**summary(values), "other_processes_cpu_share": others[name]}
-             for name, values in rates.items()}
-    base = speed["keras"]["median"]
-    for name in speed:
-        speed[name]["relative_to_keras"] = speed[name]["median"] / base
+    with OtherLoad() as whole:
+        rates, others, losses, diagnostics, coverage = measure(args)
+    speed = relative(rates, others, "keras", "relative_to_keras")
     report = {
         "benchmark": "training speed and denormals: PyTorch vs Keras initialisation, "
                      "tutorial model",
-        "command": " ".join([os.path.relpath(sys.executable), "benchmarks/denormals.py",
-                             *(argv if argv is not None else sys.argv[1:])]),
         "config": {
-            "model": "Embedding(1024, 256), LSTM(128), Dropout(0.5), Dense(1, sigmoid)",
-            "loss": "binary_crossentropy", "optimizer": "rmsprop", "batch_size": args.batch_size,
-            "maxlen": args.maxlen, "steps_per_contender": args.steps,
-            "block_steps": args.block_steps, "labels": "learnable", "seed": args.seed,
-            "units": "samples per second",
+            "model": TUTORIAL, "loss": "binary_crossentropy", "optimizer": "rmsprop",
+            "batch_size": args.batch_size, "maxlen": args.maxlen,
+            "steps_per_contender": args.steps, "block_steps": args.block_steps,
+            "labels": "learnable", "seed": args.seed, "units": "samples per second",
             "interleaving": "keras, torch, keras+ftz_main, torch+ftz_main interleaved block by "
                             "block in one process; keras+ftz_all and torch+ftz_all interleaved "
                             "in a child process run afterwards (not interleaved with the others)",
         },
-        "machine": machine_info(),
-        "load": {"start": start_check, "end": end_check,
-                 "other_processes_cpu_share": whole.share,
-                 "quiet": was_quiet(start_check, end_check) and whole.share < QUIET_SHARE,
-                 "note": "other_processes_cpu_share: share of all CPUs used by other processes "
-                         "while measuring (from /proc/stat); per block in speed"},
+        "load": load_summary(start_load, load_record(), whole.share),
         "flush_denormal_coverage": {
             "note": "fraction of a parallel op's denormal inputs flushed with "
                     "set_flush_denormal(True): 1.0 = every thread, 1/threads = caller only",
-            "set_after_threads_started": coverage_main,
-            "set_before_first_parallel_op": child_result["flush_coverage"] if child_result
-            else None,
+            **coverage,
         },
         "speed": speed,
         "final_block_loss": losses,
         "denormals": diagnostics,
         "seconds": time.perf_counter() - began,
     }
-    write_report(report, args.out)
+    write_report(report, out, __file__, argv)
 
-    print(f"{report['machine']['cpu']}, {report['machine']['torch_threads']} threads, "
-          f"torch {torch.__version__}; load {start_check['loadavg_1_5_15']} -> "
-          f"{end_check['loadavg_1_5_15']}; other processes used {100 * whole.share:.1f}% "
-          f"of the CPUs (quiet: {report['load']['quiet']})")
+    load = report["load"]
+    print(f"{cpu_model()}, {torch.get_num_threads()} threads, torch {torch.__version__}; load "
+          f"{start_load['loadavg_1_5_15']} -> {load['end']['loadavg_1_5_15']}; other processes "
+          f"used {100 * whole.share:.1f}% of the CPUs (quiet: {load['quiet']})")
     print(f"{'contender':16} {'median':>8} {'min':>8} {'max':>8} {'vs keras':>9}  samples/s")
     for name, s in speed.items():
         print(f"{name:16} {s['median']:8.1f} {s['min']:8.1f} {s['max']:8.1f} "
@@ -310,9 +306,9 @@ def main(argv=None):
             print(f"  {when:22} {init:6} {d['grad_weight_hh']['fraction']:.2e} / "
                   f"{d['hidden_states']['fraction']:.2e} / "
                   f"{d['grad_c_through_time']['fraction']:.2e}")
-    print(f"flush coverage: set late {coverage_main:.2f}, set first "
-          f"{report['flush_denormal_coverage']['set_before_first_parallel_op']}")
-    print(f"wrote {os.path.relpath(args.out)} in {report['seconds']:.0f} s")
+    print(f"flush coverage: set late {coverage['set_after_threads_started']:.2f}, set first "
+          f"{coverage['set_before_first_parallel_op']}")
+    print(f"wrote {out} in {report['seconds']:.0f} s")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ epochs stall (20.5 s instead of 12 s on 2 cores; --tf-inter-op 1 shows it).
 
     .venv/bin/python benchmarks/keras_compare.py                       # 3200 x 200, 7 epochs, ~3.5 min on 2 cores
     .venv/bin/python benchmarks/keras_compare.py --samples 640 --epochs 2 --predict-rounds 2   # a quick look
+    .venv/bin/python benchmarks/keras_compare.py --quick               # a smoke run, to a temporary file
 
 Set up the Keras side once (never into .venv):
 
@@ -33,11 +34,9 @@ Writes benchmarks/results/keras_compare.json and prints a table.
 """
 
 import argparse
-import datetime
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,13 +44,12 @@ import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-VOCAB, EMBED, UNITS, DROPOUT = 1024, 256, 128, 0.5
+from common import (DROPOUT, EMBED, QUIET_SHARE, ROOT, TUTORIAL, UNITS, VOCAB, OtherLoad,
+                    compare, cpu_model, interleave, load_average, load_record, load_summary,
+                    output_path, processes, timed, tutorial_model, write_report)
+
 KERAS_PYTHON = os.path.join(ROOT, ".venv-keras", "bin", "python")
 THREADS = 2
-COMPETITORS = "pytest|benchmarks/|examples/"
-sys.path.insert(0, HERE)  # for overhead.py's machine helpers (driver only: they import torch)
 
 
 # ----- the Keras side (runs under .venv-keras; no torch, no lstmkit) -----------
@@ -154,57 +152,13 @@ class KerasSide:
 
 
 # ----- the machine ---------------------------------------------------------------
-# overhead.py's helpers; it imports torch and lstmkit, so only the driver loads it
-
-def load_average():
-    from overhead import load_average
-
-    return load_average()
-
-
-def cpu_busy_seconds():
-    from overhead import cpu_busy_seconds
-
-    return cpu_busy_seconds()
-
-
-def _ancestors_and_self():
-    pids, pid = set(), os.getpid()
-    while pid > 1:
-        pids.add(pid)
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                pid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            break
-    return pids
-
-
-def competing_processes(exclude=()):
-    """Other test, benchmark or example runs (this run, its shell and its worker excluded)."""
-    try:
-        out = subprocess.run(["pgrep", "-af", COMPETITORS], capture_output=True, text=True,
-                             check=False).stdout
-    except OSError:
-        return None
-    mine = _ancestors_and_self() | set(exclude)
-    return [line for line in out.splitlines() if int(line.split()[0]) not in mine]
-
-
-def python_processes(exclude=()):
-    """Every other Python process, for the record (`pgrep -af python`)."""
-    out = subprocess.run(["pgrep", "-af", "python"], capture_output=True, text=True,
-                         check=False).stdout
-    mine = _ancestors_and_self() | set(exclude)
-    return [line for line in out.splitlines() if int(line.split()[0]) not in mine]
-
 
 def wait_until_quiet(max_wait, max_load, poll=20):
     """Poll until no competing process runs and the 1-minute load is below
     max_load, for at most max_wait seconds. Returns (quiet, seconds waited)."""
     start = time.monotonic()
     while True:
-        procs, load = competing_processes(), load_average()
+        procs, load = load_record()["competing"], load_average()
         if not procs and (load is None or load[0] < max_load):
             return True, time.monotonic() - start
         waited = time.monotonic() - start
@@ -215,35 +169,9 @@ def wait_until_quiet(max_wait, max_load, poll=20):
         time.sleep(poll)
 
 
-def _proc_cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-class OtherLoadBeside:
-    """overhead.OtherLoad, with the Keras worker's CPU time counted as ours:
-    the share of all CPUs that other processes used while a block ran."""
-
-    def __init__(self, worker_pid):
-        self.worker_pid = worker_pid
-
-    def _ours(self):
-        return _proc_cpu_seconds(os.getpid()), _proc_cpu_seconds(self.worker_pid)
-
-    def __enter__(self):
-        self.wall, self.busy, self.own = time.perf_counter(), cpu_busy_seconds(), self._ours()
-        return self
-
-    def __exit__(self, *exc):
-        wall = time.perf_counter() - self.wall
-        driver, worker = (now - before for now, before in zip(self._ours(), self.own))
-        other = (cpu_busy_seconds() - self.busy) - driver - worker
-        self.share = max(0.0, other) / (wall * (os.cpu_count() or 1))
-        # CPU seconds per wall second of each side: the side not measured should be ~0
-        # (threads spinning while they wait would take CPUs from the other side)
-        self.cpus = {"lstmkit": driver / wall, "keras": worker / wall}
-        return False
+def load_now():
+    """common.load_record, with every other Python process for the record."""
+    return {**load_record(), "python_processes": processes("python")}
 
 
 # ----- data -----------------------------------------------------------------------
@@ -255,27 +183,6 @@ def synthetic_data(samples, maxlen, seed=0):
     x = rng.integers(1, VOCAB, size=(samples, maxlen), dtype=np.int32)  # (N, T)
     y = (x[:, -10:] < 64).any(axis=1).astype(np.float32)  # (N,)
     return x, y
-
-
-# ----- figures ----------------------------------------------------------------------
-
-def compare(rates, others, quiet_share):
-    from overhead import summary
-
-    quiet = [i for i in range(len(rates["lstmkit"]))
-             if others["lstmkit"][i] < quiet_share and others["keras"][i] < quiet_share]
-    use = quiet or list(range(len(rates["lstmkit"])))
-    result = {"undisturbed_rounds": quiet, "rounds_run": len(rates["lstmkit"])}
-    for name in ("lstmkit", "keras"):
-        result[name] = {**summary([rates[name][i] for i in use]), "all_runs": rates[name],
-                        "other_processes_cpu_share": others[name]}
-    pairs = [rates["lstmkit"][i] / rates["keras"][i] for i in use]
-    result["ratio_lstmkit_over_keras"] = {
-        "of_medians": result["lstmkit"]["median"] / result["keras"]["median"],
-        "median_of_rounds": statistics.median(pairs),
-        "min_of_rounds": min(pairs), "max_of_rounds": max(pairs), "rounds": pairs,
-    }
-    return result
 
 
 def main(argv=None):
@@ -293,7 +200,10 @@ def main(argv=None):
     parser.add_argument("--tf-inter-op", type=int, default=0,
                         help="TensorFlow's inter-op threads; default 0 (TF's own: one per core)")
     parser.add_argument("--keras-python", default=KERAS_PYTHON)
-    parser.add_argument("--out", default=os.path.join(HERE, "results", "keras_compare.json"))
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes, one round, no waiting: to check the script runs")
+    parser.add_argument("--out", help="default benchmarks/results/keras_compare.json "
+                                      "(a temporary file with --quick)")
     parser.add_argument("--keras", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=THREADS, help=argparse.SUPPRESS)
@@ -301,14 +211,16 @@ def main(argv=None):
 
     if args.keras:
         return keras_worker(args.data, args.threads, args.tf_inter_op, args.seed)
+    if args.quick:
+        args.samples, args.maxlen, args.epochs, args.predict_rounds = 64, 20, 1, 1
+        args.wait = 0
+    out = output_path("keras_compare", args.out, args.quick)
 
     import torch
-    from overhead import QUIET_SHARE, cpu_model, tutorial_model, write_report
 
     torch.set_num_threads(THREADS)
     quiet_before, waited = wait_until_quiet(args.wait, args.max_load)
-    start_check = {"loadavg_1_5_15": load_average(), "competing": competing_processes(),
-                   "python_processes": python_processes()}
+    start_load = load_now()
 
     with tempfile.TemporaryDirectory(prefix="keras_compare_") as data_dir:
         x, y = synthetic_data(args.samples, args.maxlen, args.seed)
@@ -322,109 +234,80 @@ def main(argv=None):
             keras_info = keras_side.ask("info")
             model = tutorial_model(args.seed, args.maxlen)
 
-            def lstmkit_train():
-                start = time.perf_counter()
+            def lstmkit_train(r):
                 history = model.fit(x, y, batch_size=16, epochs=1, verbose=0).history
-                return {"seconds": time.perf_counter() - start,
-                        "loss": float(history["loss"][-1]),
+                return {"loss": float(history["loss"][-1]),
                         "accuracy": float(history["accuracy"][-1])}
 
-            def lstmkit_predict():
-                start = time.perf_counter()
+            def lstmkit_predict(r):
                 model.predict(x, batch_size=256)
-                return {"seconds": time.perf_counter() - start}
 
             sides = {
-                "train": {"lstmkit": lstmkit_train, "keras": lambda: keras_side.ask("train")},
+                "train": {"lstmkit": lstmkit_train, "keras": lambda r: keras_side.ask("train")},
                 "inference": {"lstmkit": lstmkit_predict,
-                              "keras": lambda: keras_side.ask("predict")},
+                              "keras": lambda r: keras_side.ask("predict")},
             }
             # warm-up: a full epoch and a predict each (kernels, graphs, tf.data)
             warmup = {"keras": keras_side.ask("train")["seconds"]
                       + keras_side.ask("predict")["seconds"],
-                      "lstmkit": lstmkit_train()["seconds"] + lstmkit_predict()["seconds"]}
+                      "lstmkit": timed(lambda: (lstmkit_train(0), lstmkit_predict(0)))[0]}
 
-            results, learning = {}, {"lstmkit": [], "keras": []}
-            whole = OtherLoadBeside(keras_side.proc.pid)
-            with whole:
+            results, learning = {}, {}
+            helpers = [keras_side.proc.pid]  # the worker's CPU time is the measurement's
+            with OtherLoad(helpers) as whole:
                 for section, rounds in (("train", args.epochs),
                                         ("inference", args.predict_rounds)):
-                    rates = {"lstmkit": [], "keras": []}
-                    others = {"lstmkit": [], "keras": []}
-                    cpus = {"lstmkit": [], "keras": []}
-                    for r in range(rounds):
-                        order = ("lstmkit", "keras") if r % 2 == 0 else ("keras", "lstmkit")
-                        for name in order:
-                            with OtherLoadBeside(keras_side.proc.pid) as load:
-                                out = sides[section][name]()
-                            rates[name].append(n / out["seconds"])
-                            others[name].append(load.share)
-                            cpus[name].append({k: round(v, 2) for k, v in load.cpus.items()})
-                            if "loss" in out:
-                                learning[name].append({k: round(out[k], 4)
-                                                       for k in ("loss", "accuracy")})
-                        print(f"{section} round {r + 1}/{rounds}: lstmkit "
-                              f"{rates['lstmkit'][-1]:.0f}, keras {rates['keras'][-1]:.0f} "
-                              "samples/s", flush=True)
-                    results[section] = compare(rates, others, QUIET_SHARE)
+                    runs = interleave(sides[section], rounds, n, helpers=helpers, label=section)
+                    results[section] = compare(runs, "lstmkit", "keras")
                     results[section]["cpus_used_per_side"] = {
-                        name: cpus[name] for name in cpus}
+                        name: [{"lstmkit": round(driver, 2), "keras": round(worker, 2)}
+                               for driver, worker in cpus]
+                        for name, cpus in runs.cpus.items()}
+                    if section == "train":
+                        learning = {name: [{k: round(o[k], 4) for k in ("loss", "accuracy")}
+                                           for o in outputs]
+                                    for name, outputs in runs.outputs.items()}
         finally:
             keras_side.close()
 
-    end_check = {"loadavg_1_5_15": load_average(), "competing": competing_processes(),
-                 "python_processes": python_processes()}
-    quiet = (quiet_before and not start_check["competing"] and not end_check["competing"]
-             and whole.share < QUIET_SHARE)
-    import lstmkit
-
+    load = {**load_summary(start_load, load_now(), whole.share),
+            "waited_seconds": waited, "quiet_before_start": quiet_before,
+            "note": "other_processes_cpu_share: share of all CPUs used by processes other "
+                    "than the driver and the Keras worker while measuring (/proc/stat); "
+                    "results.*.cpus_used_per_side: for each run of a side, the CPUs "
+                    "(CPU s / wall s) that the driver (lstmkit) and the worker (keras) used"}
+    load["quiet"] = load["quiet"] and quiet_before
     report = {
         "benchmark": "lstmkit vs Keras 3 (TensorFlow backend), tutorial model, same machine",
-        "command": " ".join([os.path.relpath(sys.executable), "benchmarks/keras_compare.py",
-                             *(argv if argv is not None else sys.argv[1:])]),
         "config": {
-            "model": f"Embedding({VOCAB}, {EMBED}), LSTM({UNITS}), Dropout({DROPOUT}), "
-                     "Dense(1, sigmoid)",
-            "loss": "binary_crossentropy", "optimizer": "rmsprop", "metrics": ["accuracy"],
-            "samples": n, "maxlen": args.maxlen, "batch_size": 16, "predict_batch_size": 256,
-            "epochs": args.epochs, "predict_rounds": args.predict_rounds, "seed": args.seed,
-            "data": "ids uniform in [1, 1024); y = an id < 64 in the last 10 steps; "
+            "model": TUTORIAL, "loss": "binary_crossentropy", "optimizer": "rmsprop",
+            "metrics": ["accuracy"], "samples": n, "maxlen": args.maxlen, "batch_size": 16,
+            "predict_batch_size": 256, "epochs": args.epochs,
+            "predict_rounds": args.predict_rounds, "seed": args.seed,
+            "data": f"ids uniform in [1, {VOCAB}); y = an id < 64 in the last 10 steps; "
                     "one .npy read by both sides",
             "order": "interleaved: lstmkit then keras on odd rounds, keras then lstmkit on "
                      "even ones; one warm-up fit epoch and predict each before",
             "figures": "samples/s, median/min/max over the rounds in which other processes "
-                       "used < 5% of the CPUs (all rounds if none); every run in all_runs",
-        },
-        "machine": {
-            "cpu": cpu_model(), "logical_cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-            "lstmkit": getattr(lstmkit, "__version__", "editable"),
-            "python": platform.python_version(), "platform": platform.platform(),
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                       f"used < {QUIET_SHARE:.0%} of the CPUs (all rounds if none); every run "
+                       "in all_runs",
         },
         "keras_side": keras_info,
         "warmup_seconds": warmup,
         "learning": learning,
-        "load": {"start": start_check, "end": end_check, "waited_seconds": waited,
-                 "quiet_before_start": quiet_before,
-                 "other_processes_cpu_share": whole.share, "quiet": quiet,
-                 "note": "other_processes_cpu_share: share of all CPUs used by processes other "
-                         "than the driver and the Keras worker while measuring (/proc/stat); "
-                         "results.*.cpus_used_per_side: for each run of a side, the CPUs "
-                         "(CPU s / wall s) that the driver (lstmkit) and the worker (keras) "
-                         "used"},
+        "load": load,
         "results": results,
     }
-    write_report(report, args.out)
+    write_report(report, out, __file__, argv)
 
     k = keras_info
-    print(f"{report['machine']['cpu']}, {os.cpu_count()} CPUs; lstmkit: torch "
+    print(f"{cpu_model()}, {os.cpu_count()} CPUs; lstmkit: torch "
           f"{torch.__version__}, {torch.get_num_threads()} threads; Keras {k['keras']} on "
           f"TensorFlow {k['tensorflow']}, intra/inter-op {k['tf_intra_op_threads']}/"
           f"{k['tf_inter_op_threads']}, jit_compile {k['jit_compile']}; Python "
           f"{platform.python_version()}")
-    print(f"load {start_check['loadavg_1_5_15']} -> {end_check['loadavg_1_5_15']}; other "
-          f"processes used {100 * whole.share:.1f}% of the CPUs (quiet: {quiet})")
+    print(f"load {start_load['loadavg_1_5_15']} -> {load['end']['loadavg_1_5_15']}; other "
+          f"processes used {100 * whole.share:.1f}% of the CPUs (quiet: {load['quiet']})")
     print(f"{'':10} {'side':8} {'median':>9} {'min':>9} {'max':>9}  samples/s")
     for section in ("train", "inference"):
         r = results[section]
@@ -436,7 +319,7 @@ def main(argv=None):
               f"{ratio['median_of_rounds']:.2f} (median of paired rounds, "
               f"{ratio['min_of_rounds']:.2f}-{ratio['max_of_rounds']:.2f}); "
               f"{len(r['undisturbed_rounds'])} of {r['rounds_run']} rounds undisturbed")
-    print(f"wrote {os.path.relpath(args.out)}")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

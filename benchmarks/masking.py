@@ -19,30 +19,21 @@ masked_impl='auto' rule (MASKED_IMPL in lstmkit/layers/recurrent.py) is set
 from these figures.
 
     .venv/bin/python benchmarks/masking.py            # maxlen 200 and 500, ~5 min on 2 cores
-    .venv/bin/python benchmarks/masking.py --quick    # a smoke run
+    .venv/bin/python benchmarks/masking.py --quick    # a smoke run, to a temporary file
 
-Writes benchmarks/results/masking.json (with the machine) and prints a table.
+Writes benchmarks/results/masking.json and prints a table.
 """
 
 import argparse
-import datetime
-import json
-import os
-import platform
-import statistics
-import sys
-import time
 
 import numpy as np
 import torch
 
-from lstmkit import Sequential
+from common import (VOCAB, OtherLoad, interleave, load_record, load_summary, output_path, relative,
+                    train_epoch, tutorial_model, write_report)
 from lstmkit.data.batching import batch_indices
-from lstmkit.layers import LSTM, Dense, Dropout, Embedding
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from overhead import cpu_model, load_average  # noqa: E402
+PHASES = {"train": 16, "inference": 256}  # batch size of each
 
 
 def make_data(samples, maxlen, seed=0):
@@ -51,16 +42,9 @@ def make_data(samples, maxlen, seed=0):
     lengths = np.clip(rng.lognormal(np.log(175), 0.75, samples).astype(int), 10, maxlen)
     x = np.zeros((samples, maxlen), dtype=np.int64)
     for i, n in enumerate(lengths):
-        x[i, maxlen - n:] = rng.integers(1, 1024, n)
-    return torch.from_numpy(x), torch.from_numpy(rng.integers(0, 2, (samples, 1)).astype(np.float32)), lengths
-
-
-def make_model(masked, masked_impl="auto"):
-    torch.manual_seed(0)
-    model = Sequential([Embedding(1024, 256, mask_zero=masked), LSTM(128, masked_impl=masked_impl),
-                        Dropout(0.5), Dense(1, activation="sigmoid")])
-    model.build((None,))
-    return model
+        x[i, maxlen - n:] = rng.integers(1, VOCAB, n)
+    y = rng.integers(0, 2, (samples, 1)).astype(np.float32)
+    return torch.from_numpy(x), torch.from_numpy(y), lengths
 
 
 def batches(n, size, bucket_lengths=None, seed=0):
@@ -70,98 +54,82 @@ def batches(n, size, bucket_lengths=None, seed=0):
                               generator=torch.Generator().manual_seed(seed)))
 
 
-def train_rate(model, x, y, index_batches):
-    model.train()
-    opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
-    start = time.perf_counter()
-    for index in index_batches:
-        loss = loss_fn(model(x[index], logits=True), y[index])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    return len(x) / (time.perf_counter() - start)
-
-
 @torch.inference_mode()
-def predict_rate(model, x, index_batches):
+def predict_epoch(model, x, index_batches):
     model.eval()
-    start = time.perf_counter()
     for index in index_batches:
         model(x[index])
-    return len(x) / (time.perf_counter() - start)
-
-
-def contenders(lengths):
-    return {
-        "unmasked": (make_model(False), None),
-        "packed": (make_model(True, "packed"), None),
-        "padded": (make_model(True, "padded"), None),
-        "padded+bucketed": (make_model(True, "padded"), lengths),
-    }
 
 
 def measure(maxlen, samples, rounds):
+    """Samples/s of every contender at one maxlen, training and inference."""
     x, y, lengths = make_data(samples, maxlen)
-    runs = {"train": {}, "inference": {}}
-    models = contenders(lengths)
+    masked = {"mask_zero": True}
+    models = {
+        "unmasked": tutorial_model(),
+        "packed": tutorial_model(embedding=masked, lstm={"masked_impl": "packed"}),
+        "padded": tutorial_model(embedding=masked, lstm={"masked_impl": "padded"}),
+        "padded+bucketed": tutorial_model(embedding=masked, lstm={"masked_impl": "padded"}),
+    }
+    bucketed = {"padded+bucketed": lengths}
     warm = min(256, samples)
-    for model, _ in models.values():  # warm-up
-        train_rate(model, x[:64], y[:64], batches(64, 16))
-        predict_rate(model, x[:warm], batches(warm, 256))
-    for r in range(rounds):
-        names = list(models) if r % 2 == 0 else list(models)[::-1]
-        for name in names:
-            model, bucket = models[name]
-            runs["train"].setdefault(name, []).append(
-                train_rate(model, x, y, batches(samples, 16, bucket, seed=r)))
-            runs["inference"].setdefault(name, []).append(
-                predict_rate(model, x, batches(samples, 256, bucket, seed=r)))
-    summary = {}
-    for phase, by_name in runs.items():
-        base = statistics.median(by_name["unmasked"])
-        summary[phase] = {name: {"median": statistics.median(v), "min": min(v), "max": max(v),
-                                 "runs": v, "vs_unmasked": statistics.median(v) / base}
-                          for name, v in by_name.items()}
+    for model in models.values():  # warm-up: oneDNN builds its kernels for each shape on first use
+        train_epoch(model, x[:64], y[:64], batches(64, 16))
+        predict_epoch(model, x[:warm], batches(warm, 256))
+
+    def contender(phase, name):
+        # each round's batches are drawn before the round, outside the timing
+        plan = [batches(samples, PHASES[phase], bucketed.get(name), seed=r) for r in range(rounds)]
+        if phase == "train":
+            return lambda r: train_epoch(models[name], x, y, plan[r])
+        return lambda r: predict_epoch(models[name], x, plan[r])
+
+    results = {}
+    for phase in PHASES:
+        runs = interleave({name: contender(phase, name) for name in models}, rounds, samples)
+        results[phase] = relative(runs.rates, runs.others, "unmasked", "vs_unmasked")
     return {"maxlen": maxlen, "samples": samples, "rounds": rounds,
-            "mean_length": float(lengths.mean()), "padding_fraction": float(1 - lengths.mean() / maxlen),
-            "results": summary}
+            "mean_length": float(lengths.mean()),
+            "padding_fraction": float(1 - lengths.mean() / maxlen), "results": results}
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--maxlen", type=int, nargs="+", default=[200, 500])
     parser.add_argument("--samples", type=int, default=1600)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check the script runs")
-    parser.add_argument("--out", default=os.path.join(HERE, "results", "masking.json"))
-    args = parser.parse_args()
+    parser.add_argument("--out", help="default benchmarks/results/masking.json "
+                                      "(a temporary file with --quick)")
+    args = parser.parse_args(argv)
     if args.quick:
         args.maxlen, args.samples, args.rounds = [60], 128, 1
+    out = output_path("masking", args.out, args.quick)
+
+    start_load = load_record()
+    with OtherLoad() as whole:
+        cases = [measure(m, args.samples, args.rounds) for m in args.maxlen]
     report = {
-        "benchmark": "masked LSTM kernels: unmasked vs packed vs padded (vs bucketed), tutorial model",
-        "command": " ".join([os.path.relpath(sys.executable), *sys.argv]),
+        "benchmark": "masked LSTM kernels: unmasked vs packed vs padded (vs bucketed), "
+                     "tutorial model",
         "units": "samples per second",
-        "machine": {"cpu": cpu_model(), "logical_cpus": os.cpu_count(),
-                    "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-                    "python": platform.python_version(),
-                    "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
-        "load_start": load_average(),
-        "cases": [measure(m, args.samples, args.rounds) for m in args.maxlen],
-        "load_end": load_average(),
+        "config": {"batch_size": PHASES["train"], "predict_batch_size": PHASES["inference"],
+                   "figures": "median/min/max over all rounds; vs_unmasked: median over the "
+                              "unmasked model's median"},
+        "load": load_summary(start_load, load_record(), whole.share),
+        "cases": cases,
     }
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(report, f, indent=1)
-    for case in report["cases"]:
+    write_report(report, out, __file__, argv)
+
+    for case in cases:
         print(f"maxlen {case['maxlen']} (mean length {case['mean_length']:.0f}, "
               f"{case['padding_fraction']:.0%} padding), samples/s median [min-max], vs unmasked")
         for phase, by_name in case["results"].items():
             for name, r in by_name.items():
                 print(f"  {phase:9s} {name:16s} {r['median']:8.0f} [{r['min']:.0f}-{r['max']:.0f}]"
                       f"  {r['vs_unmasked']:.2f}x")
-    print(f"machine: {report['machine']['cpu']}, {report['machine']['torch_threads']} threads, "
-          f"torch {report['machine']['torch']}; load {report['load_start']} -> {report['load_end']}")
+    print(f"load {start_load['loadavg_1_5_15']} -> {report['load']['end']['loadavg_1_5_15']}; "
+          f"other processes used {100 * whole.share:.1f}% of the CPUs; wrote {out}")
 
 
 if __name__ == "__main__":

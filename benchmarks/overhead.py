@@ -11,147 +11,23 @@ compares `predict` with a loop under torch.inference_mode.
 
     .venv/bin/python benchmarks/overhead.py                 # 3200 x 200, 7 rounds, ~2 min quiet
     .venv/bin/python benchmarks/overhead.py --samples 640 --rounds 2   # a quick look
+    .venv/bin/python benchmarks/overhead.py --quick         # a smoke run, to a temporary file
 
 Writes benchmarks/results/overhead.json and prints a table.
 """
 
 import argparse
-import datetime
-import json
-import os
-import platform
-import statistics
-import subprocess
-import sys
-import time
 
 import torch
 from torch import nn
 
-from lstmkit import Sequential
-from lstmkit.layers import LSTM, Dense, Dropout, Embedding
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-VOCAB, EMBED, UNITS, DROPOUT = 1024, 256, 128, 0.5
-
-
-# ----- the machine ------------------------------------------------------------
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def load_average():
-    try:
-        with open("/proc/loadavg") as f:
-            return [float(v) for v in f.read().split()[:3]]
-    except OSError:
-        return None
-
-
-def other_heavy_processes():
-    """Other Python training or test runs that would compete for the CPU."""
-    try:
-        out = subprocess.run(["pgrep", "-af", "imdb_sentiment|pytest"], capture_output=True,
-                             text=True, check=False).stdout
-    except OSError:
-        return None
-    return [line for line in out.splitlines() if str(os.getpid()) != line.split()[0]]
-
-
-def cpu_busy_seconds():
-    """CPU seconds spent busy by the whole machine (all CPUs) since boot."""
-    with open("/proc/stat") as f:
-        fields = [int(v) for v in f.readline().split()[1:]]
-    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
-class OtherLoad:
-    """The share of the machine's CPU time that other processes used while a
-    block ran: machine-wide busy time minus this process's own CPU time
-    (children included), over wall time x CPUs. 0 on a quiet machine."""
-
-    def __enter__(self):
-        self.wall = time.perf_counter()
-        self.busy = cpu_busy_seconds()
-        self.own = _own_cpu_seconds()
-        return self
-
-    def __exit__(self, *exc):
-        wall = time.perf_counter() - self.wall
-        other = (cpu_busy_seconds() - self.busy) - (_own_cpu_seconds() - self.own)
-        self.share = max(0.0, other) / (wall * (os.cpu_count() or 1))
-        return False
-
-
-def _own_cpu_seconds():
-    times = os.times()
-    return times.user + times.system + times.children_user + times.children_system
-
-
-def machine_info():
-    return {
-        "cpu": cpu_model(),
-        "logical_cpus": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
-def quiet_check():
-    """Load average and competing processes, recorded at the start and end."""
-    return {"loadavg_1_5_15": load_average(), "other_heavy_processes": other_heavy_processes()}
-
-
-def was_quiet(start, end):
-    """Quiet at both ends: no other training or test run. (The load average
-    lags by minutes, so it is recorded but not judged; OtherLoad measures
-    what other processes used while measuring.)"""
-    procs = (start["other_heavy_processes"] or []) + (end["other_heavy_processes"] or [])
-    return not procs
-
-
-# ----- data and models --------------------------------------------------------
-
-def synthetic_data(samples, maxlen, labels="learnable", seed=0):
-    """Integer ids in [1, VOCAB); learnable labels: 1 when most ids are in the
-    upper half of the vocabulary (a bag-of-words rule an LSTM can learn)."""
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randint(1, VOCAB, (samples, maxlen), generator=g)
-    if labels == "learnable":
-        y = ((x >= VOCAB // 2).float().mean(1) > 0.5).float()
-    else:
-        y = torch.randint(0, 2, (samples,), generator=g).float()
-    return x, y
-
-
-def tutorial_model(seed=0, maxlen=None):
-    """The tutorial's lstmkit model, built and compiled (Keras initialisers)."""
-    torch.manual_seed(seed)
-    model = Sequential()
-    model.add(Embedding(VOCAB, output_dim=EMBED))
-    model.add(LSTM(UNITS))
-    model.add(Dropout(DROPOUT))
-    model.add(Dense(1, activation="sigmoid"))
-    model.compile(loss="binary_crossentropy", optimizer="rmsprop", metrics=["accuracy"],
-                  device="cpu")
-    model.build((maxlen,))
-    return model
+from common import (DROPOUT, EMBED, QUIET_SHARE, TUTORIAL, UNITS, VOCAB, OtherLoad, compare,
+                    cpu_model, interleave, load_record, load_summary, output_path,
+                    synthetic_data, tutorial_model, write_report)
 
 
 class HandModel(nn.Module):
-    """The same network in plain PyTorch."""
+    """The tutorial's network in plain PyTorch."""
 
     def __init__(self):
         super().__init__()
@@ -215,74 +91,6 @@ def hand_predict(model, x, batch_size):
     return torch.cat(outputs).numpy()
 
 
-# ----- measuring ----------------------------------------------------------------
-
-def timed(fn):
-    start = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - start, result
-
-
-def interleave(contenders, rounds, samples, extra_rounds=0):
-    """Run each contender once a round, alternating the order every round,
-    until `rounds` rounds were undisturbed by other processes (or after
-    rounds + extra_rounds). Returns samples/s lists by name, and the other
-    processes' share of the CPUs during each run."""
-    rates = {name: [] for name in contenders}
-    others = {name: [] for name in contenders}
-    names = list(contenders)
-    r = 0
-    while r < rounds + extra_rounds and len(undisturbed(others)) < rounds:
-        for name in names if r % 2 == 0 else reversed(names):
-            with OtherLoad() as load:
-                seconds, _ = timed(contenders[name])
-            rates[name].append(samples / seconds)
-            others[name].append(load.share)
-        r += 1
-    return rates, others
-
-
-QUIET_SHARE = 0.05  # a run counts as undisturbed below 5% of the CPUs used by others
-
-
-def undisturbed(others):
-    """Rounds in which no contender's run saw other processes use the CPUs."""
-    runs = list(others.values())
-    return [i for i in range(len(runs[0])) if all(o[i] < QUIET_SHARE for o in runs)]
-
-
-def write_report(report, path):
-    """Write a benchmark's figures as JSON, creating its folder."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(report, f, indent=2)
-        f.write("\n")
-
-
-def summary(values):
-    return {"median": statistics.median(values), "min": min(values), "max": max(values),
-            "runs": values}
-
-
-def compare(rates, others, a="lstmkit", b="hand"):
-    """Figures per contender and the ratio a/b, over the undisturbed rounds
-    (all rounds if none was): the ratio of medians and the median of the
-    per-round ratios (each pair ran back to back)."""
-    quiet = undisturbed(others) or list(range(len(rates[a])))
-    result = {"undisturbed_rounds": undisturbed(others), "rounds_run": len(rates[a])}
-    for name, values in rates.items():
-        result[name] = {**summary([values[i] for i in quiet]),
-                        "all_runs": values, "other_processes_cpu_share": others[name]}
-    pairs = [rates[a][i] / rates[b][i] for i in quiet]
-    result[f"ratio_{a}_over_{b}"] = {
-        "of_medians": result[a]["median"] / result[b]["median"],
-        "median_of_rounds": statistics.median(pairs),
-        "min_of_rounds": min(pairs), "max_of_rounds": max(pairs),
-        "rounds": pairs,
-    }
-    return result
-
-
 def profile_steps(model, hand_trainer, x, y, batch_size, steps=20):
     """cProfile both training loops on a few steps; top functions by own time."""
     import cProfile
@@ -318,10 +126,17 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--profile", action="store_true",
                         help="also cProfile 20 training steps of each and print the top functions")
-    parser.add_argument("--out", default=os.path.join(HERE, "results", "overhead.json"))
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes, one round, to check the script runs")
+    parser.add_argument("--out", help="default benchmarks/results/overhead.json "
+                                      "(a temporary file with --quick)")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.samples, args.maxlen, args.rounds, args.predict_rounds = 64, 20, 1, 1
+        args.extra_rounds = 0
+    out = output_path("overhead", args.out, args.quick)
 
-    start_check = quiet_check()
+    start_load = load_record()
     x, y = synthetic_data(args.samples, args.maxlen, args.labels, args.seed)
     model = tutorial_model(args.seed, args.maxlen)
     hand = hand_copy(model)
@@ -329,57 +144,50 @@ def main(argv=None):
     n = len(x)
 
     train = {
-        "lstmkit": lambda: model.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0),
-        "hand": lambda: trainer.epoch(x, y),
+        "lstmkit": lambda r: model.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0),
+        "hand": lambda r: trainer.epoch(x, y),
     }
     infer = {
-        "lstmkit": lambda: model.predict(x, batch_size=args.predict_batch_size),
-        "hand": lambda: hand_predict(hand, x, args.predict_batch_size),
+        "lstmkit": lambda r: model.predict(x, batch_size=args.predict_batch_size),
+        "hand": lambda r: hand_predict(hand, x, args.predict_batch_size),
     }
     # warm-up: oneDNN builds its kernels for each shape on first use
     warm = min(n, 20 * args.batch_size)
     model.fit(x[:warm], y[:warm], batch_size=args.batch_size, verbose=0)
     trainer.epoch(x[:warm], y[:warm])
     for fn in infer.values():
-        fn()
+        fn(0)
 
     with OtherLoad() as whole:
         results = {
-            "train": compare(*interleave(train, args.rounds, n, args.extra_rounds)),
-            "inference": compare(*interleave(infer, args.predict_rounds, n, args.extra_rounds)),
+            "train": compare(interleave(train, args.rounds, n, args.extra_rounds),
+                             "lstmkit", "hand"),
+            "inference": compare(interleave(infer, args.predict_rounds, n, args.extra_rounds),
+                                 "lstmkit", "hand"),
         }
-    end_check = quiet_check()
+    load = load_summary(start_load, load_record(), whole.share)
     report = {
         "benchmark": "lstmkit fit/predict vs a hand-written PyTorch loop, tutorial model",
-        "command": " ".join([os.path.relpath(sys.executable), "benchmarks/overhead.py",
-                             *(argv if argv is not None else sys.argv[1:])]),
         "config": {
-            "model": f"Embedding({VOCAB}, {EMBED}), LSTM({UNITS}), Dropout({DROPOUT}), "
-                     "Dense(1, sigmoid)",
-            "loss": "binary_crossentropy (from logits)", "optimizer": "rmsprop",
-            "metrics": ["accuracy"], "samples": n, "maxlen": args.maxlen,
-            "batch_size": args.batch_size, "predict_batch_size": args.predict_batch_size,
-            "rounds": args.rounds, "predict_rounds": args.predict_rounds,
-            "extra_rounds": args.extra_rounds,
+            "model": TUTORIAL, "loss": "binary_crossentropy (from logits)",
+            "optimizer": "rmsprop", "metrics": ["accuracy"], "samples": n,
+            "maxlen": args.maxlen, "batch_size": args.batch_size,
+            "predict_batch_size": args.predict_batch_size, "rounds": args.rounds,
+            "predict_rounds": args.predict_rounds, "extra_rounds": args.extra_rounds,
             "figures": "median/min/max over the rounds undisturbed by other processes "
-                       "(all rounds if none); every run in all_runs",
+                       f"(under {QUIET_SHARE:.0%} of the CPUs; all rounds if none); every run "
+                       "in all_runs",
             "labels": args.labels, "seed": args.seed, "units": "samples per second",
         },
-        "machine": machine_info(),
-        "load": {"start": start_check, "end": end_check,
-                 "other_processes_cpu_share": whole.share,
-                 "quiet": was_quiet(start_check, end_check) and whole.share < QUIET_SHARE,
-                 "note": "other_processes_cpu_share: share of all CPUs used by other processes "
-                         "while measuring (from /proc/stat); per run in results"},
+        "load": load,
         "results": results,
         "target_ratio": 0.97,
     }
-    write_report(report, args.out)
+    write_report(report, out, __file__, argv)
 
-    print(f"{report['machine']['cpu']}, {report['machine']['torch_threads']} threads, "
-          f"torch {torch.__version__}; load {start_check['loadavg_1_5_15']} -> "
-          f"{end_check['loadavg_1_5_15']}; other processes used {100 * whole.share:.1f}% "
-          f"of the CPUs (quiet: {report['load']['quiet']})")
+    print(f"{cpu_model()}, {torch.get_num_threads()} threads, torch {torch.__version__}; load "
+          f"{start_load['loadavg_1_5_15']} -> {load['end']['loadavg_1_5_15']}; other processes "
+          f"used {100 * whole.share:.1f}% of the CPUs (quiet: {load['quiet']})")
     print(f"{'':10} {'contender':8} {'median':>9} {'min':>9} {'max':>9}  samples/s, "
           "undisturbed rounds")
     for section in ("train", "inference"):
@@ -392,7 +200,7 @@ def main(argv=None):
               f"{ratio['median_of_rounds']:.3f} (median of paired rounds, "
               f"{ratio['min_of_rounds']:.3f}-{ratio['max_of_rounds']:.3f}); "
               f"{len(r['undisturbed_rounds'])} of {r['rounds_run']} rounds undisturbed")
-    print(f"wrote {os.path.relpath(args.out)}")
+    print(f"wrote {out}")
 
     if args.profile:
         for name, text in profile_steps(model, trainer, x, y, args.batch_size).items():

@@ -14,102 +14,72 @@ Evaluation runs the fused kernel for all of them (the regularisers are off),
 so only training speed is compared.
 
     .venv/bin/python benchmarks/regularizers.py            # ~3 min on 2 cores
-    .venv/bin/python benchmarks/regularizers.py --quick
+    .venv/bin/python benchmarks/regularizers.py --quick    # a smoke run, to a temporary file
 
-Writes benchmarks/results/regularizers.json (with the machine) and prints a table.
+Writes benchmarks/results/regularizers.json and prints a table.
 """
 
 import argparse
-import datetime
-import json
-import os
-import platform
-import statistics
-import sys
-import time
 
 import torch
 
-from lstmkit import Sequential
-from lstmkit.layers import LSTM, Dense, Dropout, Embedding, LockedDropout
+from common import (VOCAB, OtherLoad, interleave, load_record, load_summary, output_path,
+                    relative, train_epoch, tutorial_model, write_report)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from overhead import cpu_model, load_average  # noqa: E402
-
-VARIANTS = {
-    "none": lambda: [Embedding(1024, 256), LSTM(128)],
-    "embedding_dropout": lambda: [Embedding(1024, 256, dropout=0.1), LSTM(128)],
-    "locked_dropout": lambda: [Embedding(1024, 256), LockedDropout(0.3), LSTM(128)],
-    "weight_dropout": lambda: [Embedding(1024, 256), LSTM(128, weight_dropout=0.5)],
-    "recurrent_dropout": lambda: [Embedding(1024, 256), LSTM(128, recurrent_dropout=0.25)],
+BATCH_SIZE = 16
+VARIANTS = {  # tutorial_model's arguments for each
+    "none": {},
+    "embedding_dropout": {"embedding": {"dropout": 0.1}},
+    "locked_dropout": {"locked_dropout": 0.3},
+    "weight_dropout": {"lstm": {"weight_dropout": 0.5}},
+    "recurrent_dropout": {"lstm": {"recurrent_dropout": 0.25}},
 }
 
 
-def make_model(name):
-    torch.manual_seed(0)
-    model = Sequential([*VARIANTS[name](), Dropout(0.5), Dense(1, activation="sigmoid")])
-    model.build((None,))
-    return model
-
-
-def train_rate(model, x, y, batch_size=16):
-    model.train()
-    opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
-    start = time.perf_counter()
-    for index in torch.randperm(len(x)).split(batch_size):
-        loss = loss_fn(model(x[index], logits=True), y[index])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    return len(x) / (time.perf_counter() - start)
-
-
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--maxlen", type=int, default=200)
     parser.add_argument("--samples", type=int, default=480)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", default=os.path.join(HERE, "results", "regularizers.json"))
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, to check the script runs")
+    parser.add_argument("--out", help="default benchmarks/results/regularizers.json "
+                                      "(a temporary file with --quick)")
+    args = parser.parse_args(argv)
     if args.quick:
         args.maxlen, args.samples, args.rounds = 30, 64, 1
+    out = output_path("regularizers", args.out, args.quick)
+
     torch.manual_seed(0)
-    x = torch.randint(1, 1024, (args.samples, args.maxlen))
-    y = torch.randint(0, 2, (args.samples, 1)).float()
-    models = {name: make_model(name) for name in VARIANTS}
-    for model in models.values():
-        train_rate(model, x[:32], y[:32])  # warm-up
-    runs = {name: [] for name in models}
-    load_start = load_average()
-    for r in range(args.rounds):
-        for name in (list(models) if r % 2 == 0 else list(models)[::-1]):
-            runs[name].append(train_rate(models[name], x, y))
-    base = statistics.median(runs["none"])
-    results = {name: {"median": statistics.median(v), "min": min(v), "max": max(v), "runs": v,
-                      "vs_none": statistics.median(v) / base} for name, v in runs.items()}
+    x = torch.randint(1, VOCAB, (args.samples, args.maxlen))  # (N, T)
+    y = torch.randint(0, 2, (args.samples, 1)).float()  # (N, 1)
+    models = {name: tutorial_model(**kwargs) for name, kwargs in VARIANTS.items()}
+    for model in models.values():  # warm-up
+        train_epoch(model, x[:32], y[:32], torch.randperm(32).split(BATCH_SIZE))
+
+    def contender(name):
+        return lambda r: train_epoch(models[name], x, y,
+                                     torch.randperm(len(x)).split(BATCH_SIZE))
+
+    start_load = load_record()
+    with OtherLoad() as whole:
+        runs = interleave({name: contender(name) for name in models}, args.rounds, len(x))
     report = {
         "benchmark": "training speed of each regulariser, tutorial model",
-        "command": " ".join([os.path.relpath(sys.executable), *sys.argv]),
         "config": {"maxlen": args.maxlen, "samples": args.samples, "rounds": args.rounds,
-                   "batch_size": 16, "units": "training samples per second"},
-        "machine": {"cpu": cpu_model(), "logical_cpus": os.cpu_count(),
-                    "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-                    "python": platform.python_version(),
-                    "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
-        "load_start": load_start, "load_end": load_average(),
-        "results": results,
+                   "batch_size": BATCH_SIZE, "variants": VARIANTS,
+                   "units": "training samples per second"},
+        "load": load_summary(start_load, load_record(), whole.share),
+        "results": relative(runs.rates, runs.others, "none", "vs_none"),
     }
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(report, f, indent=1)
-    print(f"training samples/s, maxlen {args.maxlen}, batch 16: median [min-max], vs none")
-    for name, r in results.items():
-        print(f"  {name:18s} {r['median']:7.0f} [{r['min']:.0f}-{r['max']:.0f}]  {r['vs_none']:.2f}x")
-    print(f"machine: {report['machine']['cpu']}, {report['machine']['torch_threads']} threads, "
-          f"torch {report['machine']['torch']}; load {load_start} -> {report['load_end']}")
+    write_report(report, out, __file__, argv)
+
+    print(f"training samples/s, maxlen {args.maxlen}, batch {BATCH_SIZE}: "
+          "median [min-max], vs none")
+    for name, r in report["results"].items():
+        print(f"  {name:18s} {r['median']:7.0f} [{r['min']:.0f}-{r['max']:.0f}]  "
+              f"{r['vs_none']:.2f}x")
+    print(f"load {start_load['loadavg_1_5_15']} -> {report['load']['end']['loadavg_1_5_15']}; "
+          f"other processes used {100 * whole.share:.1f}% of the CPUs; wrote {out}")
 
 
 if __name__ == "__main__":
