@@ -1,0 +1,170 @@
+"""README's result tables, built from benchmarks/results/*.json.
+
+Each table sits in README.md between two marker comments named after its
+JSON file, and only what lies between them is replaced:
+
+    <!-- table:overhead -->
+    | ... |
+    <!-- /table:overhead -->
+
+    .venv/bin/python benchmarks/tables.py           # rewrite the tables in README.md
+    .venv/bin/python benchmarks/tables.py --check   # exit 1, naming the stale tables
+
+tests/test_readme.py holds README to these tables. Nothing here imports
+torch: the figures are read, not measured.
+"""
+
+import argparse
+import json
+import os
+import re
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RESULTS = os.path.join(HERE, "results")
+README = os.path.join(os.path.dirname(HERE), "README.md")
+
+MARKED = re.compile(r"<!-- table:(?P<name>[\w-]+) -->\n(?P<body>.*?)<!-- /table:(?P=name) -->",
+                    re.DOTALL)
+
+
+def _ratio_rows(results, b, rows, digits):
+    """Rows "label | median of paired rounds | min–max" of lstmkit/b."""
+    lines = []
+    for label, section in rows:
+        ratio = results[section][f"ratio_lstmkit_over_{b}"]
+        lines.append(f"| {label} | {ratio['median_of_rounds']:.{digits}f} | "
+                     f"{ratio['min_of_rounds']:.2f}–{ratio['max_of_rounds']:.2f} |")
+    return lines
+
+
+def imdb_sentiment(report):
+    """The tutorial's model on IMDB, beside published figures for reference."""
+    return [
+        "| | test loss | test accuracy |",
+        "|---|---|---|",
+        f"| lstmkit, seed {report['seed']} | {report['test_loss']:.3f} | "
+        f"**{report['test_accuracy']:.3f}** |",
+        "| Keras' imdb_lstm example (20,000 words, maxlen 80), as published | | about 0.83 |",
+        "| Maas et al. 2011 (their word vectors), as published | | 0.889 |",
+    ]
+
+
+def overhead(report):
+    config = report["config"]
+    return [
+        "| | lstmkit / hand, median of paired rounds | range over rounds |",
+        "|---|---|---|",
+        *_ratio_rows(report["results"], "hand",
+                     [(f"training (batch {config['batch_size']})", "train"),
+                      (f"inference (batch {config['predict_batch_size']})", "inference")], 3),
+    ]
+
+
+def keras_compare(report):
+    config = report["config"]
+    return [
+        "| | lstmkit / Keras, median of paired rounds | range |",
+        "|---|---|---|",
+        *_ratio_rows(report["results"], "keras",
+                     [(f"training, `fit` (batch {config['batch_size']})", "train"),
+                      (f"inference, `predict` (batch {config['predict_batch_size']})",
+                       "inference")], 2),
+    ]
+
+
+def masking(report):
+    """Samples/s of each masked kernel relative to the unmasked model."""
+    lines = ["| maxlen (padding) | pass | packed | padded | padded, bucketed batches |",
+             "|---|---|---|---|---|"]
+    for case in report["cases"]:
+        for phase, label in (("train", "training"), ("inference", "inference")):
+            r = case["results"][phase]
+            cells = " | ".join(f"{r[name]['vs_unmasked']:.2f}x"
+                               for name in ("packed", "padded", "padded+bucketed"))
+            lines.append(f"| {case['maxlen']} ({case['padding_fraction']:.0%}) | {label} | "
+                         f"{cells} |")
+    return lines
+
+
+REGULARIZERS = {  # the variants of benchmarks/regularizers.py: what each is, and its kernel
+    "embedding_dropout": ("embedding dropout, `Embedding(dropout=0.1)`", "fused"),
+    "locked_dropout": ("`LockedDropout(0.3)` before the LSTM", "fused"),
+    "weight_dropout": ("weight dropout on W_hh, `LSTM(weight_dropout=0.5)`", "fused"),
+    "recurrent_dropout": ("recurrent (variational) dropout, `LSTM(recurrent_dropout=0.25)`",
+                          "the reference loop"),
+}
+
+
+def regularizers(report):
+    """Training samples/s of each regulariser relative to none."""
+    results = report["results"]
+    return [
+        "| regulariser | training samples/s, relative to none | kernel while training |",
+        "|---|---|---|",
+        *(f"| {label} | {results[name]['vs_none']:.2f}x | {kernel} |"
+          for name, (label, kernel) in REGULARIZERS.items()),
+    ]
+
+
+TABLES = {fn.__name__: fn for fn in (imdb_sentiment, overhead, keras_compare, masking,
+                                     regularizers)}
+
+
+def render(name, results=RESULTS):
+    """The table `name` built from results/<name>.json, as it sits between its markers."""
+    with open(os.path.join(results, f"{name}.json")) as f:
+        report = json.load(f)
+    return "\n" + "\n".join(TABLES[name](report)) + "\n\n"
+
+
+def marked(text):
+    """What README holds between each pair of markers, by name."""
+    return {m["name"]: m["body"] for m in MARKED.finditer(text)}
+
+
+def unplaced(text):
+    """Tables README has no markers for, and markers naming no table."""
+    found = marked(text)
+    return ([f"{name}: no markers in README" for name in TABLES if name not in found]
+            + [f"{name}: markers name no table" for name in found if name not in TABLES])
+
+
+def stale(text, results=RESULTS):
+    """The marked tables that differ from what their JSON renders now."""
+    return [name for name, body in marked(text).items()
+            if name in TABLES and body != render(name, results)]
+
+
+def rewrite(text, results=RESULTS):
+    """README's text with every marked table rendered anew."""
+    return MARKED.sub(lambda m: (f"<!-- table:{m['name']} -->\n{render(m['name'], results)}"
+                                 f"<!-- /table:{m['name']} -->"), text)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true",
+                        help="change nothing; exit 1 naming the tables that are stale")
+    parser.add_argument("--readme", default=README)
+    args = parser.parse_args(argv)
+    with open(args.readme) as f:
+        text = f.read()
+    problems = unplaced(text)
+    if args.check:
+        problems += [f"{name}: stale, README differs from results/{name}.json"
+                     for name in stale(text)]
+        print("\n".join(problems or ["README's tables match benchmarks/results"]))
+        return 1 if problems else 0
+    if problems:
+        sys.exit("cannot place every table: " + "; ".join(problems))
+    changed = stale(text)
+    if changed:
+        with open(args.readme, "w") as f:
+            f.write(rewrite(text))
+    print(f"rewrote {', '.join(changed)}" if changed else "README's tables were up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
