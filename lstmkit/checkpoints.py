@@ -24,7 +24,9 @@ from .errors import ModelFileError
 from .files import atomic_write
 
 FORMAT = "lstmkit.checkpoint"
-FORMAT_VERSION = 1
+# 2: the training configuration, the batch source's state and signature, and
+# the random generators and carried states of each process are recorded
+FORMAT_VERSION = 2
 NAME = re.compile(r"ckpt-(\d+)-(\d+)\.safetensors$")
 
 
@@ -98,8 +100,9 @@ def write_checkpoint(path, state):
     atomic_write(path, safetensors.torch.save(tensors, metadata=metadata))
 
 
-def read_checkpoint(path):
-    """The state dict written by write_checkpoint; our error for anything else."""
+def read_checkpoint(path, any_version=False):
+    """The state dict written by write_checkpoint; our error for anything
+    else. any_version=True returns the state of an older format as it is."""
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -113,13 +116,17 @@ def read_checkpoint(path):
         raise ModelFileError(f"{path}: not a valid checkpoint file ({e})") from None
     if metadata.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not an lstmkit checkpoint")
-    if metadata.get("format_version") != str(FORMAT_VERSION):
-        raise ModelFileError(f"{path}: checkpoint format {metadata.get('format_version')} "
-                             f"is not the one this lstmkit reads ({FORMAT_VERSION})")
     try:
-        return join_tensors(json.loads(metadata["state"]), tensors)
+        state = join_tensors(json.loads(metadata["state"]), tensors)
     except (KeyError, ValueError, TypeError) as e:
         raise ModelFileError(f"{path}: damaged checkpoint state ({e})") from None
+    if metadata.get("format_version") != str(FORMAT_VERSION) and not any_version:
+        raise ModelFileError(
+            f"{path}: checkpoint format {metadata.get('format_version')} is not the one this "
+            f"lstmkit resumes ({FORMAT_VERSION}): format 1 did not record the training settings "
+            "needed to continue exactly. Its weights are not lost: "
+            "read_checkpoint(path, any_version=True)['model'] gives them")
+    return state
 
 
 def list_checkpoints(folder):

@@ -460,7 +460,7 @@ def read_resume(resume, model, config, source):
     if saved.get("samples") != current.get("samples"):
         raise InputError(f"{path} was written training on {saved.get('samples')} samples, "
                          f"this run has {current.get('samples')}; resume with the same data")
-    if saved != current:
+    if {k: current.get(k) for k in saved} != saved:
         raise InputError(f"{path} was written training on other batches: "
                          + describe_difference(saved, current, "data"))
     return path, state
