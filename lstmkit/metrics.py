@@ -193,14 +193,33 @@ def resolve_metrics(metrics, loss):
                 )
             fn = _METRICS[_ACCURACY_FOR[loss.target]]
             resolved.append(Metric(m, fn))
-        elif name in ("binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy"):
-            resolved.append(Metric(m, _METRICS[name]))
         elif name in _METRICS:
-            resolved.append(Metric(m, _on_output(_METRICS[name])))
+            _check_targets_fit(m, name, loss)
+            if name in ("binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy"):
+                resolved.append(Metric(m, _METRICS[name]))
+            else:
+                resolved.append(Metric(m, _on_output(_METRICS[name])))
         else:
             known = sorted({"accuracy", "acc", *_METRICS, *_ALIASES})
             raise InputError(f"metrics: unknown name {m!r}; known: {', '.join(known)}")
     return resolved
+
+
+def _check_targets_fit(shown, name, loss):
+    """A named metric must read the targets the loss takes: class ids
+    (sparse_categorical_accuracy, with the sparse loss) or values shaped like
+    the output (every other metric, with every other named loss); otherwise
+    it fails on the first batch, or compares the wrong things."""
+    if loss.target == "custom":  # its targets are whatever the user's loss reads
+        return
+    wants_ids = name == "sparse_categorical_accuracy"
+    if wants_ids != (loss.target == "sparse"):
+        needs, takes = ("class ids", "targets shaped like the output") if wants_ids else (
+            "targets shaped like the output", "class ids")
+        hint = ("; 'accuracy' picks the one that fits the loss"
+                if loss.target in _ACCURACY_FOR else "")
+        raise InputError(
+            f"metrics: {shown!r} needs {needs}, but loss {loss.name!r} takes {takes}{hint}")
 
 
 def prepare_target(y, output_shape, loss, argument="y"):
@@ -209,6 +228,8 @@ def prepare_target(y, output_shape, loss, argument="y"):
 
     y is a tensor (samples, ...); output_shape excludes the samples axis.
     """
+    if y is None:  # fit and evaluate need targets; only predict goes without
+        raise InputError(f"{argument} is None: {loss.name} needs targets, one per sample")
     got = tuple(y.shape[1:])
     # a None axis (the steps of a sequence output) takes the length of y's
     out = tuple(g if o is None and i < len(got) else o

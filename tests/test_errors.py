@@ -1,9 +1,12 @@
 """Each user mistake gets our own error naming what was wrong, before any step."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
 
+import lstmkit
 from lstmkit import LstmkitError, Sequential
 from lstmkit.errors import InputError, NotCompiledError
 from lstmkit.layers import LSTM, Dense, Embedding
@@ -144,3 +147,100 @@ def test_sequence_targets_must_have_the_steps_of_x():
     model.fit(x, x % 3, verbose=0)  # per-step labels train
     with pytest.raises(InputError, match=r"y has shape \(16, 5\), the model outputs \('N', 7, 3\)"):
         model.fit(x, (x % 3)[:, :5], verbose=0)
+
+
+def _fitted(first, head, loss):
+    """A tiny model trained one epoch on well-formed float32 data."""
+    layers = [Embedding(5, 3), LSTM(2), head] if first == "ids" else [LSTM(2), head]
+    model = Sequential(layers)
+    model.compile(loss=loss)
+    x = np.ones((4, 3), dtype=int) if first == "ids" else np.ones((4, 3, 2), dtype=np.float32)
+    model.fit(x, TARGETS[loss](), verbose=0)
+    return model, x
+
+
+TARGETS = {  # well-formed labels for four samples, in NumPy's default dtypes
+    "binary_crossentropy": lambda: np.array([0, 1, 1, 0]),
+    "sparse_categorical_crossentropy": lambda: np.array([0, 2, 1, 2]),
+    "categorical_crossentropy": lambda: np.eye(3)[[0, 2, 1, 2]],
+    "mse": lambda: np.array([0, 1, 1, 0]),
+}
+HEADS = {"binary_crossentropy": lambda: Dense(1, activation="sigmoid"),
+         "sparse_categorical_crossentropy": lambda: Dense(3, activation="softmax"),
+         "categorical_crossentropy": lambda: Dense(3, activation="softmax"),
+         "mse": lambda: Dense(1)}
+
+
+@pytest.mark.parametrize("first, empty, shape, axis", [
+    ("ids", [[]], (1, 0), 1),
+    ("ids", [[], []], (2, 0), 1),
+    ("ids", np.zeros((2, 0), dtype=int), (2, 0), 1),
+    ("values", [[]], (1, 0), 1),
+    ("values", np.zeros((2, 0, 2), dtype=np.float32), (2, 0, 2), 1),
+    ("values", torch.zeros(2, 3, 0), (2, 3, 0), 2),
+])
+def test_zero_length_sequences_are_refused(first, empty, shape, axis):
+    model, _ = _fitted(first, Dense(1, activation="sigmoid"), "binary_crossentropy")
+    match = re.escape(f"x has shape {shape}: axis {axis} has length 0, so every sample is empty")
+    y = np.ones(len(empty))
+    for call in (lambda: model.fit(empty, y, verbose=0), lambda: model.evaluate(empty, y),
+                 lambda: model.predict(empty)):
+        with pytest.raises(InputError, match=match):
+            call()
+
+
+def test_some_empty_sequences_are_padding():
+    model, _ = _fitted("ids", Dense(1, activation="sigmoid"), "binary_crossentropy")
+    ragged = [[], [1, 2], [3]]
+    model.fit(ragged, np.array([0, 1, 1]), verbose=0)
+    assert model.predict(ragged).shape == (3, 1)
+    with pytest.raises(InputError, match="all 2 sequences are empty"):
+        lstmkit.pad_sequences([[], []])
+
+
+def _as(values, dtype):
+    """values in a NumPy dtype, or as a torch tensor for bfloat16 (NumPy has none)."""
+    if dtype == "bfloat16":
+        return torch.as_tensor(np.asarray(values, dtype=np.float32)).to(torch.bfloat16)
+    return np.asarray(values).astype(dtype)
+
+
+@pytest.mark.parametrize("loss", sorted(TARGETS))
+@pytest.mark.parametrize("first", ["ids", "values"])
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float64", "int8", "uint8", "bool"])
+def test_inputs_and_targets_of_any_real_dtype(loss, first, dtype):
+    """Well-formed data in any real dtype trains, evaluates and predicts (integer
+    values for an LSTM become float32, as Keras casts them)."""
+    model, x = _fitted(first, HEADS[loss](), loss)
+    x_cast = _as(x if dtype != "bool" else x > 0, dtype)  # bool: ones stay ones
+    y_cast = _as(TARGETS[loss]() if dtype != "bool" else TARGETS[loss]() > 0, dtype)
+    if loss == "sparse_categorical_crossentropy" and dtype == "bool":
+        model.compile(loss=loss)  # ids 0 and 1 only: still valid class ids
+    model.fit(x_cast, y_cast, verbose=0)
+    assert np.isfinite(model.evaluate(x_cast, y_cast))
+    assert np.isfinite(model.predict(x_cast)).all()
+
+
+def test_fit_and_evaluate_without_targets():
+    """y=None used to reach the loss (AttributeError in prepare_target)."""
+    model, x = _fitted("values", Dense(1), "mse")
+    with pytest.raises(InputError, match="y is None: mean_squared_error needs targets"):
+        model.evaluate(x.astype(np.float16), None)
+    fit_refused(model, x, None, "y is None")
+    fit_refused(model, x, np.zeros(4), "validation y is None", validation_data=(x, None))
+
+
+@pytest.mark.parametrize("loss, metric, match", [
+    ("sparse_categorical_crossentropy", "mse",
+     "'mse' needs targets shaped like the output, but loss 'sparse_categorical_crossentropy' "
+     "takes class ids; 'accuracy' picks"),
+    ("sparse_categorical_crossentropy", "binary_accuracy", "needs targets shaped like the output"),
+    ("categorical_crossentropy", "sparse_categorical_accuracy",
+     "'sparse_categorical_accuracy' needs class ids, but loss 'categorical_crossentropy' takes "
+     "targets shaped like the output"),
+    ("mse", "sparse_categorical_accuracy", r"takes targets shaped like the output$"),
+])
+def test_metrics_that_do_not_read_the_loss_targets(loss, metric, match):
+    model = Sequential([LSTM(3), Dense(3, activation="softmax")])
+    with pytest.raises(InputError, match=match):
+        model.compile(loss=loss, metrics=[metric])

@@ -56,6 +56,8 @@ def pad_sequences(sequences, maxlen=None, dtype="int64", padding="pre", truncati
                 f"sequence {i} has steps of shape {a.shape[1:]}, sequence 0 has {step_shape}"
             )
     length = maxlen or max(len(a) for a in arrays)
+    if length == 0:  # a model cannot run zero steps; some empty sequences are just padding
+        raise InputError(f"all {len(arrays)} sequences are empty: there are no steps to pad")
     out = np.full((len(arrays), length) + step_shape, value, dtype=dtype)
     for i, a in enumerate(arrays):
         a = a[-length:] if truncating == "pre" else a[:length]
@@ -70,18 +72,30 @@ def pad_sequences(sequences, maxlen=None, dtype="int64", padding="pre", truncati
 def _is_ragged(data):
     lengths = set()
     for item in data:
-        if isinstance(item, (str, bytes)) or not hasattr(item, "__len__"):
+        if isinstance(item, (str, bytes)) or not hasattr(item, "__len__") or (
+                getattr(item, "ndim", 1) == 0):  # a 0-d array or tensor has __len__ but no length
             return False
         lengths.add(len(item))
     return len(lengths) > 1
 
 
-def to_tensor(data, argument, integer=False):
+def to_tensor(data, argument, integer=None):
     """Convert arrays, tensors or (ragged) lists to a torch tensor.
 
-    Floats become float32. With integer=True (input to an Embedding) whole
-    floats are accepted and become int64; other floats are refused. Ragged
-    lists of sequences are padded with `pad_sequences` (zeros before).
+    Args:
+        data: what the user passed in, (samples, ...).
+        argument: its name in error messages ('x', 'validation y').
+        integer: True for ids (the input of an Embedding): whole floats are
+            accepted and become int64, other floats are refused. False for
+            values (the input of any other first layer): integers and floats
+            alike become float32, as Keras casts a layer's input to its
+            dtype. None (targets): integers stay integers (class ids), floats
+            become float32.
+
+    Ragged lists of sequences are padded with `pad_sequences` (zeros before).
+    Data without samples, or whose samples hold nothing (an axis of length 0:
+    sequences of no steps, steps of no features), is refused: no layer can
+    run on it.
     """
     if isinstance(data, torch.Tensor):
         t = data.detach()
@@ -92,7 +106,7 @@ def to_tensor(data, argument, integer=False):
             data = pad_sequences(data, dtype="float64")
         try:
             a = np.asarray(data)
-        except ValueError as e:
+        except (ValueError, TypeError, RuntimeError) as e:  # e.g. a list of bfloat16 tensors
             raise InputError(f"{argument} cannot be read as an array: {e}") from None
         if a.dtype == object or a.dtype.kind in "USVM":
             raise InputTypeError(
@@ -113,15 +127,20 @@ def to_tensor(data, argument, integer=False):
         raise InputError(f"{argument} must have a samples axis, got a single number")
     if len(t) == 0:
         raise InputError(f"{argument} is empty: no samples")
+    if t.numel() == 0:
+        axis = t.shape.index(0)
+        raise InputError(
+            f"{argument} has shape {tuple(t.shape)}: axis {axis} has length 0, so every sample is "
+            "empty (sequences of no steps, or steps of no features)")
     if t.dtype == torch.bool:
-        t = t.to(torch.float32 if not integer else torch.int64)
+        t = t.to(torch.int64 if integer else torch.float32)
     if integer:
         if t.is_floating_point():
             check_finite(t, argument)
             if not torch.equal(t, t.round()):
                 raise InputError(f"{argument} must hold integer ids, got non-integer values")
         return t.to(torch.int64)
-    return t.to(torch.float32) if t.is_floating_point() else t
+    return t.to(torch.float32) if integer is False or t.is_floating_point() else t
 
 
 def check_finite(t, argument):
