@@ -224,10 +224,11 @@ def test_inputs_and_targets_of_any_real_dtype(loss, first, dtype):
 def test_fit_and_evaluate_without_targets():
     """y=None used to reach the loss (AttributeError in prepare_target)."""
     model, x = _fitted("values", Dense(1), "mse")
-    with pytest.raises(InputError, match="y is None: mean_squared_error needs targets"):
+    with pytest.raises(InputError, match="evaluate needs targets y"):
         model.evaluate(x.astype(np.float16), None)
-    fit_refused(model, x, None, "y is None")
-    fit_refused(model, x, np.zeros(4), "validation y is None", validation_data=(x, None))
+    fit_refused(model, x, None, "fit needs targets y")
+    fit_refused(model, x, np.zeros(4), "validation y is None: mean_squared_error needs targets",
+                validation_data=(x, None))
 
 
 @pytest.mark.parametrize("loss, metric, match", [
