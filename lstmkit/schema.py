@@ -194,11 +194,30 @@ class Layer:
         self.entry.check(value, path, wrappers)
         ARGUMENTS[value["class"]].check(value["config"], _join(path, "config"), wrappers + 1)
 
+class Model(Record):
+    """The 'model' section: its fields, then the one rule between them. A
+    null size (any length) must not be the last axis of the input, which
+    the first layer's weights are sized by, unless that layer (or the one a
+    wrapper holds) is an Embedding, whose input is ids shaped (steps,)."""
+
+    def check(self, value, path, wrappers):
+        super().check(value, path, wrappers)
+        shape, first = value["input_shape"], value["layers"][0]
+        while "layer" in first["config"]:
+            first = first["config"]["layer"]
+        if shape and shape[-1] is None and first["class"] != "Embedding":
+            raise SchemaError(_join(path, f"input_shape[{len(shape) - 1}]"),
+                              "must be a size, got null: it is the features axis (only a "
+                              "model starting with an Embedding has its steps there)")
+
+
 # ----- the schema ------------------------------------------------------------
 
 UNITS = Int(1, 2**20)  # as check_positive_int's default bound
 RATE = Number(0, 1, high_open=True)
 INITIALIZER = Choice(INITIALIZERS)  # in a file, only names: callables are not saved
+# a bias is a vector: the others need fans or a matrix, and fail when built
+BIAS_INITIALIZER = Choice(("uniform", "normal", "zeros", "ones"))
 RECURRENT = {
     "units": Required(UNITS),
     "return_sequences": Bool(),
@@ -212,7 +231,7 @@ RECURRENT = {
     "impl": Choice(("auto", "fused", "reference")),
     "kernel_initializer": INITIALIZER,
     "recurrent_initializer": INITIALIZER,
-    "bias_initializer": INITIALIZER,
+    "bias_initializer": BIAS_INITIALIZER,
 }
 
 # each layer class's constructor arguments, as a saved config may give them
@@ -236,14 +255,14 @@ LAYER_ARGUMENTS = {
         "units": Required(UNITS),
         "activation": Choice((*ACTIVATIONS, None)),
         "kernel_initializer": INITIALIZER,
-        "bias_initializer": INITIALIZER,
+        "bias_initializer": BIAS_INITIALIZER,
     },
     "Masking": {"mask_value": Number()},
     "TimeDistributed": {"layer": Required(Layer(LAYERS))},
 }
 ARGUMENTS = {name: Record(fields, taken_by=name) for name, fields in LAYER_ARGUMENTS.items()}
 
-MODEL = Record({
+MODEL = Model({
     "class": Required(Choice(("Sequential",))),
     "input_shape": Required(ListOf(Nullable(Int(1, 2**31)), max_length=MAX_INPUT_RANK)),
     "input_dtype": Required(Choice(("int64", "float32"))),
