@@ -32,11 +32,16 @@ NAME = re.compile(r"ckpt-(\d+)-(\d+)\.safetensors$")
 
 def split_tensors(obj, tensors, prefix):
     """A JSON-able copy of obj with each tensor moved into `tensors` under a
-    key starting with `prefix` and replaced by {"__tensor__": key}."""
+    key starting with `prefix` and replaced by {"__tensor__": key}. Tensors
+    that share memory (tied weights) are copied apart: safetensors refuses
+    shared storage."""
     if isinstance(obj, torch.Tensor):
-        key = f"{prefix}"
-        tensors[key] = obj.detach().cpu().contiguous()
-        return {"__tensor__": key}
+        tensor = obj.detach().cpu().contiguous()
+        if any(t.untyped_storage().data_ptr() == tensor.untyped_storage().data_ptr()
+               for t in tensors.values()):
+            tensor = tensor.clone()
+        tensors[prefix] = tensor
+        return {"__tensor__": prefix}
     if isinstance(obj, dict):
         return {"__dict__": [[split_tensors(k, tensors, f"{prefix}.k{i}"),
                               split_tensors(v, tensors, f"{prefix}.{i}")]

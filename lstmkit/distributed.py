@@ -17,7 +17,7 @@ class SingleProcess:
     """The group of one process: decisions are this process's own.
 
     A group has `rank`, `world_size` and `is_main`, and:
-        any(*flags) -> tuple of bools, each True if any process's flag is
+        any(**flags) -> {name: bool}, each True if that flag is True on any process
         sum_(tensor) -> the tensor, summed over processes in place
         gather(obj) -> [obj of process 0, obj of process 1, ...] on every process
     Each is a collective: every process calls it at the same point.
@@ -30,8 +30,8 @@ class SingleProcess:
     def is_main(self):
         return self.rank == 0
 
-    def any(self, *flags):
-        return tuple(bool(f) for f in flags)
+    def any(self, **flags):
+        return {name: bool(flag) for name, flag in flags.items()}
 
     def sum_(self, tensor):
         return tensor

@@ -193,7 +193,7 @@ class Trainer:
                     logs.update({f"val_{k}": v for k, v in val.items()})
                 self.step_scheduler_after_epoch(logs)
                 self.call("on_epoch_end", epoch, logs)
-                (self.should_stop,) = self.group.any(self.should_stop)
+                self.should_stop = self.group.any(should_stop=self.should_stop)["should_stop"]
                 self.save_checkpoint(epoch + 1, 0)
                 if self.should_stop:
                     break
@@ -260,8 +260,8 @@ class Trainer:
         loss = mean_over_real_steps(values, mask)
         self.optimizer.zero_grad(set_to_none=True)
         if self.config.skip_nonfinite:
-            (skip,) = self.group.any(not torch.isfinite(loss))  # the same choice everywhere
-            if skip:
+            decided = self.group.any(skip=not torch.isfinite(loss))  # the same choice everywhere
+            if decided["skip"]:
                 self.skipped_batches += 1
                 return None, None, loss.detach(), mask
         loss.backward()
@@ -302,17 +302,16 @@ class Trainer:
         """Together with every process: raise NonFiniteLossError if any saw a
         non-finite loss; return whether any was interrupted."""
         batch = self.first_nonfinite()
-        interrupted, bad = self.group.any(self.interrupted, batch is not None)
-        if bad:
+        decided = self.group.any(interrupted=self.interrupted, nonfinite=batch is not None)
+        if decided["nonfinite"]:
             self.raise_nonfinite(batch)
-        return interrupted
+        return decided["interrupted"]
 
     def check_finite(self):
         """Raise NonFiniteLossError if any loss of this epoch so far was NaN or
         infinite, on any process."""
         batch = self.first_nonfinite()
-        (bad,) = self.group.any(batch is not None)
-        if bad:
+        if self.group.any(nonfinite=batch is not None)["nonfinite"]:
             self.raise_nonfinite(batch)
 
     def raise_nonfinite(self, batch):
