@@ -132,3 +132,39 @@ def test_loader_survives_mutated_files(saved_model, tmp_path_factory, mutation):
     model = only_our_errors(lstmkit.load_model, folder)
     if model is not None:
         assert isinstance(model, Sequential)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                max_size=3),
+    max_leaves=8)
+
+
+def json_paths(value, path=()):
+    """The path of every value inside a parsed JSON document, containers too."""
+    items = value.items() if isinstance(value, dict) else (
+        enumerate(value) if isinstance(value, list) else ())
+    for key, item in items:
+        yield path + (key,)
+        yield from json_paths(item, path + (key,))
+
+
+@FUZZ
+@given(where=st.integers(0, 10**6), value=json_values)
+def test_loader_survives_any_json_in_any_field(saved_model, tmp_path_factory, where, value):
+    """Any JSON value, nested or not, in place of any field of config.json."""
+    folder = tmp_path_factory.mktemp("edited") / "m"
+    shutil.copytree(saved_model, folder)
+    config = json.loads((folder / "config.json").read_text())
+    paths = list(json_paths(config))
+    *parents, last = paths[where % len(paths)]
+    parent = config
+    for key in parents:
+        parent = parent[key]
+    parent[last] = value
+    (folder / "config.json").write_text(json.dumps(config))
+    model = only_our_errors(lstmkit.load_model, folder)
+    if model is not None:
+        assert isinstance(model, Sequential)
