@@ -7,10 +7,13 @@ the field, e.g. `model.layers[1].config.units must be an int, got list`,
 never a TypeError or AttributeError from deep inside.
 
 The schema checks types, allowed names and the bounds the constructors
-declare; the constructors check again when the model is built from the file
-(and alone check what depends on several arguments, such as proj_size below
+declare, and refuses two things the constructors accept but building then
+fails on: a bias initialiser that needs a matrix, and a null features axis.
+The constructors check again when the model is built from the file (and
+alone check what depends on several arguments, such as proj_size below
 units). LAYER_ARGUMENTS holds one table per class in `layers.LAYERS`;
-tests/test_schema.py checks that it covers every constructor argument.
+tests/test_schema.py checks that it covers every constructor argument and
+that its bounds are the constructors' own.
 """
 
 import math
@@ -193,6 +196,7 @@ class Layer:
             raise SchemaError(path, f"is a layer inside more than {MAX_WRAPPERS} wrappers")
         self.entry.check(value, path, wrappers)
         ARGUMENTS[value["class"]].check(value["config"], _join(path, "config"), wrappers + 1)
+
 
 class Model(Record):
     """The 'model' section: its fields, then the one rule between them. A
