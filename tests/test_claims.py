@@ -183,3 +183,32 @@ def test_a_learning_rate_schedule_is_checkpointed(tmp_path):
     state = read_checkpoint(list_checkpoints(tmp_path)[-1])
     assert state["scheduler"]["last_epoch"] == 1
     assert "A learning-rate schedule's state (`fit(scheduler=...)`) is saved too." in README
+
+
+def test_gru_takes_the_lstm_options_but_projection():
+    assert "options but `proj_size` and `unit_forget_bias`, which have no GRU" in README
+    lstm, gru = code_parameters(layers.LSTM), code_parameters(layers.GRU)
+    assert {k: v for k, v in lstm.items() if k not in ("proj_size", "unit_forget_bias")} == gru
+
+
+def test_variable_length_sequences_are_padded_before():
+    assert "variable-length sequences, padded with zeros before the sequence" in README
+    assert lstmkit.pad_sequences([[1, 2], [3]]).tolist() == [[1, 2], [0, 3]]
+
+
+@pytest.mark.parametrize("optimizer", [
+    torch.optim.Adam,  # a class
+    lambda params: torch.optim.SGD(params, lr=0.1),  # a factory f(params)
+    "instance",
+])
+def test_torch_optimizers_and_a_callable_loss(optimizer):
+    assert "an optimizer class, a factory `f(params)`, an instance; a callable loss" in README
+    model = Sequential([layers.LSTM(2), layers.Dense(1)])
+    if optimizer == "instance":
+        model.build((None, 2))
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model.compile(loss=lambda p, y: ((p - y) ** 2).mean(), optimizer=optimizer, device="cpu")
+    before = [p.detach().clone() for p in model.parameters()] if model.built else None
+    model.fit(np.ones((4, 3, 2)), np.ones(4), verbose=0)
+    if before is not None:
+        assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
