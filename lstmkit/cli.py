@@ -1,4 +1,5 @@
-"""The `lstmkit` command: one sub-command per task, each a thin call into tasks/.
+"""The `lstmkit` command: built from the task registry (lstmkit.tasks.TASKS),
+each task adding its own sub-commands, plus the task-neutral `inspect`.
 
 Conventions every sub-command follows: --out for where models and reports
 go, --epochs, --batch-size, --seed, --device, --quiet, --debug; exit code 0 on
@@ -7,34 +8,13 @@ only with --debug).
 """
 
 import argparse
+import os
 import sys
+import traceback
 
 from . import __version__
-from .errors import InputError, LstmkitError
-
-
-def add_common_options(parser, out, epochs, batch_size):
-    """The options shared by every training sub-command, with its defaults."""
-    parser.add_argument("--out", default=out, help=f"folder for the model and reports (default {out})")
-    parser.add_argument("--epochs", type=int, default=epochs, help=f"passes over the data (default {epochs})")
-    parser.add_argument("--batch-size", type=int, default=batch_size,
-                        help=f"samples per step (default {batch_size})")
-    parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same run (default 0)")
-    parser.add_argument("--device", default="auto", help="'auto' (CUDA if present), 'cpu' or 'cuda'")
-    parser.add_argument("--resume", metavar="PATH",
-                        help="continue from a checkpoint file or folder (OUT/checkpoints holds them)")
-    parser.add_argument("--checkpoint-every", type=int, metavar="STEPS",
-                        help="also checkpoint every STEPS steps (always at each epoch end)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars, only results")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
-
-
-def run_demo_command(args):
-    from .tasks.demo import run_demo
-
-    run_demo(out=args.out, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-             device=args.device, verbose=0 if args.quiet else 1, resume=args.resume,
-             checkpoint_every=args.checkpoint_every)
+from .errors import InputError, InternalError, LstmkitError
+from .tasks import TASKS
 
 
 def run_inspect_command(args):
@@ -42,24 +22,27 @@ def run_inspect_command(args):
 
     from .inspect import gates, load_numeric_input, plot_gates
     from .model import load_model
-    from .tasks.text import TextEncoder
+    from .tasks import task_of
 
-    model = load_model(args.model, device=args.device)
     if (args.text is None) == (args.input is None):
         raise InputError("give one of --text (a saved text model) or --input FILE.npy")
+    folder = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(folder):
+        raise InputError(f"--out {args.out}: the folder {folder} does not exist")
+    model = load_model(args.model, device=args.device)
     labels = None
     if args.text is not None:
-        encoder = model.metadata.get("encoder")
-        if encoder is None:
+        task = task_of(model)
+        if task is None or model.preprocessing is None:
             raise InputError(f"{args.model} is not a text model (no vocabulary saved): use --input")
-        encoder = TextEncoder.from_json(encoder)
-        ids = encoder.vocabulary.encode(args.text)[-encoder.maxlen:]
-        x = np.array([ids])
-        labels = encoder.vocabulary.decode(ids).split(" ")
+        x, labels = task.inspect_input(model, args.text)
     else:
         x = load_numeric_input(args.input)
         if x.ndim == len(model.input_shape):  # one sample without its samples axis
             x = x[None]
+    if not 0 <= args.sample < len(x):
+        raise InputError(f"--sample {args.sample}: the input holds {len(x)} sample(s), "
+                         f"numbered from 0")
     result = gates(model, x, layer=args.layer, depth=args.depth, direction=args.direction)
     path = plot_gates(result, sample=args.sample, labels=labels, path=args.out,
                       title=args.text[:80] if args.text else args.input)
@@ -81,17 +64,8 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"lstmkit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    demo = commands.add_parser(
-        "demo",
-        help="train the tutorial's sentiment LSTM on built-in data (no arguments, no network)",
-        description="Train the tutorial's model (Embedding 256, LSTM 128, Dropout 0.5, "
-        "Dense 1 sigmoid, RMSprop) on the UCI Sentiment Labelled Sentences shipped with "
-        "lstmkit, report held-out accuracy and save the model.",
-        epilog="examples:\n  lstmkit demo\n  lstmkit demo --epochs 3 --out /tmp/demo --quiet",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_common_options(demo, out="runs/demo", epochs=10, batch_size=16)
-    demo.set_defaults(run=run_demo_command)
+    for task in TASKS.values():
+        task.add_commands(commands)
 
     inspect = commands.add_parser(
         "inspect",
@@ -130,6 +104,11 @@ def main(argv=None):
             raise
         print(f"lstmkit {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except InternalError:  # a bug, not a usage error: the traceback is for the report
+        traceback.print_exc()
+        print(f"lstmkit {args.command}: internal error: this is a bug in lstmkit; please report "
+              "it with the command you ran", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"lstmkit {args.command}: interrupted", file=sys.stderr)
         return 130

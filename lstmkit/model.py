@@ -17,6 +17,7 @@ from torch import nn
 from . import __version__, files
 from .config import TrainConfig
 from .data.batching import check_finite, to_tensor
+from .data.preprocessing import read_preprocessing
 from .data.sources import ArrayBatches, BatchSource
 from .errors import InputError, InputTypeError, ModelFileError, NotCompiledError
 from .layers import LAYERS, Embedding, Layer
@@ -46,6 +47,8 @@ class Sequential(nn.Module):
         self.input_dtype = None
         self._compiled = None
         self.optimizer = None
+        self.metadata = {}  # JSON-able facts saved with the model (its task, its data)
+        self.preprocessing = None  # what turns raw input into model input, saved with the model
         for layer in layers or []:
             self.add(layer)
 
@@ -231,6 +234,8 @@ class Sequential(nn.Module):
             raise InputError("the model has no layers: add some before compile")
         last = self.layers[-1]
         resolved = resolve_loss(loss, last.activation)
+        metric_list = [] if metrics is None else [metrics] if isinstance(metrics, str) or callable(
+            metrics) else list(metrics)
         self._compiled = {
             "loss": resolved,
             "metrics": resolve_metrics(metrics, resolved),
@@ -240,9 +245,12 @@ class Sequential(nn.Module):
             "config": {
                 "loss": loss if isinstance(loss, str) else None,
                 "optimizer": optimizer if isinstance(optimizer, str) else None,
-                "metrics": [m for m in (metrics or []) if isinstance(m, str)]
-                if not isinstance(metrics, str) else [metrics],
+                "metrics": [m for m in metric_list if isinstance(m, str)],
             },
+            "unsaved": [f"{what} {getattr(value, '__name__', type(value).__name__)!r}"
+                        for what, value in [("loss", loss), ("optimizer", optimizer),
+                                            *(("metric", m) for m in metric_list)]
+                        if not isinstance(value, str)],
         }
         self.optimizer = None
 
@@ -476,17 +484,35 @@ class Sequential(nn.Module):
             "layers": [{"class": type(l).__name__, "config": l.get_config()} for l in self.layers],
         }
 
-    def save(self, path, metadata=None):
+    def save(self, path, metadata=None, preprocessing=None):
         """Save to folder `path`: config.json (architecture, compile settings,
-        JSON-able `metadata` such as a vocabulary) and model.safetensors
-        (weights). Loading never unpickles; see lstmkit.files."""
+        JSON-able `metadata`, the `preprocessing` object's JSON) and
+        model.safetensors (weights). Metadata and preprocessing default to
+        the model's own (those it was loaded with). Loading never unpickles;
+        see lstmkit.files.
+
+        A loss, optimizer or metric given as a callable or an object cannot
+        be written: the file keeps the names only, and saving warns which."""
         if not self.built:
             raise InputError("the model is not built yet: train it or call build() before save")
+        found = callables_in(self.get_config(), "model")
+        if found:
+            raise ModelFileError(f"the model cannot be saved: {found[0]} is a callable, and "
+                                 "callables cannot be written to a model file; build it with a "
+                                 "named initialiser")
+        preprocessing = preprocessing if preprocessing is not None else self.preprocessing
+        compiled = self._compiled["config"] if self._compiled else None
+        if self._compiled and self._compiled["unsaved"]:
+            warnings.warn(f"saving without the compile settings {', '.join(self._compiled['unsaved'])}"
+                          ": a file holds names only; the model loads "
+                          + ("uncompiled" if compiled["loss"] is None or compiled["optimizer"] is None
+                             else "without them"), stacklevel=2)
         config = {
             "lstmkit_version": __version__,
             "model": self.get_config(),
-            "compile": self._compiled["config"] if self._compiled else None,
-            "metadata": metadata or {},
+            "compile": compiled,
+            "metadata": self.metadata if metadata is None else metadata,
+            "preprocessing": preprocessing.document() if preprocessing is not None else None,
         }
         files.write_model(path, config, self.state_dict())
 
@@ -548,6 +574,17 @@ def model_from_config(config, where="config"):
     return model, tuple(shape), config["input_dtype"]
 
 
+def saved_preprocessing(config):
+    """The 'preprocessing' entry, or for files of lstmkit 0.1.0, which kept
+    a text encoder in metadata['encoder'], that encoder as one."""
+    if config.get("preprocessing") is not None:
+        return config["preprocessing"]
+    encoder = (config.get("metadata") or {}).get("encoder")
+    if isinstance(encoder, dict):
+        return {"kind": "text_encoder", "version": 1, "data": encoder}
+    return None
+
+
 def load_model(path, device="cpu", compile=True):
     """Load a model saved by `model.save(path)`.
 
@@ -555,7 +592,10 @@ def load_model(path, device="cpu", compile=True):
     first built without memory (on torch's meta device) so the weights file
     is checked against it, and weights are read with safetensors: a file
     from a stranger cannot run code. Returns a Sequential, compiled again if
-    it was saved compiled with named loss and optimizer.
+    it was saved compiled with named loss and optimizer (with a warning if
+    it was compiled with callables, which a file cannot hold), its
+    `metadata` and its `preprocessing` object (lstmkit.data.preprocessing)
+    read back.
     """
     path = os.fspath(path)
     config = files.read_config(path)
@@ -572,12 +612,19 @@ def load_model(path, device="cpu", compile=True):
     model = model.to_empty(device="cpu")
     model.load_state_dict(tensors)
     model.metadata = config.get("metadata") or {}
+    model.preprocessing = read_preprocessing(saved_preprocessing(config), where)
     saved = config.get("compile")
-    if compile and isinstance(saved, dict) and saved.get("loss") and saved.get("optimizer"):
-        try:
-            model.compile(saved["loss"], saved["optimizer"], saved.get("metrics"), device=device)
-        except (InputError, InputTypeError) as e:
-            raise ModelFileError(f"{where}: compile settings: {e}") from None
+    if compile and isinstance(saved, dict):
+        if saved.get("loss") and saved.get("optimizer"):
+            try:
+                model.compile(saved["loss"], saved["optimizer"], saved.get("metrics"), device=device)
+            except (InputError, InputTypeError) as e:
+                raise ModelFileError(f"{where}: compile settings: {e}") from None
+        else:
+            missing = [k for k in ("loss", "optimizer") if not saved.get(k)]
+            warnings.warn(f"{where}: the model's {' and '.join(missing)} could not be saved "
+                          "(a callable or an object, which a file cannot hold), so it loads "
+                          "uncompiled: call compile() before fit or evaluate", stacklevel=2)
     return model.to(resolve_device(device))
 
 

@@ -7,9 +7,14 @@ first. A vocabulary of `num_words` ids therefore keeps num_words - 3 words.
 """
 
 import collections
+import math
 import os
 
+import numpy as np
+
 from ..errors import DataFileError, InputError
+from .batching import pad_sequences
+from .preprocessing import Preprocessing
 
 PAD, START, OOV = 0, 1, 2
 FIRST_WORD_ID = 3
@@ -81,7 +86,72 @@ class Vocabulary:
     def from_json(cls, data):
         if not isinstance(data, dict) or not isinstance(data.get("index"), dict):
             raise InputError("a saved vocabulary must be {'index': {word: id}, 'num_words': n}")
-        return cls(data["index"], data.get("num_words"))
+        if not all(isinstance(w, str) and type(i) is int and i >= FIRST_WORD_ID
+                   for w, i in data["index"].items()):
+            raise InputError(f"a vocabulary's index maps words to ids from {FIRST_WORD_ID} on")
+        num_words = data.get("num_words")
+        if num_words is not None and type(num_words) is not int:
+            raise InputError(f"num_words must be an int, got {num_words!r}")
+        return cls(data["index"], num_words)
+
+
+def choose_maxlen(sequences, quantile=0.95, cap=500):
+    """A length covering `quantile` of the sequences, at most `cap`: long
+    outliers would otherwise make every batch pay for their padding."""
+    lengths = sorted(len(s) for s in sequences)
+    if not lengths:
+        raise InputError("no texts to measure")
+    return max(1, min(cap, lengths[min(len(lengths) - 1, math.ceil(quantile * len(lengths)) - 1)]))
+
+
+class TextEncoder(Preprocessing):
+    """Texts -> padded id arrays, with the vocabulary and label names that a
+    saved model needs to read new text (saved with it as its preprocessing)."""
+
+    KIND = "text_encoder"
+    VERSION = 1
+
+    def __init__(self, vocabulary, maxlen, labels):
+        self.vocabulary, self.maxlen, self.labels = vocabulary, maxlen, list(labels)
+
+    @classmethod
+    def fit(cls, texts, labels, num_words=1024, maxlen=None):
+        vocabulary = Vocabulary.build(texts, num_words)
+        if maxlen is None:
+            maxlen = choose_maxlen([vocabulary.encode(t) for t in texts])
+        return cls(vocabulary, maxlen, sorted(set(labels)))
+
+    def encode(self, texts):
+        return pad_sequences([self.vocabulary.encode(t) for t in texts], maxlen=self.maxlen)
+
+    def encode_labels(self, labels):
+        index = {name: i for i, name in enumerate(self.labels)}
+        unknown = sorted(set(labels) - set(index))
+        if unknown:
+            raise InputError(f"labels {unknown[:5]} were not seen in training: {self.labels}")
+        return np.array([index[name] for name in labels], dtype=np.int64)
+
+    def decode_predictions(self, outputs):
+        """Model outputs -> (label name, probability of that label) per sample."""
+        outputs = np.asarray(outputs)
+        if outputs.shape[-1] == 1:  # sigmoid: probability of labels[1]
+            p = outputs[:, 0]
+            return [(self.labels[int(q > 0.5)], float(q if q > 0.5 else 1 - q)) for q in p]
+        return [(self.labels[int(i)], float(row[i])) for row, i in zip(outputs, outputs.argmax(-1))]
+
+    def to_json(self):
+        return {"vocabulary": self.vocabulary.to_json(), "maxlen": self.maxlen, "labels": self.labels}
+
+    @classmethod
+    def from_json(cls, data):
+        if not isinstance(data, dict) or set(data) != {"vocabulary", "maxlen", "labels"}:
+            raise InputError("a text encoder is {'vocabulary': ..., 'maxlen': n, 'labels': [...]}")
+        maxlen, labels = data["maxlen"], data["labels"]
+        if isinstance(maxlen, bool) or not isinstance(maxlen, int) or maxlen < 1:
+            raise InputError(f"maxlen must be a positive int, got {maxlen!r}")
+        if not isinstance(labels, list) or not all(isinstance(l, str) for l in labels):
+            raise InputError("labels must be a list of names")
+        return cls(Vocabulary.from_json(data["vocabulary"]), maxlen, labels)
 
 
 def read_labelled_lines(path, separator="\t", encoding="utf-8"):

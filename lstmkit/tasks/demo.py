@@ -10,9 +10,11 @@ import os
 import time
 from importlib import resources
 
-from ..data.text import read_labelled_lines
+from ..data.text import TextEncoder, read_labelled_lines
 from ..train import set_seed
-from .text import TextEncoder, build_classifier, stratified_split
+from .text import TextClassification, stratified_split
+
+TASK = TextClassification()
 
 SOURCES = ("amazon_cells_labelled.txt", "imdb_labelled.txt", "yelp_labelled.txt")
 EXAMPLES = (
@@ -35,7 +37,8 @@ def load_demo_data():
     return texts, labels
 
 
-def run_demo(out="runs/demo", epochs=10, batch_size=16, seed=0, device="auto", verbose=1,
+def run_demo(out="runs/demo", epochs=TASK.defaults["epochs"],
+             batch_size=TASK.defaults["batch_size"], seed=0, device="auto", verbose=1,
              resume=None, checkpoint_every=None, print_fn=print):
     """Train, evaluate on the held-out fifth, show a few predictions, save.
     Checkpoints go to OUT/checkpoints; `resume` continues from one.
@@ -44,7 +47,8 @@ def run_demo(out="runs/demo", epochs=10, batch_size=16, seed=0, device="auto", v
     texts, labels = load_demo_data()
     train_idx, test_idx = stratified_split(labels, 0.2, seed)
     train_texts = [texts[i] for i in train_idx]
-    encoder = TextEncoder.fit(train_texts, [labels[i] for i in train_idx], num_words=1024)
+    encoder = TextEncoder.fit(train_texts, [labels[i] for i in train_idx],
+                              num_words=TASK.defaults["num_words"])
     x_train = encoder.encode(train_texts)
     y_train = encoder.encode_labels([labels[i] for i in train_idx])
     x_test = encoder.encode([texts[i] for i in test_idx])
@@ -53,7 +57,7 @@ def run_demo(out="runs/demo", epochs=10, batch_size=16, seed=0, device="auto", v
              f"vocabulary {len(encoder.vocabulary)} ids, maxlen {encoder.maxlen}")
 
     set_seed(seed)
-    model = build_classifier(num_words=1024, device=device)
+    model = TASK.build_model(encoder, device=device)
     history = model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, seed=seed,
                         verbose=verbose, checkpoint_dir=os.path.join(out, "checkpoints"),
                         checkpoint_every=checkpoint_every, resume=resume)
@@ -65,9 +69,14 @@ def run_demo(out="runs/demo", epochs=10, batch_size=16, seed=0, device="auto", v
             model.predict(encoder.encode(EXAMPLES)))):
         print_fn(f"  {names.get(label, label):8s} {p:.2f}  {text}")
 
-    model.save(out, metadata={"task": "text_classification", "encoder": encoder.to_json(),
-                              "data": "UCI Sentiment Labelled Sentences (demo)"})
+    TASK.save(model, out, encoder, data="UCI Sentiment Labelled Sentences (demo)")
     seconds = time.perf_counter() - started
     print_fn(f"model saved to {os.path.abspath(out)} ({seconds:.0f} s in all)")
     return {"test_loss": loss, "test_accuracy": accuracy, "history": history.history,
             "seconds": seconds, "out": out}
+
+
+def run_demo_command(args):
+    run_demo(out=args.out, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+             device=args.device, verbose=0 if args.quiet else 1, resume=args.resume,
+             checkpoint_every=args.checkpoint_every)

@@ -7,15 +7,12 @@ more), trained with RMSprop. Texts become Keras-style id sequences
 so the LSTM's last step is the text's last word.
 """
 
-import math
-
 import numpy as np
 
-from ..data.batching import pad_sequences
-from ..data.text import Vocabulary
-from ..errors import InputError
+from ..data.text import TextEncoder, choose_maxlen  # noqa: F401 (the task's preprocessing)
 from ..layers import LSTM, Dense, Dropout, Embedding
 from ..model import Sequential
+from .base import Task, add_command, add_training_options
 
 
 def build_classifier(num_words=1024, num_classes=2, embedding_dim=256, units=128, dropout=0.5,
@@ -37,55 +34,6 @@ def build_classifier(num_words=1024, num_classes=2, embedding_dim=256, units=128
     return model
 
 
-def choose_maxlen(sequences, quantile=0.95, cap=500):
-    """A length covering `quantile` of the sequences, at most `cap`: long
-    outliers would otherwise make every batch pay for their padding."""
-    lengths = sorted(len(s) for s in sequences)
-    if not lengths:
-        raise InputError("no texts to measure")
-    return max(1, min(cap, lengths[min(len(lengths) - 1, math.ceil(quantile * len(lengths)) - 1)]))
-
-
-class TextEncoder:
-    """Texts -> padded id arrays, with the vocabulary and label names that a
-    saved model needs to read new text."""
-
-    def __init__(self, vocabulary, maxlen, labels):
-        self.vocabulary, self.maxlen, self.labels = vocabulary, maxlen, list(labels)
-
-    @classmethod
-    def fit(cls, texts, labels, num_words=1024, maxlen=None):
-        vocabulary = Vocabulary.build(texts, num_words)
-        if maxlen is None:
-            maxlen = choose_maxlen([vocabulary.encode(t) for t in texts])
-        return cls(vocabulary, maxlen, sorted(set(labels)))
-
-    def encode(self, texts):
-        return pad_sequences([self.vocabulary.encode(t) for t in texts], maxlen=self.maxlen)
-
-    def encode_labels(self, labels):
-        index = {name: i for i, name in enumerate(self.labels)}
-        unknown = sorted(set(labels) - set(index))
-        if unknown:
-            raise InputError(f"labels {unknown[:5]} were not seen in training: {self.labels}")
-        return np.array([index[name] for name in labels], dtype=np.int64)
-
-    def decode_predictions(self, outputs):
-        """Model outputs -> (label name, probability of that label) per sample."""
-        outputs = np.asarray(outputs)
-        if outputs.shape[-1] == 1:  # sigmoid: probability of labels[1]
-            p = outputs[:, 0]
-            return [(self.labels[int(q > 0.5)], float(q if q > 0.5 else 1 - q)) for q in p]
-        return [(self.labels[int(i)], float(row[i])) for row, i in zip(outputs, outputs.argmax(-1))]
-
-    def to_json(self):
-        return {"vocabulary": self.vocabulary.to_json(), "maxlen": self.maxlen, "labels": self.labels}
-
-    @classmethod
-    def from_json(cls, data):
-        return cls(Vocabulary.from_json(data["vocabulary"]), data["maxlen"], data["labels"])
-
-
 def stratified_split(labels, fraction, seed):
     """Indices (train, held_out) with `fraction` of each class held out."""
     rng = np.random.default_rng(seed)
@@ -97,3 +45,37 @@ def stratified_split(labels, fraction, seed):
         held.extend(idx[:cut])
         train.extend(idx[cut:])
     return rng.permutation(train), np.sort(held)
+
+
+class TextClassification(Task):
+    """Labelled texts -> a classifier; its models carry a TextEncoder."""
+
+    name = "text_classification"
+    preprocessing = TextEncoder
+    defaults = {"num_words": 1024, "embedding_dim": 256, "units": 128, "dropout": 0.5,
+                "epochs": 10, "batch_size": 16}
+
+    def build_model(self, preprocessing=None, device="auto", **options):
+        settings = {k: self.defaults[k] for k in ("num_words", "embedding_dim", "units", "dropout")}
+        if preprocessing is not None:
+            settings["num_words"] = preprocessing.vocabulary.num_words
+            settings["num_classes"] = len(preprocessing.labels)
+        return build_classifier(**{**settings, **options}, device=device)
+
+    def add_commands(self, commands):
+        from .demo import run_demo_command
+
+        demo = add_command(
+            commands, "demo",
+            help="train the tutorial's sentiment LSTM on built-in data (no arguments, no network)",
+            description="Train the tutorial's model (Embedding 256, LSTM 128, Dropout 0.5, "
+            "Dense 1 sigmoid, RMSprop) on the UCI Sentiment Labelled Sentences shipped with "
+            "lstmkit, report held-out accuracy and save the model.",
+            examples=["lstmkit demo", "lstmkit demo --epochs 3 --out /tmp/demo --quiet"])
+        add_training_options(demo, self.defaults, out="runs/demo")
+        demo.set_defaults(run=run_demo_command)
+
+    def inspect_input(self, model, text):
+        encoder = model.preprocessing
+        ids = encoder.vocabulary.encode(text)[-encoder.maxlen:]
+        return np.array([ids]), encoder.vocabulary.decode(ids).split(" ")
