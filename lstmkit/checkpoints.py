@@ -117,13 +117,13 @@ def read_checkpoint(path, any_version=False):
         tensors = load_safetensors(data)
         n = int.from_bytes(data[:8], "little")
         metadata = json.loads(data[8 : 8 + n]).get("__metadata__") or {}
-    except (SafetensorError, ValueError, RuntimeError) as e:
+    except (SafetensorError, ValueError, RuntimeError) as e:  # RecursionError too: deep JSON
         raise ModelFileError(f"{path}: not a valid checkpoint file ({e})") from None
     if metadata.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not an lstmkit checkpoint")
     try:
         state = join_tensors(json.loads(metadata["state"]), tensors)
-    except (KeyError, ValueError, TypeError) as e:
+    except (KeyError, ValueError, TypeError, RecursionError) as e:
         raise ModelFileError(f"{path}: damaged checkpoint state ({e})") from None
     if metadata.get("format_version") != str(FORMAT_VERSION) and not any_version:
         raise ModelFileError(

@@ -49,6 +49,7 @@ class Sequential(nn.Module):
         self.optimizer = None
         self.metadata = {}  # JSON-able facts saved with the model (its task, its data)
         self.preprocessing = None  # what turns raw input into model input, saved with the model
+        self.training_config = None  # the last fit's TrainConfig as JSON, saved with the model
         for layer in layers or []:
             self.add(layer)
 
@@ -486,8 +487,8 @@ class Sequential(nn.Module):
 
     def save(self, path, metadata=None, preprocessing=None):
         """Save to folder `path`: config.json (architecture, compile settings,
-        JSON-able `metadata`, the `preprocessing` object's JSON) and
-        model.safetensors (weights). Metadata and preprocessing default to
+        JSON-able `metadata`, the `preprocessing` object's JSON, the last
+        fit's settings) and model.safetensors (weights). Metadata and preprocessing default to
         the model's own (those it was loaded with). Loading never unpickles;
         see lstmkit.files.
 
@@ -513,6 +514,7 @@ class Sequential(nn.Module):
             "compile": compiled,
             "metadata": self.metadata if metadata is None else metadata,
             "preprocessing": preprocessing.document() if preprocessing is not None else None,
+            "training_config": self.training_config,
         }
         files.write_model(path, config, self.state_dict())
 
@@ -562,7 +564,11 @@ def model_from_config(config, where="config"):
     layers = config.get("layers")
     if not isinstance(layers, list) or not layers:
         raise ModelFileError(f"{where}: 'layers' must be a non-empty list")
-    model = Sequential([_layer_from_config(e, f"{where}, layer {i}") for i, e in enumerate(layers)])
+    try:  # a layer that must be last (return_state, a pair output) elsewhere is refused here
+        model = Sequential([_layer_from_config(e, f"{where}, layer {i}")
+                            for i, e in enumerate(layers)])
+    except (InputError, InputTypeError) as e:
+        raise ModelFileError(f"{where}: {e}") from None
     shape = config.get("input_shape")
     if not isinstance(shape, list) or len(shape) > MAX_INPUT_RANK or not all(
         d is None or (isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 2**31)
@@ -613,6 +619,7 @@ def load_model(path, device="cpu", compile=True):
     model.load_state_dict(tensors)
     model.metadata = config.get("metadata") or {}
     model.preprocessing = read_preprocessing(saved_preprocessing(config), where)
+    model.training_config = config.get("training_config")
     saved = config.get("compile")
     if compile and isinstance(saved, dict):
         if saved.get("loss") and saved.get("optimizer"):

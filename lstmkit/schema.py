@@ -284,6 +284,7 @@ DOCUMENT = Record({
         "metrics": Nullable(ListOf(Str())),
     })),
     "metadata": Nullable(Object()),
+    "training_config": Nullable(Object()),
     "preprocessing": Nullable(Record({
         "kind": Required(Str()),
         "version": Required(Int()),

@@ -497,6 +497,7 @@ def fit_model(model, source, config, validation=None, callbacks=(), resume=None,
         check_callbacks(state, callbacks, path)
     trainer = Trainer(model, compiled["loss"], compiled["metrics"], model.optimizer, device,
                       config, callbacks, scheduler, group, network)
+    model.training_config = config.to_json()  # saved with the model
     trainer.fit(source, validation, state)
     if config.skip_nonfinite:
         history.history.setdefault("skipped_batches", []).append(trainer.skipped_batches)

@@ -353,16 +353,6 @@ def paths(value, path=()):
         yield from paths(item, path + (key,))
 
 
-def returns_a_tuple_before_the_end(config, path, value):
-    """Whether the edit makes a layer but the last return a tuple
-    (return_state=True, merge_mode=None): Sequential.add refuses it with an
-    InputError that model.py lets through (see
-    test_a_tuple_before_the_last_layer_is_a_model_file_error)."""
-    tuple_making = {"return_state": True, "merge_mode": None}
-    return (path[-1] in tuple_making and value is tuple_making[path[-1]] and path[:2] == L
-            and path[2] != len(config["model"]["layers"]) - 1)
-
-
 @pytest.mark.filterwarnings("ignore:.*could not be saved")  # a null loss or optimizer
 @pytest.mark.parametrize("kind", sorted(REPLACEMENTS))
 @pytest.mark.parametrize("model", [saved_model, series_model])
@@ -373,8 +363,6 @@ def test_any_field_replaced_by_any_kind_loads_or_is_a_model_file_error(
     value = REPLACEMENTS[kind]
     escaped = []
     for path in paths(config):
-        if returns_a_tuple_before_the_end(config, path, value):
-            continue
         try:
             load(folder, edited(config, path, value))
         except ModelFileError:
@@ -384,8 +372,6 @@ def test_any_field_replaced_by_any_kind_loads_or_is_a_model_file_error(
     assert not escaped, "\n".join(escaped)
 
 
-@pytest.mark.xfail(strict=True, raises=InputError,
-                   reason="model_from_config (model.py) lets Sequential.add's InputError out")
 @pytest.mark.parametrize("path, value", [((*L, 6, "config", "return_state"), True),
                                          ((*BIDIRECTIONAL, "merge_mode"), None)])
 def test_a_tuple_before_the_last_layer_is_a_model_file_error(saved, path, value):

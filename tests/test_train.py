@@ -178,3 +178,25 @@ def test_a_stateful_model_needs_whole_batches_before_the_first_step():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.fit(x, y, batch_size=5, shuffle=False, verbose=0)
+
+
+def test_the_last_fits_settings_are_saved_with_the_model(tmp_path, ids_data):
+    import lstmkit
+    x, y = ids_data
+    model = tutorial_model()
+    model.fit(x, y, batch_size=30, verbose=0, clip_grad_norm=2.0)
+    model.save(tmp_path / "m")
+    saved = lstmkit.load_model(tmp_path / "m").training_config
+    assert saved["batch_size"] == 30 and saved["clip_grad_norm"] == 2.0
+
+
+def test_a_deeply_nested_checkpoint_is_a_model_file_error(tmp_path):
+    import safetensors.torch
+    from lstmkit.checkpoints import read_checkpoint
+    from lstmkit.errors import ModelFileError
+    state = "[" * 100_000 + "]" * 100_000
+    path = tmp_path / "ckpt-00001-000000001.safetensors"
+    path.write_bytes(safetensors.torch.save({"t": torch.zeros(1)}, metadata={
+        "format": "lstmkit.checkpoint", "format_version": "2", "state": state}))
+    with pytest.raises(ModelFileError, match="damaged checkpoint state"):
+        read_checkpoint(path)
