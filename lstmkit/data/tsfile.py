@@ -27,7 +27,7 @@ is none; `@timeStamps true` writes each value as `(timestamp,value)`.
 import codecs
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -42,6 +42,7 @@ _BOOLEAN_TAGS = {"timestamps": "@timeStamps", "missing": "@missing", "univariate
 _COUNT_TAGS = {"dimensions": "@dimensions", "serieslength": "@seriesLength"}
 _TAGS = {"problemname": "@problemName", **_BOOLEAN_TAGS, **_COUNT_TAGS,
          "classlabel": "@classLabel"}
+_ALIASES = {"dimension": "dimensions"}  # aeon's format document spells it so; the archive does not
 
 # With time stamps a colon may sit inside a pair, "(2013-03-01 00:00:00,3.5)":
 # only colons outside parentheses separate dimensions.
@@ -82,6 +83,8 @@ class TimeSeriesData:
             and ARFF what their layout implies), None where it says nothing.
             The data have been checked against them, except `missing`, which
             is only recorded.
+        other_tags: header tags that are not .ts tags (another tool's, or
+            misspelt), {name without '@': the rest of the line}; kept, not read.
     """
 
     series: list
@@ -94,6 +97,7 @@ class TimeSeriesData:
     equal_length: bool | None = None
     series_length: int | None = None
     missing: bool | None = None
+    other_tags: dict = field(default_factory=dict)
 
     def __len__(self):
         return len(self.series)
@@ -139,6 +143,10 @@ def read_ts(path, encoding="utf-8"):
     value that is not a number, a missing or empty `@data` section: each a
     `DataFileError` with the file, line and, where it helps, the column.
 
+    Tags other than the format's are kept in `other_tags`, not refused:
+    other tools add their own (`@survivalAnalysis`). `@dimension` is read as
+    `@dimensions`, as aeon's format document spells it.
+
     Dimensions of one sample may differ in length (`@equalLength false`):
     the shorter ones are padded at the end with NaN to the longest, so each
     sample is one (timesteps, features) array. An empty dimension (`::`)
@@ -150,8 +158,8 @@ def read_ts(path, encoding="utf-8"):
     """
     path = os.fspath(path)
     lines = _lines(path, encoding, comment=b"#")
-    header, data_line = _ts_header(lines, path)
-    samples = _TsSamples(header, path)
+    header, other, data_line = _ts_header(lines, path)
+    samples = _TsSamples(header, other)
     for line in lines:
         samples.add(line)
     if not samples.series:
@@ -346,23 +354,24 @@ def _padded(columns, fill=_NAN, dtype=np.float32):
 # .ts
 
 def _ts_header(lines, path):
-    """Read the header up to @data: ({tag: (value, line number)}, the @data line)."""
-    header, last = {}, None
+    """Read the header up to @data: ({tag: (value, line number)}, {other tag:
+    its text}, the @data line)."""
+    header, other, last = {}, {}, None
     for line in lines:
         last = line
         text = line.text.strip()
         if not text.startswith("@"):
             raise line.error("found data before @data: is the @data line missing?")
         name, rest = _keyword(text)
-        tag = name[1:].lower()
+        tag = _ALIASES.get(name[1:].lower(), name[1:].lower())
         if tag == "data":
             if rest:
                 raise line.error(f"@data takes no value, found {rest!r}")
-            _check_header(header, line)
-            return header, line
-        if tag not in _TAGS:
-            raise line.error(f"unknown header tag {name!r}: a .ts header has "
-                             f"{', '.join(_TAGS.values())} and @data")
+            _check_header(header, other, line)
+            return header, other, line
+        if tag not in _TAGS:  # a tag of some other tool's (or a misspelt one): kept, not read
+            other[name[1:]] = rest
+            continue
         if tag in header:
             raise line.error(f"{_TAGS[tag]} is repeated (first on line {header[tag][1]})")
         header[tag] = (_tag_value(line, tag, rest), line.number)
@@ -403,7 +412,7 @@ def _boolean(line, spelled, words):
     return words[0].lower() == "true"
 
 
-def _check_header(header, data_line):
+def _check_header(header, other, data_line):
     """Refuse a header whose tags contradict each other or leave the labels
     unsaid; the error is at the later of the two tags, or at @data."""
     def value(tag):
@@ -413,8 +422,11 @@ def _check_header(header, data_line):
         return DataFileError(message, data_line.path, max(header[t][1] for t in tags))
 
     if "classlabel" not in header and value("targetlabel") is not True:
+        unknown = ", ".join("@" + name for name in other)
+        unknown = f" ({unknown}: not {'a .ts tag' if len(other) == 1 else '.ts tags'})" if other else ""
         raise data_line.error("the header says neither @classLabel (true with the labels, or "
-                              "false) nor @targetLabel true, so what ends a line is unknown")
+                              "false) nor @targetLabel true, so what ends a line is unknown"
+                              + unknown)
     if value("classlabel") is not None and value("targetlabel") is True:
         raise error("@classLabel true and @targetLabel true: a file holds class labels or "
                     "regression targets, not both", "classlabel", "targetlabel")
@@ -427,14 +439,14 @@ class _TsSamples:
     """The samples of a .ts file, read line by line and checked against the
     header and the samples before them."""
 
-    def __init__(self, header, path):
+    def __init__(self, header, other):
         def value(tag):
             return header.get(tag, (None, None))[0]
 
-        self.path = path
         self.facts = dict(problem_name=value("problemname"), univariate=value("univariate"),
                           dimensions=value("dimensions"), equal_length=value("equallength"),
-                          series_length=value("serieslength"), missing=value("missing"))
+                          series_length=value("serieslength"), missing=value("missing"),
+                          other_tags=other)
         self.class_labels = value("classlabel")
         self.classes = set(self.class_labels or ())
         self.target = value("targetlabel") is True
