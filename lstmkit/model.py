@@ -269,6 +269,9 @@ class Sequential(nn.Module):
         x = to_tensor(x, argument_x, integer=isinstance(self.layers[0], Embedding))
         check_finite(x, argument_x)
         self.layers[0].check_input(x, argument_x)
+        dtype = self.parameter_dtype()
+        if x.is_floating_point() and dtype is not None and x.dtype != dtype:
+            x = x.to(dtype)  # a model cast with .double() or .half() reads its own precision
         if y is None:
             return x, None
         y = to_tensor(y, argument_y)
@@ -473,7 +476,15 @@ class Sequential(nn.Module):
         self._check_built_for(x, "x")
         device = self._compiled["device"] if self._compiled else next(self.parameters()).device
         self.to(device)
-        return predict(self, x, batch_size, device).numpy()
+        out = predict(self, x, batch_size, device)
+        return (out.float() if out.dtype == torch.bfloat16 else out).numpy()  # NumPy has no bf16
+
+    def parameter_dtype(self):
+        """The floating dtype of the weights once built (None before)."""
+        for p in self.parameters():
+            if p.is_floating_point():
+                return p.dtype
+        return None
 
     # ----- files -------------------------------------------------------------
 

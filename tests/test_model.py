@@ -192,3 +192,15 @@ def test_bucket_by_length_batches_similar_lengths():
     unmasked.compile(loss="mse")
     with pytest.raises(lstmkit.LstmkitError, match="bucket_by_length needs a mask"):
         unmasked.fit(x, np.zeros(50), bucket_by_length=True, verbose=0)
+
+
+@pytest.mark.parametrize("cast", ["double", "bfloat16"])
+def test_a_model_cast_to_another_precision_reads_its_input_in_it(cast):
+    model = Sequential([LSTM(4), Dense(1)])
+    model.compile(loss="mse", device="cpu")
+    model.build((None, 2))
+    getattr(model, cast)()
+    x, y = np.random.rand(8, 5, 2).astype(np.float32), np.random.rand(8).astype(np.float32)
+    model.fit(x, y, verbose=0)
+    assert np.isfinite(model.evaluate(x, y))
+    assert model.predict(x).dtype == (np.float64 if cast == "double" else np.float32)
