@@ -42,6 +42,19 @@ def assert_same_outputs_and_gradients(first, second, x, mask=None, reduce=torch.
         torch.testing.assert_close(a, b, **tolerance)
 
 
+class StopAt:
+    """Stops training after `step` steps, as Ctrl-C does (a checkpoint is
+    written if checkpointing is on); -1 never stops, so that a resumed run
+    has the same callbacks."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def on_train_batch_end(self, trainer, batch, size):
+        if trainer.global_step == self.step:
+            trainer.interrupted = True
+
+
 @pytest.fixture
 def small_model():
     torch.manual_seed(0)

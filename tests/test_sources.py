@@ -15,7 +15,7 @@ from lstmkit.data.sources import ArrayBatches, BatchSource, shard
 from lstmkit.errors import InputError
 from lstmkit.layers import LSTM, Dense, Embedding
 
-from conftest import tutorial_model
+from conftest import StopAt, tutorial_model
 
 
 class RaggedBatches(BatchSource):
@@ -138,17 +138,6 @@ def test_evaluation_carries_the_state_through_the_whole_stream():
     windows = model.evaluate(TokenStream(tokens(), streams=4, bptt=6))
     whole = model.evaluate(TokenStream(tokens(), streams=4, bptt=10_000))
     assert windows == pytest.approx(whole, rel=1e-5)
-
-
-class StopAt:
-    """Stops training as Ctrl-C does, after `step` steps."""
-
-    def __init__(self, step):
-        self.step = step
-
-    def on_train_batch_end(self, trainer, batch, size):
-        if trainer.global_step == self.step:
-            trainer.interrupted = True
 
 
 @pytest.mark.parametrize("make", [

@@ -14,7 +14,7 @@ from lstmkit.config import TrainConfig
 from lstmkit.errors import InputError
 from lstmkit.layers import LSTM, Dense
 
-from conftest import tutorial_model
+from conftest import StopAt, tutorial_model
 
 
 class Gradients:
@@ -92,15 +92,6 @@ def test_a_plateau_schedule_reads_its_monitor(ids_data):
     history = tutorial_model().fit(x, y, epochs=2, verbose=0, scheduler=plateau,
                                    validation_split=0.2)
     assert len(history.history["learning_rate"]) == 2
-
-
-class StopAt:
-    def __init__(self, step):
-        self.step = step
-
-    def on_train_batch_end(self, trainer, batch, size):
-        if trainer.global_step == self.step:
-            trainer.interrupted = True
 
 
 def test_a_scheduled_run_resumes_bit_identical(tmp_path, ids_data):
