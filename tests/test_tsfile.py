@@ -25,7 +25,8 @@ def same(data, expected):
         for s, e in zip(data.series, expected))
 
 
-@pytest.mark.skipif(not ITALY.is_dir(), reason=f"the shared ItalyPowerDemand data are not at {ITALY}")
+@pytest.mark.skipif(not ITALY.is_dir(),
+                    reason=f"the shared ItalyPowerDemand data are not at {ITALY}")
 def test_italy_power_demand_from_the_archive():
     train = read_ts(ITALY / "ItalyPowerDemand_TRAIN.ts")
     test = read_series_file(ITALY / "ItalyPowerDemand_TEST.ts")
@@ -133,7 +134,8 @@ def test_written_samples_read_back_exactly(tmp_path):
 
 BAD_TS = [
     # file, line, column, what the message says
-    ("equal_length.ts", 10, 1, "@equalLength is true and dimension 1 of the first sample (line 9) has 3"),
+    ("equal_length.ts", 10, 1,
+     "@equalLength is true and dimension 1 of the first sample (line 9) has 3"),
     ("series_length.ts", 10, 1, "dimension 1 has 3 values, but @seriesLength is 4 (line 7)"),
     ("dimensions.ts", 11, 9, "found 3 dimensions, expected 2 as @dimensions (line 6) says"),
     ("first_width.ts", 10, None, "found 1 dimension, expected 2 as the first sample (line 9) says"),
@@ -190,6 +192,23 @@ def test_header_contradictions(tmp_path, header, message):
     assert caught.value.line is not None and message in str(caught.value)
 
 
+@pytest.mark.parametrize("sample, column, message", [
+    ("(1,2)(2,3):a", 6, "expected ',' between (timestamp,value) pairs"),
+    ("(1,2),(2 3):a", 8, "a (timestamp,value) pair needs a ','"),
+    ("(1,2),:a", 7, "expected a (timestamp,value) pair"),
+    ("(1,2),(x,3):a", 8, "time stamp 'x' is neither a number nor a date"),
+    ("(1,2),(2013-02-30,3):a", 8, "time stamp '2013-02-30' is neither a number nor a date"),
+    ("(1,2),(2,y):a", 10, "'y' is not a number"),
+])
+def test_time_stamp_errors(tmp_path, sample, column, message):
+    path = tmp_path / "stamped.ts"
+    path.write_text(f"@timeStamps true\n@classLabel true a\n@data\n{sample}\n")
+    with pytest.raises(DataFileError) as caught:
+        read_ts(path)
+    assert (caught.value.line, caught.value.column) == (4, column)
+    assert message in str(caught.value)
+
+
 def test_other_tools_tags_are_kept_and_dimension_is_dimensions(tmp_path):
     path = tmp_path / "survival.ts"
     path.write_text("@problemName S\n@dimension 2\n@classLabel false\n@survivalAnalysis true\n"
@@ -213,8 +232,9 @@ def test_unreadable_files(tmp_path):
 def test_encoding_errors_name_the_line_and_comments_need_not_decode(tmp_path):
     path = tmp_path / "latin.ts"
     path.write_bytes(b"# caf\xe9: a Latin-1 comment is skipped undecoded\n"
-                     b"@classLabel true a\n@data\n1,2:a\n3,\xb54:a\n")
-    with pytest.raises(DataFileError, match=r"line 5, column 3: not utf-8 text"):
+                     b"@classLabel true a \xc3\xa9\n@data\n1,2:a\n\xc3\xa9,\xb54:a\n")
+    with pytest.raises(DataFileError, match=r"line 5, column 3: not utf-8 text \(invalid start "
+                                            r"byte at byte 4\)"):
         read_ts(path)
     path.write_bytes(b"# caf\xe9\n@classLabel true \xe9\n@data\n1,2:\xe9\n")
     assert read_ts(path, encoding="latin-1").labels == ["\xe9"]
@@ -233,11 +253,14 @@ def test_ucr_tab_comma_and_whitespace_layouts():
     assert txt.labels == ["1", "2"]  # written 1.0000000e+00, 2.0000000e+00
 
 
-def test_ucr_lines_without_values(tmp_path):
+def test_ucr_lines_without_values_and_trailing_tabs(tmp_path):
     path = tmp_path / "short.csv"
     path.write_text("1,2,3\n2\n")
     with pytest.raises(DataFileError, match="line 2, column 1: a line is a label, then its values"):
         read_ucr(path)
+    path = tmp_path / "tabs.tsv"
+    path.write_text("1\t2\t3\t\n2\t4\t5\n")
+    assert same(read_ucr(path), [[[2], [3]], [[4], [5]]])
 
 
 def test_arff_univariate_and_relational():

@@ -184,7 +184,7 @@ def read_ucr(path, encoding="utf-8"):
     path = os.fspath(path)
     series, labels = [], []
     for line in _lines(path, encoding):
-        text = line.text
+        text = line.text.rstrip()  # a tab or space after the last value is not one more value
         if not labels:  # the first line says how values are separated; None: by whitespace
             delimiter = "\t" if "\t" in text else "," if "," in text else None
         start = len(text) - len(text.lstrip())
@@ -275,7 +275,8 @@ def _lines(path, encoding, comment=None):
     try:
         codecs.lookup(encoding)
     except (LookupError, TypeError):
-        raise InputError(f"encoding must be a text encoding Python knows, got {encoding!r}") from None
+        raise InputError(f"encoding must be a text encoding Python knows, got {encoding!r}") \
+            from None
     try:
         with open(path, "rb") as f:
             number = 0
@@ -294,7 +295,9 @@ def _lines(path, encoding, comment=None):
                     try:
                         line.text = raw.decode(encoding)
                     except UnicodeDecodeError as e:
-                        raise line.error(f"not {encoding} text ({e.reason})", e.start) from None
+                        column = len(raw[:e.start].decode(encoding, errors="replace"))
+                        raise line.error(f"not {encoding} text ({e.reason} at byte "
+                                         f"{e.start + 1})", column) from None
                     yield line
     except OSError as e:
         raise DataFileError(e.strerror or str(e), path) from None
@@ -422,11 +425,12 @@ def _check_header(header, other, data_line):
         return DataFileError(message, data_line.path, max(header[t][1] for t in tags))
 
     if "classlabel" not in header and value("targetlabel") is not True:
-        unknown = ", ".join("@" + name for name in other)
-        unknown = f" ({unknown}: not {'a .ts tag' if len(other) == 1 else '.ts tags'})" if other else ""
-        raise data_line.error("the header says neither @classLabel (true with the labels, or "
-                              "false) nor @targetLabel true, so what ends a line is unknown"
-                              + unknown)
+        message = ("the header says neither @classLabel (true with the labels, or false) nor "
+                   "@targetLabel true, so what ends a line is unknown")
+        if other:
+            message += (f" ({', '.join('@' + name for name in other)}: not "
+                        f"{'a .ts tag' if len(other) == 1 else '.ts tags'})")
+        raise data_line.error(message)
     if value("classlabel") is not None and value("targetlabel") is True:
         raise error("@classLabel true and @targetLabel true: a file holds class labels or "
                     "regression targets, not both", "classlabel", "targetlabel")
@@ -499,6 +503,7 @@ class _TsSamples:
                 self.timestamps.append(_padded(times, _NAN, np.float64))
 
     def result(self):
+        """The samples read, as a TimeSeriesData."""
         labels = None
         if self.target:
             labels = np.array(self.labels, dtype=np.float64)
@@ -582,13 +587,14 @@ class _TsSamples:
         try:
             value, kind = float(stamp), "number"
         except ValueError:
+            value, kind = None, "date"
+        if value is None and _DATE.match(stamp):
             try:
-                if not _DATE.match(stamp):
-                    raise ValueError(stamp)
-                value, kind = np.datetime64(stamp, "ns"), "date"
+                value = np.datetime64(stamp, "ns")
             except ValueError:
-                raise line.error(f"time stamp {stamp!r} is neither a number nor a date",
-                                 column) from None
+                pass  # neither a number nor a date: refused below
+        if value is None:
+            raise line.error(f"time stamp {stamp!r} is neither a number nor a date", column)
         if self.stamp_kind is None:
             self.stamp_kind = kind
         elif kind != self.stamp_kind:
