@@ -410,6 +410,7 @@ def _tag_value(line, tag, rest):
 
 
 def _boolean(line, spelled, words):
+    """The value of a true/false tag (`words`: what follows it), in any case."""
     if len(words) != 1 or words[0].lower() not in ("true", "false"):
         raise line.error(f"{spelled} needs true or false, found {' '.join(words)!r}")
     return words[0].lower() == "true"
@@ -719,14 +720,18 @@ def _arff_attribute(line, rest):
         if not values:
             raise line.error(f"nominal attribute {name!r} declares no values")
         return name, values
-    if kind.lower() in _ARFF_NUMERIC or kind.lower() == "relational":
-        return name, "numeric" if kind.lower() in _ARFF_NUMERIC else "relational"
+    if kind.lower() in _ARFF_NUMERIC:
+        return name, "numeric"
+    if kind.lower() == "relational":
+        return name, "relational"
     raise line.error(f"attribute {name!r} is of type {kind!r}: read_arff reads numeric "
                      "attributes, or one relational attribute of them, then a nominal or "
                      "numeric class")
 
 
 def _arff_layout(attributes, inner, relation, data_line):
+    """The `_ArffLayout` of the attributes declared, or the error at the
+    attribute that makes it one `read_arff` does not read."""
     kinds = [kind for _, kind, _ in attributes]
     if len(attributes) < 2:
         raise data_line.error("the header declares fewer than two attributes: expected the "
@@ -780,6 +785,8 @@ def _unquote(text):
 
 
 def _unescape(text):
+    """ARFF's backslash escapes resolved: \\n, \\t, \\r, and any other
+    character standing for itself."""
     return _ESCAPE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(1)), text)
 
 
