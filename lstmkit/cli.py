@@ -9,10 +9,12 @@ only with --debug).
 
 import argparse
 import os
+import subprocess
 import sys
 import traceback
 
 from . import __version__
+from .distributed import launched_by_torchrun, torchrun_command
 from .errors import InputError, InternalError, LstmkitError
 from .tasks import TASKS
 
@@ -93,10 +95,18 @@ def build_parser():
 
 def main(argv=None):
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
+    nproc = getattr(args, "nproc", 1)
+    if nproc < 1:
+        print(f"lstmkit {args.command}: error: --nproc must be at least 1, got {nproc}",
+              file=sys.stderr)
+        return 2
+    if nproc > 1 and not launched_by_torchrun():  # start the processes; each runs this command
+        return subprocess.call(torchrun_command(nproc, without_nproc(argv)))
     try:
         args.run(args)
     except LstmkitError as e:
@@ -113,6 +123,19 @@ def main(argv=None):
         print(f"lstmkit {args.command}: interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def without_nproc(argv):
+    """The arguments less --nproc N (or --nproc=N), for the processes torchrun starts."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            kept.append(arg)
+    return kept
 
 
 if __name__ == "__main__":

@@ -7,10 +7,22 @@ same step, so no process waits forever for one that left; side effects
 to the user cover every process's samples (Lightning's
 `strategy.reduce_boolean_decision`, nanoGPT's `master_process`).
 
-`SingleProcess` is the group of one, where every operation is free; a
-group over `torch.distributed` implements the same four methods with
-collectives.
+`SingleProcess` is the group of one, where every operation is free.
+`TorchProcessGroup` is PyTorch's own distributed engine: a run started by
+`torchrun` (its environment variables RANK, WORLD_SIZE, LOCAL_RANK,
+MASTER_ADDR, MASTER_PORT) joins it with `join_launch`, on NCCL for CUDA and
+Gloo for the CPU, and trains with DistributedDataParallel.
 """
+
+import datetime
+import os
+
+import torch
+import torch.distributed as dist
+
+# how long a collective waits for a process before the run fails (seconds);
+# torchrun itself stops the job at once when a process exits with an error
+TIMEOUT_SECONDS = int(os.environ.get("LSTMKIT_DIST_TIMEOUT", "300"))
 
 
 class SingleProcess:
@@ -18,9 +30,10 @@ class SingleProcess:
 
     A group has `rank`, `world_size` and `is_main`, and:
         any(**flags) -> {name: bool}, each True if that flag is True on any process
-        sum_(tensor) -> the tensor, summed over processes in place
+        sum_(tensor) -> the tensor, summed over processes
         gather(obj) -> [obj of process 0, obj of process 1, ...] on every process
-    Each is a collective: every process calls it at the same point.
+        wrap(model) -> what runs the training steps (the model itself here)
+    Each but wrap is a collective: every process calls it at the same point.
     """
 
     rank = 0
@@ -38,3 +51,84 @@ class SingleProcess:
 
     def gather(self, obj):
         return [obj]
+
+    def wrap(self, model):
+        return model
+
+
+class TorchProcessGroup(SingleProcess):
+    """The processes of the default torch.distributed group."""
+
+    def __init__(self):
+        self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
+        # NCCL reduces CUDA tensors only; Gloo, CPU ones
+        self.device = torch.device("cuda") if dist.get_backend() == "nccl" else torch.device("cpu")
+
+    def any(self, **flags):
+        values = torch.tensor([float(bool(f)) for f in flags.values()], device=self.device)
+        dist.all_reduce(values, op=dist.ReduceOp.MAX)
+        return dict(zip(flags, (values > 0).tolist()))
+
+    def sum_(self, tensor):
+        moved = tensor.to(self.device)
+        dist.all_reduce(moved)
+        return moved.to(tensor.device)
+
+    def gather(self, obj):
+        gathered = [None] * self.world_size
+        dist.all_gather_object(gathered, obj)  # between this job's own processes, in memory
+        return gathered
+
+    def wrap(self, model):
+        """DistributedDataParallel around the built model: it broadcasts the
+        main process's weights, then averages gradients in each backward.
+        The RNN weights are flattened once here, not per step (the
+        DataParallel warnings of pytorch/pytorch#24155, #32860)."""
+        for module in model.modules():
+            if isinstance(module, torch.nn.RNNBase):
+                module.flatten_parameters()
+        device = next(model.parameters()).device
+        return torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device] if device.type == "cuda" else None)
+
+
+def launched_by_torchrun():
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ
+
+
+def join_launch(device):
+    """Join the process group torchrun's environment describes, once (NCCL
+    when training on CUDA, Gloo on the CPU); each process takes the GPU of
+    its LOCAL_RANK. Does nothing outside torchrun."""
+    if not launched_by_torchrun() or dist.is_initialized():
+        return
+    cuda = torch.device(device).type == "cuda"
+    if cuda:
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group("nccl" if cuda else "gloo",
+                            timeout=datetime.timedelta(seconds=TIMEOUT_SECONDS))
+
+
+def is_main_process():
+    """Whether this process prints and writes: rank 0 of a torchrun launch
+    (before or after it joins the group), or a process alone."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank() == 0
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def torchrun_command(nproc, module_arguments):
+    """The command that runs `python -m lstmkit ARGS` in `nproc` processes
+    on this machine through torchrun (standalone rendezvous)."""
+    import sys
+
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone",
+            f"--nproc-per-node={nproc}", "-m", "lstmkit", *module_arguments]
+
+
+def current_group():
+    """The processes training together: torch.distributed's group once
+    joined, else this process alone."""
+    if dist.is_available() and dist.is_initialized():
+        return TorchProcessGroup()
+    return SingleProcess()

@@ -19,6 +19,7 @@ from .config import TrainConfig
 from .data.batching import check_finite, to_tensor
 from .data.preprocessing import read_preprocessing
 from .data.sources import ArrayBatches, BatchSource
+from .distributed import current_group, join_launch
 from .errors import InputError, InputTypeError, ModelFileError, NotCompiledError
 from .layers import LAYERS, Embedding, Layer
 from .layers.core import ACTIVATIONS
@@ -328,6 +329,7 @@ class Sequential(nn.Module):
         Ctrl-C stops at once. A non-finite loss raises NonFiniteLossError.
         """
         compiled = self._require_compiled("fit")
+        join_launch(compiled["device"])  # under torchrun: join its processes (DDP)
         keras = {"batch_size": batch_size, "epochs": epochs, "verbose": verbose,
                  "validation_split": validation_split, "shuffle": shuffle}
         config = (config or TrainConfig()).replace(
@@ -338,7 +340,10 @@ class Sequential(nn.Module):
             source, validation = self._sources_from_arrays(x, y, validation_data, config,
                                                            compiled["loss"])
         self._check_saveable(config)
-        return fit_model(self, source, config, validation, callbacks, resume)
+        group = current_group()
+        if group.world_size > 1 and config.seed is not None:
+            set_seed(config.seed + group.rank)  # the same weights (DDP broadcasts them), own dropout
+        return fit_model(self, source, config, validation, callbacks, resume, group)
 
     def _sources_from_arrays(self, x, y, validation_data, config, loss):
         """Check and convert the whole data set once, seed, build the model,
@@ -365,7 +370,8 @@ class Sequential(nn.Module):
             set_seed(config.seed)
         # shuffling draws from its own generator, so a resumed run can draw an
         # epoch's order again without disturbing dropout's random stream
-        shuffle_seed = config.seed if config.seed is not None else int(torch.randint(2**62, ()))
+        shuffle_seed = config.seed if config.seed is not None else current_group().gather(
+            int(torch.randint(2**62, ())))[0]  # one order for every process
         self._check_built_for(x, "x")
         if not self.built:
             self._build_from(x)
@@ -499,7 +505,8 @@ class Sequential(nn.Module):
     def save(self, path, metadata=None, preprocessing=None):
         """Save to folder `path`: config.json (architecture, compile settings,
         JSON-able `metadata`, the `preprocessing` object's JSON, the last
-        fit's settings) and model.safetensors (weights). Metadata and preprocessing default to
+        fit's settings) and model.safetensors (weights). In a run of several
+        processes (torchrun) only the main one writes. Metadata and preprocessing default to
         the model's own (those it was loaded with). Loading never unpickles;
         see lstmkit.files.
 
@@ -507,6 +514,8 @@ class Sequential(nn.Module):
         be written: the file keeps the names only, and saving warns which."""
         if not self.built:
             raise InputError("the model is not built yet: train it or call build() before save")
+        if not current_group().is_main:
+            return  # under torchrun every process holds the same weights: the main one writes
         found = callables_in(self.get_config(), "model")
         if found:
             raise ModelFileError(f"the model cannot be saved: {found[0]} is a callable, and "

@@ -25,7 +25,7 @@ import torch
 from .callbacks import History, ProgressBar
 from .checkpoints import (checkpoint_path, describe_difference, prune, read_checkpoint,
                           resolve_resume, rng_states, set_rng_states, write_checkpoint)
-from .distributed import SingleProcess
+from .distributed import SingleProcess, current_group
 from .config import TrainConfig
 from .data.batching import batch_indices
 from .errors import InputError, InputTypeError, NonFiniteLossError
@@ -47,6 +47,18 @@ def mean_over_real_steps(values, mask):
     if weight is None:
         return values.mean()
     return (values * weight).sum() / weight.sum().clamp(min=1)
+
+
+def share_of_global_mean(values, mask, group):
+    """This process's part of the mean over every process's batch, scaled so
+    that DistributedDataParallel's average of the gradients over processes
+    is the gradient of that global mean, whatever the shards' sizes (one
+    small collective for the global count)."""
+    weight = real_steps(values, mask)
+    total = values.sum() if weight is None else (values * weight).sum()
+    count = values.new_tensor(float(values.numel())) if weight is None else weight.sum()
+    everywhere = group.sum_(count.detach().reshape(1)).clamp(min=1)
+    return total * group.world_size / everywhere[0]
 
 
 class Tally:
@@ -264,7 +276,10 @@ class Trainer:
             if decided["skip"]:
                 self.skipped_batches += 1
                 return None, None, loss.detach(), mask
-        loss.backward()
+        if self.group.world_size > 1:
+            share_of_global_mean(values, mask, self.group).backward()
+        else:
+            loss.backward()
         self.call("on_after_backward")
         self.call("on_before_optimizer_step", self.optimizer)
         if self.config.clip_grad_norm is not None:
@@ -341,13 +356,13 @@ class Trainer:
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             if mask is not None:
                 mask = mask.to(self.device, non_blocking=True)
-            if state is not None:
-                out, mask, state = self.network(x, mask=mask, state=state,
-                                                logits=self.loss.from_logits, return_mask=True,
-                                                return_state=True)
+            if state is not None:  # the model itself: no gradients to average here
+                out, mask, state = self.model(x, mask=mask, state=state,
+                                              logits=self.loss.from_logits, return_mask=True,
+                                              return_state=True)
             else:
-                out, mask = self.network(x, mask=mask, logits=self.loss.from_logits,
-                                         return_mask=True)
+                out, mask = self.model(x, mask=mask, logits=self.loss.from_logits,
+                                       return_mask=True)
             tally.add([self.loss.values(out, y), *self.metric_values(out, y)], mask)
         return tally.read(group)
 
@@ -480,7 +495,7 @@ def fit_model(model, source, config, validation=None, callbacks=(), resume=None,
     load the checkpoint to resume from, run the epochs. Returns the History
     (with `last_checkpoint`)."""
     compiled = model._compiled
-    group = group or SingleProcess()
+    group = group or current_group()
     state = path = None
     if resume is not None:
         path, state = read_resume(resume, model, config, source)
@@ -495,6 +510,8 @@ def fit_model(model, source, config, validation=None, callbacks=(), resume=None,
         callbacks.append(ProgressBar(config.epochs, config.verbose))
     if state is not None:
         check_callbacks(state, callbacks, path)
+    if network is None and group.world_size > 1:
+        network = group.wrap(model)  # DistributedDataParallel, around the model on its device
     trainer = Trainer(model, compiled["loss"], compiled["metrics"], model.optimizer, device,
                       config, callbacks, scheduler, group, network)
     model.training_config = config.to_json()  # saved with the model

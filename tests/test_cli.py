@@ -82,3 +82,13 @@ def test_inspect_a_saved_text_model_and_numeric_input(tmp_path, capsys):
                  "--out", str(tmp_path / "s.png")]) == 0
     assert main(["inspect", str(tmp_path / "series"), "--text", "hello"]) == 2
     assert "not a text model" in capsys.readouterr().err
+
+
+def test_nproc_starts_the_processes_through_torchrun(tmp_path):
+    from lstmkit.cli import without_nproc
+    assert without_nproc(["demo", "--nproc", "2", "--quiet", "--nproc=3"]) == ["demo", "--quiet"]
+    result = run_cli("demo", "--nproc", "2", "--epochs", "1", "--quiet", "--out", str(tmp_path / "d"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("held-out loss") == 1  # one process reports
+    assert lstmkit.load_model(tmp_path / "d").metadata["task"] == "text_classification"
+    assert run_cli("demo", "--nproc", "0").returncode == 2

@@ -39,7 +39,8 @@ class Task:
         return model.evaluate(x, y, batch_size=batch_size, return_dict=True)
 
     def save(self, model, path, preprocessing, **metadata):
-        """Save `model` with its preprocessing and this task's name."""
+        """Save `model` with its preprocessing and this task's name (on the
+        main process only, when several train together)."""
         model.save(path, metadata={"task": self.name, **metadata}, preprocessing=preprocessing)
 
     def add_commands(self, commands):
@@ -65,6 +66,9 @@ def add_training_options(parser, defaults, out):
                         help="continue from a checkpoint file or folder (OUT/checkpoints holds them)")
     parser.add_argument("--checkpoint-every", type=int, metavar="STEPS",
                         help="also checkpoint every STEPS steps (always at each epoch end)")
+    parser.add_argument("--nproc", type=int, default=1, metavar="N",
+                        help="train with N processes on this machine, through torchrun and "
+                        "DistributedDataParallel (default 1)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars, only results")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
 

@@ -11,6 +11,7 @@ import time
 from importlib import resources
 
 from ..data.text import TextEncoder, read_labelled_lines
+from ..distributed import is_main_process
 from ..train import set_seed
 from .text import TextClassification, stratified_split
 
@@ -44,6 +45,9 @@ def run_demo(out="runs/demo", epochs=TASK.defaults["epochs"],
     Checkpoints go to OUT/checkpoints; `resume` continues from one.
     Returns a dict of the figures."""
     started = time.perf_counter()
+    if not is_main_process():  # several processes train together: one of them reports
+        print_fn = lambda *args, **kwargs: None  # noqa: E731
+        verbose = 0
     texts, labels = load_demo_data()
     train_idx, test_idx = stratified_split(labels, 0.2, seed)
     train_texts = [texts[i] for i in train_idx]

@@ -1,0 +1,130 @@
+"""Training under torchrun: two processes on this machine (Gloo, CPU) end
+where one process does, report the same figures, write once, resume across
+process counts, and stop together when one fails. Every wait is bounded."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+SCRIPT = textwrap.dedent('''
+    import json, math, os, sys
+    import numpy as np, torch
+    sys.path.insert(0, {tests!r})
+    from conftest import StopAt
+    from lstmkit import Sequential
+    from lstmkit.data.sources import BatchSource
+    from lstmkit.layers import LSTM, Dense, Embedding
+
+    out, kind, stop_at, resume, fail_at = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+    rank = int(os.environ.get("RANK", "0"))
+
+    class Streams(BatchSource):
+        """A token sequence as parallel streams; each process reads its own
+        rows (streams), windows of 5 steps, the targets shifted by one."""
+        carries_state = True
+
+        def __init__(self, streams=8, n=60):
+            tokens = torch.tensor([(3 * i + i // 5) % 7 for i in range(streams * n + 1)])
+            self.inputs, self.targets = tokens[:-1].view(streams, n), tokens[1:].view(streams, n)
+            self.samples = streams
+
+        def __len__(self):
+            return math.ceil(self.inputs.shape[1] / 5)
+
+        def batches(self, epoch, start=0, rank=0, world=1):
+            rows = torch.arange(self.samples).tensor_split(world)[rank]
+            for i in range(start, len(self)):
+                yield self.inputs[rows, i * 5:(i + 1) * 5], self.targets[rows, i * 5:(i + 1) * 5]
+
+    class Fail:
+        def on_train_batch_end(self, trainer, batch, size):
+            if trainer.global_step == fail_at and trainer.group.rank == 1:
+                raise RuntimeError("rank 1 failed on purpose")
+
+    torch.manual_seed(0)
+    callbacks = [StopAt(stop_at), Fail()]
+    settings = dict(epochs=3, verbose=0, seed=4, checkpoint_dir=os.path.join(out, "ckpt"),
+                    resume=None if resume == "-" else resume, callbacks=callbacks)
+    if kind == "classifier":
+        rng = np.random.default_rng(0)
+        x = rng.integers(1, 20, size=(117, 9))
+        y = (x == 5).any(axis=1).astype(np.float32)
+        model = Sequential([Embedding(20, 6), LSTM(8), Dense(1, activation="sigmoid")])
+        model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"], device="cpu")
+        # 117 samples in batches of 10, each split in two (the last, of 7, into 4 and 3)
+        history = model.fit(x, y, batch_size=10, validation_split=0.15, **settings)
+    else:
+        model = Sequential([Embedding(7, 5), LSTM(12, return_sequences=True),
+                            Dense(7, activation="softmax")])
+        model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", device="cpu")
+        history = model.fit(Streams(), **settings)
+    model.save(os.path.join(out, "model"))
+    if rank == 0:
+        with open(os.path.join(out, "history.json"), "w") as f:
+            json.dump(history.history, f)
+''')
+
+
+def launch(tmp_path, out, kind, nproc, stop_at=-1, resume="-", fail_at=-1):
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT.format(tests=os.path.dirname(__file__)))
+    args = [str(script), str(out), kind, str(stop_at), resume, str(fail_at)]
+    command = [sys.executable, *args] if nproc == 1 else [
+        sys.executable, "-m", "torch.distributed.run", "--standalone",
+        f"--nproc-per-node={nproc}", *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "LSTMKIT_DIST_TIMEOUT": "30"}
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+
+
+def results(out):
+    return (load_file(os.path.join(out, "model", "model.safetensors")),
+            json.loads((out / "history.json").read_text()))
+
+
+def assert_close_weights(a, b):
+    assert set(a) == set(b)
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-5, msg=name)
+
+
+@pytest.mark.parametrize("kind", ["classifier", "streams"])
+def test_two_processes_end_where_one_does_and_report_the_same(tmp_path, kind):
+    one, two = tmp_path / "one", tmp_path / "two"
+    for out, nproc in ((one, 1), (two, 2)):
+        done = launch(tmp_path, out, kind, nproc)
+        assert done.returncode == 0, done.stderr[-3000:]
+    weights_one, history_one = results(one)
+    weights_two, history_two = results(two)
+    assert_close_weights(weights_one, weights_two)
+    assert history_one.keys() == history_two.keys()
+    for key in history_one:  # losses and metrics reduced over both processes
+        assert history_two[key] == pytest.approx(history_one[key], rel=1e-4, abs=1e-6), key
+    # only rank 0 wrote: one checkpoint a epoch, one model
+    assert sorted(os.listdir(two / "ckpt")) == sorted(os.listdir(one / "ckpt"))
+
+
+def test_a_stopped_two_process_run_resumes_in_two_or_in_one(tmp_path):
+    whole = tmp_path / "whole"
+    assert launch(tmp_path, whole, "classifier", 2).returncode == 0
+    stopped = tmp_path / "stopped"
+    done = launch(tmp_path, stopped, "classifier", 2, stop_at=13)
+    assert done.returncode == 0, done.stderr[-3000:]
+    checkpoints = sorted(os.listdir(stopped / "ckpt"))
+    assert checkpoints[-1].endswith("000000013.safetensors")  # mid-epoch, where both stopped
+    folder = str(stopped / "ckpt")
+    for nproc, out in ((2, tmp_path / "again2"), (1, tmp_path / "again1")):
+        done = launch(tmp_path, out, "classifier", nproc, resume=folder)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert_close_weights(results(out)[0], results(whole)[0])
+
+
+def test_a_failing_process_ends_the_job_with_its_message(tmp_path):
+    done = launch(tmp_path, tmp_path / "failed", "classifier", 2, fail_at=3)
+    assert done.returncode != 0
+    assert "rank 1 failed on purpose" in done.stderr
