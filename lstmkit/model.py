@@ -485,6 +485,28 @@ class Sequential(nn.Module):
         out = predict(self, x, batch_size, device)
         return (out.float() if out.dtype == torch.bfloat16 else out).numpy()  # NumPy has no bf16
 
+    def step(self, x, state=None, lengths=None, reset=None):
+        """Streaming inference: `y, state = model.step(x_t, state)` runs one
+        step (N, ...) or a chunk (N, T, ...) from `state` (None: afresh) and
+        returns the output and the state for the next call; fed step by step,
+        the outputs equal the whole sequence's. `lengths` (N,) marks the real
+        steps at the front of each row; `reset` (N,) bools restarts those
+        sample slots. See lstmkit.streaming.step."""
+        from .streaming import step
+
+        return step(self, x, state, lengths, reset)
+
+    def export(self, path, format="onnx", verify=True):
+        """Write the model as an ONNX graph with step's contract (inputs x,
+        lengths and the state; outputs the output and the new state), and a
+        text model's vocabulary beside it; checked by onnxruntime against
+        lstmkit when `verify`. Needs the `onnx` extra. See lstmkit.export."""
+        if format != "onnx":
+            raise InputError(f"export format must be 'onnx', got {format!r}")
+        from .export import export_onnx
+
+        return export_onnx(self, path, verify=verify)
+
     def parameter_dtype(self):
         """The floating dtype of the weights once built (None before)."""
         for p in self.parameters():

@@ -1,0 +1,213 @@
+"""Streaming inference: a model run one step (or one chunk of steps) at a
+time from an explicit state, the contract the exported ONNX graph keeps too.
+
+    y, state = model.step(x_t)              # state=None: a fresh start
+    y, state = model.step(x_next, state)    # feeding a sequence step by step
+                                            # gives the outputs of the whole
+
+The state is the model's explicit recurrent state (README, "One engine under
+every task"): {layer index: (h, c)} for an LSTM, (h,) for a GRU, each
+(layers, N, size). `lengths` marks, per sample, how many of the chunk's
+steps are real (the rest are padding, over which the state is carried, as
+over the steps the model's own mask marks); `reset` starts some sample slots
+afresh while the others go on.
+"""
+
+import torch
+
+from .errors import InputError, InputTypeError
+from .layers import Bidirectional
+
+
+def state_layout(model):
+    """{layer index: [(name, (layers x directions, size)), ...]} of each
+    recurrent layer's states, in the order the layer takes them: names 'h'
+    and 'c' for an LSTM, 'h' for a GRU."""
+    layout = {}
+    for i, layer in enumerate(model.layers):
+        if layer.recurrent:
+            inner = layer.layer if isinstance(layer, Bidirectional) else layer
+            stacked = inner.num_layers * inner.directions
+            layout[i] = [(name, (stacked, size))
+                         for name, size in zip("hc", inner.state_sizes())]
+    return layout
+
+
+def zero_state(model, batch_size, dtype=None, device=None):
+    """The state a fresh sequence starts from: zeros, for `batch_size` samples."""
+    dtype = dtype or model.parameter_dtype() or torch.float32
+    return {i: tuple(torch.zeros(stacked, batch_size, size, dtype=dtype, device=device)
+                     for _, (stacked, size) in states)
+            for i, states in state_layout(model).items()}
+
+
+def run(model, x, state, lengths=None):
+    """The layers in order from `state` (every recurrent layer's entry
+    given), as `model(x, state=state, return_state=True)`; with `lengths`
+    (N,), the steps of each row past its length are padding too, on top of
+    those the model's own mask marks (Embedding(mask_zero=True), Masking).
+
+    Returns (y, new state). No checks: `step` and `export` check first.
+    """
+    mask = None
+    if lengths is not None:
+        mask = torch.arange(x.shape[1], device=x.device)[None] < lengths[:, None]  # (N, T)
+    new_state = {}
+    for i, layer in enumerate(model.layers):
+        if layer.recurrent:
+            out, new_state[i] = layer.run(x, mask, state[i], return_final=True)
+        else:
+            out = layer(x, mask=mask)
+        produced = layer.compute_mask(x, mask)
+        if mask is not None and produced is not None and produced is not mask:
+            produced = produced & mask  # a layer's own padding, and the steps past each length
+        mask, x = produced, out
+    return x, new_state
+
+
+def check_streamable(model, why="step"):
+    """Refuse what cannot run a step at a time, naming the layer and why."""
+    if not model.built:
+        raise InputError(f"the model is not built yet: train it or call build() before {why}")
+    for i, layer in enumerate(model.layers):
+        if isinstance(layer, Bidirectional):
+            raise InputError(
+                f"layer {i} (Bidirectional) cannot stream: its backward direction starts at the "
+                "end of the sequence, which a step-by-step caller has not seen yet; run the "
+                "whole sequence with model(x) or predict, or use a one-directional layer")
+
+
+def as_batch(model, x):
+    """x as a chunk (N, T, ...) in the model's dtype and device, and whether
+    it was a single step (N, ...) without the steps axis."""
+    per_step = tuple(model.input_shape[1:])  # a sample's shape without its steps
+    x = x if isinstance(x, torch.Tensor) else torch.as_tensor(x)
+    if x.dim() == len(per_step) + 1:
+        single, x = True, x[:, None]  # (N, 1, ...)
+    elif x.dim() == len(per_step) + 2:
+        single = False
+    else:
+        raise InputError(
+            f"step takes one step (samples, {', '.join(map(str, per_step)) or 'an id'}) or a "
+            f"chunk (samples, steps, ...), got shape {tuple(x.shape)}")
+    x, _ = model._prepare(x, None)  # ids, NaN and inf, and the model's float precision checked
+    if tuple(x.shape[2:]) != per_step:
+        raise InputError(f"x has steps of shape {tuple(x.shape[2:])}, the model was built for "
+                         f"{per_step}")
+    device = next(model.parameters()).device
+    return x.to(device), single
+
+
+def check_state(model, state, batch_size, dtype, device):
+    """The state as {layer index: tuple of tensors}, each shaped as the
+    layer needs for `batch_size` samples; InputError naming the layer otherwise."""
+    layout = state_layout(model)
+    if not isinstance(state, dict):
+        raise InputTypeError(f"state must be a dict {{layer index: (h, c)}} as step returns it, "
+                             f"got {type(state).__name__}")
+    unknown = sorted(set(state) - set(layout), key=str)
+    if unknown:
+        raise InputError(f"state names layer(s) {unknown}, which are not recurrent; the "
+                         f"recurrent layers are {sorted(layout)}")
+    checked = {}
+    for i, names in layout.items():
+        kind = type(model.layers[i]).__name__
+        expected = [(stacked, batch_size, size) for _, (stacked, size) in names]
+        if i not in state:
+            raise InputError(f"state has no entry for layer {i} ({kind}): give every recurrent "
+                             f"layer's state, or state=None to start afresh")
+        value = state[i]
+        value = (value,) if isinstance(value, torch.Tensor) else value
+        if not isinstance(value, (tuple, list)):
+            raise InputTypeError(f"state[{i}] ({kind}) must be a tuple of tensors, got "
+                                 f"{type(value).__name__}")
+        tensors = tuple(torch.as_tensor(s, dtype=dtype, device=device) for s in value)
+        got = [tuple(s.shape) for s in tensors]
+        if got != expected:
+            raise InputError(f"state[{i}] ({kind}) must be {len(expected)} tensor(s) "
+                             f"({'/'.join(n for n, _ in names)}) shaped {expected} "
+                             f"(layers x directions, samples, units), got {got}")
+        checked[i] = tensors
+    return checked
+
+
+def check_lengths(lengths, batch_size, steps, device):
+    lengths = torch.as_tensor(lengths, device=device)
+    if lengths.is_floating_point() or lengths.dtype == torch.bool or lengths.is_complex():
+        raise InputTypeError(f"lengths must be integers, got dtype {lengths.dtype}")
+    if tuple(lengths.shape) != (batch_size,):
+        raise InputError(f"lengths must be shaped ({batch_size},), one per sample, got "
+                         f"{tuple(lengths.shape)}")
+    if bool((lengths < 0).any() | (lengths > steps).any()):
+        raise InputError(f"lengths must lie in [0, {steps}] (the chunk's steps), got "
+                         f"{lengths.tolist()}")
+    return lengths.to(torch.int64)
+
+
+def check_reset(reset, batch_size, device):
+    reset = torch.as_tensor(reset, device=device)
+    if reset.dtype != torch.bool or tuple(reset.shape) != (batch_size,):
+        raise InputError(f"reset must be ({batch_size},) booleans, True where a sample starts "
+                         f"a new sequence, got dtype {reset.dtype} shape {tuple(reset.shape)}")
+    return reset
+
+
+def step(model, x, state=None, lengths=None, reset=None):
+    """Run `model` over one step or a chunk of steps from `state`.
+
+    Args:
+        x: one step, (N, F) floats or (N,) ids for an Embedding, or a chunk
+            of steps, (N, T, F) or (N, T).
+        state: {layer index: (h, c)} (GRU: (h,)), each (layers x
+            directions, N, units), as the previous call returned it; None
+            (default) starts every sample afresh, from zeros.
+        lengths: (N,) ints, the real steps at the front of each row of the
+            chunk; the steps after are padding, over which the state is
+            carried and whose outputs are zeros (default: every step is
+            real, unless the model's own mask marks it).
+        reset: (N,) bools, True where a sample slot starts a new sequence:
+            its state is zeroed first while the others go on.
+
+    Returns (y, new_state): y is what the model gives for the chunk, the
+    step's axis left out when x was one step (N, ...); new_state goes into
+    the next call. Torch tensors on the model's device, without gradients.
+    Fed step by step, the outputs equal those of the whole sequence
+    (tests/test_streaming.py). A Bidirectional layer cannot stream and is
+    refused with the reason. The model runs in evaluation mode (no
+    dropout); its training flag and any state stateful layers carry are
+    left as they were.
+    """
+    check_streamable(model)
+    x, single = as_batch(model, x)
+    N, T = x.shape[:2]
+    dtype, device = model.parameter_dtype(), x.device
+    if state is None:
+        state = zero_state(model, N, dtype, device)
+    else:
+        state = check_state(model, state, N, dtype, device)
+    if reset is not None:
+        keep = ~check_reset(reset, N, device)[None, :, None]  # (1, N, 1)
+        state = {i: tuple(s * keep for s in states) for i, states in state.items()}
+    if lengths is not None:
+        lengths = check_lengths(lengths, N, T, device)
+    training = model.training
+    carried = {i: layer.states for i, layer in enumerate(model.layers) if layer.recurrent}
+    try:
+        if training:
+            model.eval()
+        with torch.no_grad():
+            y, new_state = run(model, x, state, lengths)
+    finally:
+        if training:
+            model.train()
+        for i, states in carried.items():  # a stateful layer's carried state stays its own
+            model.layers[i].states = states
+    if single and isinstance(y, torch.Tensor) and per_step_output(model):
+        y = y[:, 0]  # (N, 1, ...) -> (N, ...)
+    return y, new_state
+
+
+def per_step_output(model):
+    """Whether the model gives an output per step (its last recurrent layer
+    returns sequences, or it has none)."""
+    return model.output_shape((None,) + tuple(model.input_shape[1:]))[:1] == (None,)
