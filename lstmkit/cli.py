@@ -58,6 +58,19 @@ def run_inspect_command(args):
     print(f"gate heatmaps written to {path}")
 
 
+def run_export_command(args):
+    from .export import export_onnx
+    from .model import load_model
+
+    model = load_model(args.model, device="cpu", compile=False)
+    out = args.out if args.out is not None else os.path.join(args.model, "model.onnx")
+    written = export_onnx(model, out, verify=not args.no_verify)
+    print(f"ONNX graph written to {written[0]}"
+          + ("" if args.no_verify else " (checked with onnxruntime against lstmkit)"))
+    for path in written[1:]:
+        print(f"its preprocessing (vocabulary, maxlen, labels) written to {path}")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="lstmkit",
@@ -90,6 +103,28 @@ def build_parser():
     inspect.add_argument("--device", default="cpu", help="'cpu' (default), 'cuda' or 'auto'")
     inspect.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     inspect.set_defaults(run=run_inspect_command)
+
+    export = commands.add_parser(
+        "export",
+        help="write a saved model as an ONNX graph that onnxruntime runs without lstmkit",
+        description="Write a saved model as an ONNX graph with the contract of model.step: "
+        "inputs x, lengths and the recurrent state, outputs the output and the new state; "
+        "a text model's vocabulary goes beside it as FILE.preprocessing.json. The graph is "
+        "run by onnxruntime and compared with lstmkit before anything is written. Needs the "
+        "onnx extra: pip install 'lstmkit[onnx]'.",
+        epilog="examples:\n  lstmkit export runs/demo --format onnx\n"
+        "  lstmkit export runs/demo --format onnx --out demo.onnx",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    export.add_argument("model", help="a folder written by model.save or a training command")
+    export.add_argument("--format", choices=["onnx"], default="onnx",
+                        help="the file format (only 'onnx' so far)")
+    export.add_argument("--out", metavar="FILE",
+                        help="the file to write (default MODEL/model.onnx)")
+    export.add_argument("--no-verify", action="store_true",
+                        help="skip running the graph in onnxruntime against lstmkit")
+    export.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    export.set_defaults(run=run_export_command)
     return parser
 
 

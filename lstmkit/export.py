@@ -1,0 +1,499 @@
+"""ONNX export: a model as a graph that onnxruntime (or any ONNX runtime)
+runs without torch or lstmkit, with the contract of `model.step`.
+
+    model.export("model.onnx")        # lstmkit export MODEL --format onnx
+
+The graph is built node by node with `onnx.helper` from the state dict,
+rather than traced by torch.onnx, whose exporter cannot express lstmkit's
+masks, states and projected LSTMs without hand-written wrappers
+(pytorch/pytorch#62240, #41774). Its inputs and outputs:
+
+    x          (N, T) int64 ids for an Embedding, or (N, T, F...) float32
+    lengths    (N,) int64: the real steps at the front of each row; the
+               steps after are padding (state carried over them, outputs
+               zero), on top of those the model's own mask marks
+               (Embedding(mask_zero=True), Masking), wherever they are, as
+               in lstmkit. For lstmkit's padding before the sequence, pass T.
+    state_<i>_h, state_<i>_c
+               (layers x directions, N, units) float32, the state of
+               recurrent layer i to start from (zeros for a fresh start;
+               GRU: h only), as `model.step(x, state)` takes it
+    ->
+    output     what the model returns for the chunk (for a last layer with
+               return_state=True, its output alone: the states are below)
+    new_state_<i>_h, new_state_<i>_c
+               the state after the chunk, to feed back in
+
+N and T are dynamic. Per layer: Embedding is a Gather; Dense a MatMul and
+its activation; Dropout and LockedDropout vanish (inference); Masking
+computes its mask in the graph; LSTM and GRU become ONNX's LSTM and GRU
+operators (gate order i, o, f, c and z, r, h; torch's GRU is
+linear_before_reset=1), stacked and bidirectional included, their real
+steps moved to the front of each row first as lstmkit does (real steps
+front-aligned, `sequence_lens`); a projected LSTM (proj_size), which ONNX's
+LSTM cannot express, is a Scan over the cell's equations. Computation is in
+float32 whatever the model's precision.
+"""
+
+import json
+import os
+
+import numpy as np
+import torch
+
+from . import __version__
+from .errors import InputError, InternalError, MissingDependencyError
+from .files import atomic_write
+from .layers import (GRU, LSTM, Bidirectional, Dense, Dropout, Embedding, LockedDropout,
+                     Masking, TimeDistributed)
+from .rnn import layer_weights
+from .streaming import run, state_layout
+
+OPSET = 17  # onnxruntime 1.14 and later run it; ONNX's LSTM, GRU and Scan as used here are older
+TOLERANCE = 1e-4  # max abs difference between onnxruntime and lstmkit that verify accepts
+PREPROCESSING_SUFFIX = ".preprocessing.json"
+
+
+def require_onnx():
+    try:
+        import onnx
+    except ImportError:
+        raise MissingDependencyError(
+            "ONNX export needs the onnx package: pip install 'lstmkit[onnx]' (onnx and "
+            "onnxruntime)") from None
+    return onnx
+
+
+def require_onnxruntime():
+    try:
+        import onnxruntime
+    except ImportError:
+        raise MissingDependencyError(
+            "checking the exported graph needs onnxruntime: pip install 'lstmkit[onnx]', or "
+            "pass verify=False") from None
+    return onnxruntime
+
+
+def input_names(model):
+    """The graph's inputs in order: x, lengths, then each state."""
+    return ["x", "lengths", *state_names(model, "state")]
+
+
+def state_names(model, prefix):
+    return [f"{prefix}_{i}_{name}" for i, states in state_layout(model).items()
+            for name, _ in states]
+
+
+def preprocessing_path(path):
+    """Where the preprocessing document of a model exported to `path` goes:
+    model.onnx -> model.preprocessing.json beside it."""
+    stem = path[:-5] if path.endswith(".onnx") else path
+    return stem + PREPROCESSING_SUFFIX
+
+
+# ----- the graph builder ------------------------------------------------------------
+
+class Graph:
+    """Nodes and constants of one ONNX graph; a Scan body is a Graph whose
+    constants go to its parent's initialisers (outer scope), which ONNX
+    subgraphs may read."""
+
+    def __init__(self, onnx, parent=None):
+        self.onnx, self.parent = onnx, parent
+        self.nodes, self.initializers = [], []
+        self.names = parent.names if parent else {}
+
+    def fresh(self, hint):
+        count = self.names.get(hint, 0)
+        self.names[hint] = count + 1
+        return f"{hint}_{count}"
+
+    def const(self, value, hint="const", dtype=np.float32):
+        if self.parent is not None:
+            return self.parent.const(value, hint, dtype)
+        name = self.fresh(hint)
+        array = np.asarray(value, dtype=dtype)
+        self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
+        return name
+
+    def weight(self, tensor, hint):
+        return self.const(tensor.detach().cpu().double().numpy(), hint)
+
+    def ints(self, values, hint="shape"):
+        return self.const(values, hint, np.int64)
+
+    def op(self, op_type, *inputs, outputs=1, hint=None, **attributes):
+        names = [self.fresh(hint or op_type.lower()) for _ in range(outputs)]
+        self.nodes.append(self.onnx.helper.make_node(op_type, list(inputs), names, **attributes))
+        return names[0] if outputs == 1 else names
+
+
+class NotExportable(InputError):
+    """A layer the graph cannot express; the message names it and why."""
+
+
+# ----- layers -------------------------------------------------------------------------
+
+def export_layer(g, index, layer, x, mask, states, dims):
+    """Add `layer`'s nodes reading x (and its mask, (N, T) bool); returns
+    (output, mask out, {name: final state} or {})."""
+    where = f"layer {index} ({type(layer).__name__})"
+    if isinstance(layer, (Dropout, LockedDropout)):
+        return x, mask, {}
+    if isinstance(layer, Embedding):
+        out = g.op("Gather", g.weight(layer.embedding.weight, f"embedding{index}"), x, axis=0)
+        if layer.mask_zero:  # id 0 is padding, as well as the steps past each length
+            mask = g.op("And", mask, g.op("Not", g.op("Equal", x, g.ints(0, "zero"))))
+        return out, mask, {}
+    if isinstance(layer, Dense):
+        return dense(g, index, layer, x), mask, {}
+    if isinstance(layer, Masking):
+        differs = g.op("Cast", g.op("Not", g.op("Equal", x, g.const(layer.mask_value, "mask_value"))),
+                       to=1)  # (N, T, F) float
+        real = g.op("ReduceMax", differs, axes=[-1], keepdims=0)  # (N, T)
+        out = g.op("Mul", x, g.op("Unsqueeze", real, g.ints([-1], "axes")))
+        return out, g.op("And", mask, g.op("Cast", real, to=9)), {}
+    if isinstance(layer, TimeDistributed):
+        inner = layer.layer
+        if isinstance(inner, (Dense, Dropout, LockedDropout)):  # they act on the last axis alone
+            return export_layer(g, index, inner, x, mask, states, dims)[0], mask, {}
+        if isinstance(inner, Embedding):
+            out = g.op("Gather", g.weight(inner.embedding.weight, f"embedding{index}"), x, axis=0)
+            return out, mask, {}
+        raise NotExportable(f"{where}: TimeDistributed({type(inner).__name__}) cannot be "
+                            "exported: only Dense, Embedding and the dropouts inside it can")
+    if isinstance(layer, Bidirectional):
+        if layer.merge_mode is None:
+            raise NotExportable(f"{where}: merge_mode=None gives a pair of outputs, which the "
+                                "exported graph's single output cannot hold; use 'concat', "
+                                "'sum', 'mul' or 'ave'")
+        out, mask_out, finals = recurrent(g, index, layer.layer, x, mask, states, dims)
+        if layer.merge_mode != "concat":
+            forward, backward = g.op("Split", out, g.ints([layer.layer.output_size // 2] * 2),
+                                     axis=-1, outputs=2)
+            merged = {"sum": "Add", "mul": "Mul", "ave": "Add"}[layer.merge_mode]
+            out = g.op(merged, forward, backward)
+            if layer.merge_mode == "ave":
+                out = g.op("Mul", out, g.const(0.5, "half"))
+        return out, mask_out, finals
+    if isinstance(layer, (LSTM, GRU)):
+        return recurrent(g, index, layer, x, mask, states, dims)
+    raise NotExportable(f"{where}: no ONNX form for this layer")
+
+
+def dense(g, index, layer, x):
+    y = g.op("Add", g.op("MatMul", x, g.weight(layer.linear.weight.T, f"dense{index}_kernel")),
+             g.weight(layer.linear.bias, f"dense{index}_bias"))
+    activation = {"linear": None, "sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu",
+                  "softmax": "Softmax"}[layer.activation]
+    if activation is None:
+        return y
+    return g.op(activation, y, axis=-1) if activation == "Softmax" else g.op(activation, y)
+
+
+def front_alignment(g, mask):
+    """For mask (N, T): where each step goes when the real steps of its row
+    are moved to the front in order, (N, T) int64, and the lengths (N,)
+    int64 (lstmkit.rnn.front_align without a sort)."""
+    real = g.op("Cast", mask, to=7)  # (N, T) int64
+    pad = g.op("Sub", g.ints(1, "one"), real)
+    axis = g.ints(1, "axis")
+    lengths = g.op("ReduceSum", real, g.ints([1], "axes"), keepdims=1)  # (N, 1)
+    at_real = g.op("Sub", g.op("CumSum", real, axis), g.ints(1, "one"))
+    at_pad = g.op("Add", lengths, g.op("Sub", g.op("CumSum", pad, axis), g.ints(1, "one")))
+    dest = g.op("Where", mask, at_real, at_pad)  # (N, T)
+    return dest, g.op("Squeeze", lengths, g.ints([1], "axes"))
+
+
+def along_features(g, index, like):
+    """index (N, T) expanded over the feature axis of `like` (N, T, F)."""
+    return g.op("Expand", g.op("Unsqueeze", index, g.ints([-1], "axes")), g.op("Shape", like))
+
+
+def recurrent(g, index, layer, x, mask, states, dims):
+    """An LSTM or GRU (D directions, L stacked levels) on x (N, T, F) with
+    its mask; returns (output, mask out, {name: final (L*D, N, ·)})."""
+    module, D, L = layer.rnn, layer.directions, layer.num_layers
+    lstm = isinstance(layer, LSTM)
+    dest, lengths = front_alignment(g, mask)
+    x_front = g.op("ScatterElements", x, along_features(g, dest, x), x, axis=1)  # (N, T, F)
+    seq = g.op("Transpose", x_front, perm=[1, 0, 2])  # (T, N, F)
+    seq_mask = g.op("Unsqueeze", g.op("Transpose", mask_front(g, lengths, x), perm=[1, 0]),
+                    g.ints([-1], "axes"))  # (T, N, 1) bool, real steps first
+    empty = g.op("Unsqueeze", g.op("Equal", lengths, g.ints(0, "zero")),
+                 g.ints([0, 2], "axes"))  # (1, N, 1): rows with no real step keep their state
+    finals = {name: [] for name in ("h", "c")[: 2 if lstm else 1]}
+    for level in range(L):
+        start = [s for s in (states[name] for name in finals)]
+        initial = [g.op("Slice", s, g.ints([level * D]), g.ints([(level + 1) * D]),
+                        g.ints([0])) for s in start]  # each (D, N, ·)
+        if lstm and layer.proj_size:
+            seq, level_finals = projected_level(g, index, module, level, D, seq, seq_mask,
+                                                initial)
+        else:
+            seq, level_finals = fused_level(g, index, module, level, D, lstm, seq, lengths,
+                                            initial)
+        for name, initial_s, final in zip(finals, initial, level_finals):
+            finals[name].append(g.op("Where", empty, initial_s, final))
+    finals = {name: (values[0] if len(values) == 1 else g.op("Concat", *values, axis=0))
+              for name, values in finals.items()}  # (L*D, N, ·)
+    if layer.return_sequences:
+        out = g.op("Transpose", seq, perm=[1, 0, 2])  # (N, T, D*P), front-aligned
+        out = g.op("GatherElements", out, along_features(g, dest, out), axis=1)  # in place again
+        out = g.op("Mul", out, g.op("Unsqueeze", g.op("Cast", mask, to=1), g.ints([-1], "axes")))
+        return out, mask, finals
+    top = g.op("Slice", finals["h"], g.ints([(L - 1) * D]), g.ints([L * D]), g.ints([0]))
+    out = g.op("Reshape", g.op("Transpose", top, perm=[1, 0, 2]), g.ints([0, -1]))  # (N, D*P)
+    return out, None, finals
+
+
+def mask_front(g, lengths, x):
+    """(N, T) bool: the first `lengths` steps of each row of x (N, T, ...)."""
+    T = g.op("Gather", g.op("Shape", x), g.ints(1, "index"), axis=0)
+    steps = g.op("Range", g.ints(0, "zero"), T, g.ints(1, "one"))  # (T,)
+    return g.op("Less", g.op("Unsqueeze", steps, g.ints([0], "axes")),
+                g.op("Unsqueeze", lengths, g.ints([1], "axes")))
+
+
+# ONNX's gate order from torch's: LSTM i, f, g, o -> i, o, f, c; GRU r, z, n -> z, r, h
+LSTM_GATES, GRU_GATES = [0, 3, 1, 2], [1, 0, 2]
+
+
+def reorder(weight, order):
+    return torch.cat([weight.chunk(len(order))[k] for k in order])
+
+
+def fused_level(g, index, module, level, D, lstm, seq, lengths, initial):
+    """One stacked level of an nn.LSTM / nn.GRU as ONNX's LSTM or GRU node;
+    returns (output (T, N, D*H), finals [(D, N, H), ...])."""
+    order = LSTM_GATES if lstm else GRU_GATES
+    W, R, B = [], [], []
+    for direction in range(D):
+        w_ih, w_hh, b_ih, b_hh = layer_weights(module, level, direction)
+        W.append(reorder(w_ih, order))
+        R.append(reorder(w_hh, order))
+        B.append(torch.cat([reorder(b_ih, order), reorder(b_hh, order)]))
+    hint = f"rnn{index}_l{level}"
+    weights = [g.weight(torch.stack(t), f"{hint}_{n}") for t, n in ((W, "W"), (R, "R"), (B, "B"))]
+    # onnxruntime refuses a sequence length of 0; such rows run one step and
+    # get their initial state back in `recurrent`, as lstmkit's fused_rnn does
+    lens = g.op("Cast", g.op("Max", lengths, g.ints(1, "one")), to=6)  # int32
+    attributes = {"hidden_size": module.hidden_size,
+                  "direction": "bidirectional" if D == 2 else "forward"}
+    if lstm:
+        y, h, c = g.op("LSTM", seq, *weights, lens, initial[0], initial[1], outputs=3,
+                       hint=f"lstm{index}", **attributes)
+        finals = [h, c]
+    else:
+        y, h = g.op("GRU", seq, *weights, lens, initial[0], outputs=2, hint=f"gru{index}",
+                    linear_before_reset=1, **attributes)
+        finals = [h]
+    y = g.op("Transpose", y, perm=[0, 2, 1, 3])  # (T, D, N, H) -> (T, N, D, H)
+    return g.op("Reshape", y, g.ints([0, 0, -1])), finals  # (T, N, D*H)
+
+
+def projected_level(g, index, module, level, D, seq, seq_mask, initial):
+    """One stacked level of a projected nn.LSTM (proj_size), which ONNX's
+    LSTM has no form for: a Scan per direction over the cell's equations
+    (lstmkit.rnn.lstm_cell), carrying the state over padding; the backward
+    direction scans in reverse, so it meets each row's padding first and
+    starts at its last real step. Returns (output (T, N, D*P), [h, c])."""
+    onnx = g.onnx
+    outputs, hs, cs = [], [], []
+    H, P = module.hidden_size, module.proj_size
+    for direction in range(D):
+        w_ih, w_hh, b_ih, b_hh, w_hr = layer_weights(module, level, direction)
+        hint = f"lstmp{index}_l{level}_d{direction}"
+        w_ih_t, w_hh_t = g.weight(w_ih.T, f"{hint}_w_ih"), g.weight(w_hh.T, f"{hint}_w_hh")
+        w_hr_t, bias = g.weight(w_hr.T, f"{hint}_w_hr"), g.weight(b_ih + b_hh, f"{hint}_b")
+        body = Graph(onnx, parent=g)
+        h, c, x_t, m_t = (body.fresh(f"{hint}_{n}") for n in ("h", "c", "x", "m"))
+        gates = body.op("Add", body.op("Add", body.op("MatMul", x_t, w_ih_t),
+                                       body.op("MatMul", h, w_hh_t)), bias)  # (N, 4H)
+        i, f, gc, o = body.op("Split", gates, body.ints([H] * 4), axis=1, outputs=4)
+        i, f, o = (body.op("Sigmoid", v) for v in (i, f, o))
+        c_new = body.op("Add", body.op("Mul", f, c), body.op("Mul", i, body.op("Tanh", gc)))
+        h_new = body.op("MatMul", body.op("Mul", o, body.op("Tanh", c_new)), w_hr_t)  # (N, P)
+        h_out, c_out = body.op("Where", m_t, h_new, h), body.op("Where", m_t, c_new, c)
+        y_t = body.op("Mul", h_new, body.op("Cast", m_t, to=1))
+        body_outputs = [body.op("Identity", v) for v in (h_out, c_out, y_t)]
+        value = onnx.helper.make_tensor_value_info
+        graph = onnx.helper.make_graph(
+            body.nodes, f"{hint}_body",
+            [value(h, 1, None), value(c, 1, None), value(x_t, 1, None), value(m_t, 9, None)],
+            [value(v, 1, None) for v in body_outputs])
+        h0, c0 = (g.op("Squeeze", s, g.ints([0], "axes")) if D == 1 else
+                  g.op("Gather", s, g.ints(direction, "index"), axis=0) for s in initial)
+        h_n, c_n, y = g.op("Scan", h0, c0, seq, seq_mask, outputs=3, hint=f"scan{index}",
+                           body=graph, num_scan_inputs=2,
+                           scan_input_directions=[direction, direction],
+                           scan_output_directions=[direction])
+        outputs.append(y)  # (T, N, P)
+        hs.append(g.op("Unsqueeze", h_n, g.ints([0], "axes")))
+        cs.append(g.op("Unsqueeze", c_n, g.ints([0], "axes")))
+    join = (lambda values, axis: values[0] if D == 1 else g.op("Concat", *values, axis=axis))
+    return join(outputs, -1), [join(hs, 0), join(cs, 0)]
+
+
+# ----- the model ------------------------------------------------------------------------
+
+def build_graph(model):
+    """The ONNX ModelProto of `model`, with the contract in its metadata."""
+    onnx = require_onnx()
+    helper = onnx.helper
+    g = Graph(onnx)
+    per_step = list(model.input_shape[1:])
+    ids = isinstance(model.layers[0], Embedding) or (
+        isinstance(model.layers[0], TimeDistributed) and isinstance(model.layers[0].layer, Embedding))
+    x_type = onnx.TensorProto.INT64 if ids else onnx.TensorProto.FLOAT
+    layout = state_layout(model)
+    inputs = [helper.make_tensor_value_info("x", x_type, ["batch", "time", *per_step]),
+              helper.make_tensor_value_info("lengths", onnx.TensorProto.INT64, ["batch"])]
+    for i, names in layout.items():
+        for name, (stacked, size) in names:
+            inputs.append(helper.make_tensor_value_info(f"state_{i}_{name}", onnx.TensorProto.FLOAT,
+                                                        [stacked, "batch", size]))
+    x = "x"
+    mask = mask_front(g, "lengths", "x")  # (N, T) bool
+    outputs = []
+    for i, layer in enumerate(model.layers):
+        states = {name: f"state_{i}_{name}" for name, _ in layout.get(i, [])}
+        x, mask, finals = export_layer(g, i, layer, x, mask, states, None)
+        for name, value in finals.items():
+            g.nodes.append(helper.make_node("Identity", [value], [f"new_state_{i}_{name}"]))
+            stacked, size = dict(layout[i])[name]
+            outputs.append(helper.make_tensor_value_info(
+                f"new_state_{i}_{name}", onnx.TensorProto.FLOAT, [stacked, "batch", size]))
+    out_shape = ["batch", *("time" if d is None else d
+                            for d in model.output_shape((None, *per_step)))]
+    g.nodes.append(helper.make_node("Identity", [x], ["output"]))
+    outputs.insert(0, helper.make_tensor_value_info("output", onnx.TensorProto.FLOAT, out_shape))
+    graph = helper.make_graph(g.nodes, "lstmkit_model", inputs, outputs, g.initializers)
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="lstmkit", producer_version=__version__)
+    proto.ir_version = 8  # what opset 17 came with; onnxruntime 1.14 and later read it
+    contract = {"inputs": input_names(model), "outputs": ["output", *state_names(model, "new_state")],
+                "states": {str(i): [[n, list(s)] for n, s in v] for i, v in layout.items()},
+                "lengths": "real steps at the front of each row; the model's own mask as well",
+                "output_activation": model.layers[-1].activation}
+    for key, value in (("lstmkit_version", __version__), ("lstmkit_contract", json.dumps(contract)),
+                       ("lstmkit_model", json.dumps(model.get_config())),
+                       ("lstmkit_task", str((model.metadata or {}).get("task")))):
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.checker.check_model(proto)
+    return proto
+
+
+def check_exportable(model):
+    if not model.built:
+        raise InputError("the model is not built yet: train it or call build() before export")
+    if model.parameter_dtype() not in (torch.float32, torch.float64):
+        raise InputError(f"the model's weights are {model.parameter_dtype()}: export reads "
+                         "float32 or float64 weights; cast a copy with .float() first")
+
+
+def sample_inputs(model, rng, batch_size=3, steps=5):
+    """Inputs for a check: random x (ids, some 0; floats, some steps equal to
+    a Masking value), lengths from full to 0, and random states."""
+    per_step = list(model.input_shape[1:])
+    first = model.layers[0]
+    inner = first.layer if isinstance(first, TimeDistributed) else first
+    if isinstance(inner, Embedding):
+        x = rng.integers(0, inner.input_dim, size=(batch_size, steps, *per_step))
+    else:
+        x = rng.standard_normal((batch_size, steps, *per_step)).astype(np.float32)
+        if isinstance(first, Masking):
+            x[0, steps // 2] = first.mask_value  # a padded step inside the row
+    lengths = np.linspace(steps, 0, batch_size).round().astype(np.int64)
+    feeds = {"x": x, "lengths": lengths}
+    for i, names in state_layout(model).items():
+        for name, (stacked, size) in names:
+            feeds[f"state_{i}_{name}"] = rng.standard_normal(
+                (stacked, batch_size, size)).astype(np.float32) * 0.5
+    return feeds
+
+
+def reference_outputs(model, feeds):
+    """lstmkit's outputs for the graph's inputs: output, then each new state."""
+    layout = state_layout(model)
+    dtype, device = model.parameter_dtype(), next(model.parameters()).device
+    x = torch.as_tensor(feeds["x"], device=device)
+    x = x.to(dtype) if x.is_floating_point() else x
+    state = {i: tuple(torch.as_tensor(feeds[f"state_{i}_{n}"], dtype=dtype, device=device)
+                      for n, _ in names) for i, names in layout.items()}
+    training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            y, new = run(model, x, state, torch.as_tensor(feeds["lengths"], device=device))
+    finally:
+        model.train(training)
+    y = y[0] if isinstance(y, tuple) else y  # a last layer's return_state: its states are below
+    return [y.float().cpu().numpy(), *(s.float().cpu().numpy() for i in layout for s in new[i])]
+
+
+def verify_graph(model, data, runs=((3, 5), (1, 1), (4, 7))):
+    """Run the exported graph in onnxruntime on a few batches and compare with
+    lstmkit; InternalError (a bug) past TOLERANCE."""
+    ort = require_onnxruntime()
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    for batch_size, steps in runs:
+        feeds = sample_inputs(model, rng, batch_size, steps)
+        got = session.run(None, feeds)
+        for name, a, b in zip(["output", *state_names(model, "new_state")], got,
+                              reference_outputs(model, feeds)):
+            worst = float(np.max(np.abs(a - b))) if a.size else 0.0
+            if a.shape != b.shape or not worst <= TOLERANCE:
+                raise InternalError(
+                    f"the exported graph's {name} differs from lstmkit's on a batch of "
+                    f"{batch_size} x {steps} steps (shapes {a.shape} and {b.shape}, max abs "
+                    f"difference {worst:.3g} > {TOLERANCE}): a bug in lstmkit.export")
+
+
+def check_writable(path, argument):
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise InputError(f"{argument} {path}: is a folder; give the file to write, e.g. "
+                         f"{os.path.join(path, 'model.onnx')}")
+    if not os.path.isdir(folder):
+        raise InputError(f"{argument} {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"{argument} {path}: the folder {folder} is not writable")
+
+
+def export_onnx(model, path, verify=True):
+    """Write `model` as an ONNX graph to `path` (see the module's docstring
+    for its inputs and outputs), and, for a model with a preprocessing
+    object (a text model's vocabulary), its JSON beside it as
+    <path without .onnx>.preprocessing.json. The graph is checked by
+    onnx.checker and, with `verify`, run by onnxruntime
+    against lstmkit before anything is written. Returns the paths written.
+
+    Files are written atomically (lstmkit.files.atomic_write): a failure
+    leaves no half-written file, and no preprocessing file without its graph.
+    """
+    path = os.fspath(path)
+    check_exportable(model)
+    check_writable(path, "path")
+    data = build_graph(model).SerializeToString()
+    if verify:
+        verify_graph(model, data)
+    written = []
+    side = None
+    if model.preprocessing is not None:
+        side = preprocessing_path(path)
+        check_writable(side, "the preprocessing file")
+        document = json.dumps(model.preprocessing.document(), indent=1, ensure_ascii=False)
+    try:
+        if side is not None:
+            existed = os.path.exists(side)
+            atomic_write(side, document.encode())
+            written.append(side)
+        atomic_write(path, data)
+    except OSError as e:
+        if side in written and not existed:
+            os.unlink(side)
+        raise InputError(f"path {path}: cannot be written ({e.strerror or e})") from None
+    return [path, *written]
