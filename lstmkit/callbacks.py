@@ -3,11 +3,20 @@
 Hooks (each optional; the trainer is passed first, as in Lightning Fabric):
     on_train_begin(trainer)
     on_epoch_begin(trainer, epoch)
+    on_train_batch_begin(trainer, batch)
     on_after_backward(trainer)                   gradients are in .grad
     on_before_optimizer_step(trainer, optimizer) before clipping and the update
     on_train_batch_end(trainer, batch, batch_size)
     on_epoch_end(trainer, epoch, logs)      logs: {'loss': ..., 'accuracy': ..., 'val_loss': ...}
     on_train_end(trainer, logs)
+    on_test_begin(trainer), on_test_batch_begin(trainer, batch),
+    on_test_batch_end(trainer, batch, tally), on_test_end(trainer, logs)
+                                            evaluation, and validation in fit
+    on_predict_begin(trainer), on_predict_batch_begin(trainer, batch),
+    on_predict_batch_end(trainer, batch, outputs), on_predict_end(trainer)
+Keras-style callbacks (subclasses of `Callback` below, or objects whose hooks
+take Keras' arguments: on_epoch_end(epoch, logs), ...) work too, beside these
+in the same fit: `trainer_callbacks` wraps them.
 Setting `trainer.should_stop = True` ends training after the current epoch.
 A callback with `main_process_only = True` (the progress bar, CSVLogger)
 runs on the main process only when several train together. A callback's
@@ -19,6 +28,7 @@ twice a second.
 """
 
 import csv
+import inspect
 import math
 import os
 import sys
@@ -198,3 +208,170 @@ class CSVLogger:
     def load_state_dict(self, state):
         """On resume, append to the file the interrupted run wrote."""
         self.keys, self.append = state["keys"], True
+
+
+# ----- Keras' callback protocol ------------------------------------------------
+
+KERAS_FIRST_ARGUMENTS = {"epoch", "batch", "logs"}
+
+
+class Callback:
+    """Keras' callback protocol: subclass it and override the hooks you need.
+
+    The hooks take Keras' arguments: on_train_begin(logs),
+    on_epoch_begin(epoch, logs), on_epoch_end(epoch, logs),
+    on_train_batch_begin(batch, logs), on_train_batch_end(batch, logs) (and
+    on_batch_begin / on_batch_end, which they call), on_test_begin(logs),
+    on_test_batch_begin(batch, logs), on_test_batch_end(batch, logs),
+    on_test_end(logs), on_predict_begin(logs), on_predict_batch_begin(batch,
+    logs), on_predict_batch_end(batch, logs), on_predict_end(logs),
+    on_train_end(logs). `self.model` is the model and `self.params` holds
+    'epochs', 'steps' and 'verbose' once training begins; setting
+    `self.model.stop_training = True` ends training after the epoch.
+
+    Batch-end hooks get the running means as logs, which waits for the
+    device at each step: the loop does it only for a callback that
+    overrides them.
+    """
+
+    def __init__(self):
+        self.model, self.params = None, {}
+
+    def set_model(self, model):
+        self.model = model
+
+    def set_params(self, params):
+        self.params = params
+
+    def on_train_begin(self, logs=None): pass
+    def on_train_end(self, logs=None): pass
+    def on_epoch_begin(self, epoch, logs=None): pass
+    def on_epoch_end(self, epoch, logs=None): pass
+    def on_batch_begin(self, batch, logs=None): pass
+    def on_batch_end(self, batch, logs=None): pass
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.on_batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.on_batch_end(batch, logs)
+
+    def on_test_begin(self, logs=None): pass
+    def on_test_end(self, logs=None): pass
+    def on_test_batch_begin(self, batch, logs=None): pass
+    def on_test_batch_end(self, batch, logs=None): pass
+    def on_predict_begin(self, logs=None): pass
+    def on_predict_end(self, logs=None): pass
+    def on_predict_batch_begin(self, batch, logs=None): pass
+    def on_predict_batch_end(self, batch, logs=None): pass
+
+
+def overrides(callback, *names):
+    """Whether the callback defines any of these hooks itself (not as
+    Callback's do-nothing ones)."""
+    return any(getattr(type(callback), n, None) not in (None, getattr(Callback, n, None))
+               for n in names)
+
+
+def is_keras_style(callback):
+    """A Callback subclass, or a plain object whose hooks take Keras'
+    arguments first (epoch, batch or logs) rather than the trainer."""
+    if isinstance(callback, Callback):
+        return True
+    for name in dir(type(callback)):
+        method = getattr(callback, name, None)
+        if name.startswith("on_") and callable(method):
+            parameters = list(inspect.signature(method).parameters)
+            if parameters and parameters[0] in KERAS_FIRST_ARGUMENTS:
+                return True
+    return False
+
+
+class KerasHooks:
+    """A Keras-style callback seen through the loop's trainer-first hooks."""
+
+    def __init__(self, callback):
+        self.callback = callback
+        self.batch_ends = overrides(callback, "on_train_batch_end", "on_batch_end") or (
+            not isinstance(callback, Callback) and hasattr(callback, "on_train_batch_end"))
+        self.test_batch_ends = hasattr(callback, "on_test_batch_end") and (
+            not isinstance(callback, Callback) or overrides(callback, "on_test_batch_end"))
+
+    def _hook(self, name, *args):
+        method = getattr(self.callback, name, None)
+        if method is not None:
+            method(*args)
+
+    def _stop_if_asked(self, trainer):
+        if getattr(trainer.model, "stop_training", False):
+            trainer.should_stop = True
+
+    def on_train_begin(self, trainer):
+        trainer.model.stop_training = False
+        if hasattr(self.callback, "set_model"):
+            self.callback.set_model(trainer.model)
+        elif not isinstance(self.callback, Callback):
+            self.callback.model = trainer.model
+        params = {"epochs": trainer.config.epochs, "verbose": trainer.config.verbose,
+                  "steps": len(trainer.source)}
+        if hasattr(self.callback, "set_params"):
+            self.callback.set_params(params)
+        self._hook("on_train_begin", {})
+
+    def on_epoch_begin(self, trainer, epoch):
+        self._hook("on_epoch_begin", epoch, {})
+
+    def on_train_batch_begin(self, trainer, batch):
+        self._hook("on_train_batch_begin", batch, {})
+
+    def on_train_batch_end(self, trainer, batch, batch_size):
+        if self.batch_ends:
+            self._hook("on_train_batch_end", batch, trainer.running_logs())
+            self._stop_if_asked(trainer)
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self._hook("on_epoch_end", epoch, logs)
+        self._stop_if_asked(trainer)
+
+    def on_train_end(self, trainer, logs):
+        self._hook("on_train_end", logs)
+
+    def on_test_begin(self, trainer):
+        self._hook("on_test_begin", {})
+
+    def on_test_batch_begin(self, trainer, batch):
+        self._hook("on_test_batch_begin", batch, {})
+
+    def on_test_batch_end(self, trainer, batch, tally):
+        if self.test_batch_ends:
+            self._hook("on_test_batch_end", batch, tally.read())
+
+    def on_test_end(self, trainer, logs):
+        self._hook("on_test_end", logs)
+
+    def on_predict_begin(self, trainer):
+        self._hook("on_predict_begin", {})
+
+    def on_predict_batch_begin(self, trainer, batch):
+        self._hook("on_predict_batch_begin", batch, {})
+
+    def on_predict_batch_end(self, trainer, batch, outputs):
+        self._hook("on_predict_batch_end", batch, {"outputs": outputs.numpy()})
+
+    def on_predict_end(self, trainer):
+        self._hook("on_predict_end", {})
+
+    @property
+    def wrapped(self):
+        return self.callback
+
+    def __getattr__(self, name):  # state_dict, load_state_dict, main_process_only ...
+        if name in ("state_dict", "load_state_dict", "main_process_only", "display_only"):
+            return getattr(self.callback, name)
+        raise AttributeError(name)
+
+
+def trainer_callbacks(callbacks):
+    """The callbacks in the loop's protocol: Keras-style ones wrapped, the
+    loop's own (trainer first) as they are; both may be mixed in one fit."""
+    return [KerasHooks(c) if is_keras_style(c) else c for c in callbacks or ()]

@@ -26,7 +26,7 @@ from .layers.core import ACTIVATIONS
 from .metrics import prepare_target, resolve_loss, resolve_metrics
 from .optimizers import check_optimizer, make_optimizer
 from .schema import check_config
-from .train import Trainer, fit_model, predict, resolve_device, set_seed
+from .train import Trainer, fit_model, resolve_device, set_seed
 
 
 class Sequential(nn.Module):
@@ -443,10 +443,14 @@ class Sequential(nn.Module):
             raise InputError(f"checkpoints need a model that can be saved: {message}")
         warnings.warn(f"this model can be trained but not saved: {message}", stacklevel=3)
 
-    def evaluate(self, x, y=None, batch_size=None, verbose=0, return_dict=False):
+    def evaluate(self, x, y=None, batch_size=None, verbose=0, sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False):
         """Loss and metrics on (x, y), or on a batch source: a float if there
         are no metrics, else [loss, metric, ...] (a dict with
-        return_dict=True), as Keras returns. batch_size defaults to 32."""
+        return_dict=True), as Keras returns. batch_size defaults to 32;
+        callbacks get the on_test_* hooks. sample_weight and steps are not
+        supported yet and are refused."""
+        _refuse_unsupported(sample_weight=sample_weight, steps=steps)
         compiled = self._require_compiled("evaluate")
         if isinstance(x, BatchSource):
             if not self.built:
@@ -464,7 +468,8 @@ class Sequential(nn.Module):
             y = prepare_target(y, self.output_shape(x.shape[1:]), compiled["loss"])
             source = ArrayBatches(x, y, batch_size)
         self.to(compiled["device"])
-        trainer = Trainer(self, compiled["loss"], compiled["metrics"], None, compiled["device"])
+        trainer = Trainer(self, compiled["loss"], compiled["metrics"], None, compiled["device"],
+                          callbacks=callbacks)
         logs = trainer.evaluate(source)
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
@@ -473,8 +478,13 @@ class Sequential(nn.Module):
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def predict(self, x, batch_size=32):
-        """The model's outputs for x, as a NumPy array (samples, ...)."""
+    def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
+        """The model's outputs for x, as a NumPy array (samples, ...), in
+        batches of batch_size (default 32); callbacks get the on_predict_*
+        hooks. verbose is accepted for Keras' sake (nothing is shown); steps
+        is not supported and is refused."""
+        _refuse_unsupported(steps=steps)
+        batch_size = 32 if batch_size is None else batch_size
         _check_int(batch_size, "batch_size")
         x, _ = self._prepare(x, None)
         if not self.built:
@@ -482,7 +492,7 @@ class Sequential(nn.Module):
         self._check_built_for(x, "x")
         device = self._compiled["device"] if self._compiled else next(self.parameters()).device
         self.to(device)
-        out = predict(self, x, batch_size, device)
+        out = Trainer(self, None, [], None, device, callbacks=callbacks).predict(x, batch_size)
         return (out.float() if out.dtype == torch.bfloat16 else out).numpy()  # NumPy has no bf16
 
     def step(self, x, state=None, lengths=None, reset=None):
@@ -675,6 +685,13 @@ def load_model(path, device="cpu", compile=True):
                           "(a callable or an object, which a file cannot hold), so it loads "
                           "uncompiled: call compile() before fit or evaluate", stacklevel=2)
     return model.to(resolve_device(device))
+
+
+def _refuse_unsupported(**arguments):
+    """Keras arguments lstmkit does not take yet, refused when given."""
+    for name, value in arguments.items():
+        if value is not None:
+            raise InputError(f"{name}= is not supported by lstmkit yet; leave it out")
 
 
 def _check_int(value, argument, low=1):

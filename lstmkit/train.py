@@ -22,7 +22,7 @@ import time
 import numpy as np
 import torch
 
-from .callbacks import History, ProgressBar
+from .callbacks import History, ProgressBar, trainer_callbacks
 from .checkpoints import (checkpoint_path, describe_difference, prune, read_checkpoint,
                           resolve_resume, rng_states, set_rng_states, write_checkpoint)
 from .distributed import SingleProcess, current_group
@@ -104,8 +104,10 @@ class Tally:
 
 
 # the hooks a callback may define; each receives the trainer first
-HOOKS = ("on_train_begin", "on_epoch_begin", "on_train_batch_end", "on_after_backward",
-         "on_before_optimizer_step", "on_epoch_end", "on_train_end")
+HOOKS = ("on_train_begin", "on_epoch_begin", "on_train_batch_begin", "on_after_backward",
+         "on_before_optimizer_step", "on_train_batch_end", "on_epoch_end", "on_train_end",
+         "on_test_begin", "on_test_batch_begin", "on_test_batch_end", "on_test_end",
+         "on_predict_begin", "on_predict_batch_begin", "on_predict_batch_end", "on_predict_end")
 
 
 def unpack(batch):
@@ -153,7 +155,7 @@ class Trainer:
         self.config = config or TrainConfig()
         self.group = group or SingleProcess()
         self.network = network or model
-        self.callbacks = list(callbacks)
+        self.callbacks = trainer_callbacks(callbacks)
         # hooks with side effects outside the run (bars, files) run on the main process only
         active = [c for c in self.callbacks
                   if self.group.is_main or not getattr(c, "main_process_only", False)]
@@ -224,6 +226,7 @@ class Trainer:
         checked = time.perf_counter()
         batches = source.batches(self.epoch, start_batch, group.rank, group.world_size)
         for batch, data in enumerate(batches, start_batch):
+            self.call("on_train_batch_begin", batch)
             x, y, mask = unpack(data)
             x = x.to(self.device, non_blocking=True)
             y = y.to(self.device, non_blocking=True)
@@ -351,7 +354,9 @@ class Trainer:
         tally = Tally([m.name for m in self.metrics], self.device)
         state = {} if source.carries_state else None
         group = self.group
-        for data in source.batches(0, 0, group.rank, group.world_size):
+        self.call("on_test_begin")
+        for batch, data in enumerate(source.batches(0, 0, group.rank, group.world_size)):
+            self.call("on_test_batch_begin", batch)
             x, y, mask = unpack(data)
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             if mask is not None:
@@ -364,7 +369,23 @@ class Trainer:
                 out, mask = self.model(x, mask=mask, logits=self.loss.from_logits,
                                        return_mask=True)
             tally.add([self.loss.values(out, y), *self.metric_values(out, y)], mask)
-        return tally.read(group)
+            self.call("on_test_batch_end", batch, tally)
+        logs = tally.read(group)
+        self.call("on_test_end", logs)
+        return logs
+
+    @torch.inference_mode()
+    def predict(self, x, batch_size):
+        """Model outputs for every sample of tensor x, concatenated on the CPU."""
+        self.model.eval()
+        self.call("on_predict_begin")
+        outputs = []
+        for batch, index in enumerate(batch_indices(len(x), batch_size)):
+            self.call("on_predict_batch_begin", batch)
+            outputs.append(self.model(x[index].to(self.device, non_blocking=True)).cpu())
+            self.call("on_predict_batch_end", batch, outputs[-1])
+        self.call("on_predict_end")
+        return torch.cat(outputs)
 
     # ----- checkpoints and interruption ------------------------------------
 
@@ -454,7 +475,8 @@ def resumable(callbacks):
 
 
 def callback_states(callbacks):
-    return [[type(c).__name__, c.state_dict() if hasattr(c, "state_dict") else None]
+    return [[type(getattr(c, "wrapped", c)).__name__,
+             c.state_dict() if hasattr(c, "state_dict") else None]
             for c in resumable(callbacks)]
 
 
@@ -536,17 +558,6 @@ def make_scheduler(factory, optimizer):
         raise InputTypeError(f"scheduler: the callable returned {type(scheduler).__name__}, "
                              "not a torch.optim.lr_scheduler")
     return scheduler
-
-
-@torch.inference_mode()
-def predict(model, x, batch_size, device):
-    """Model outputs for every sample of tensor x, concatenated on the CPU."""
-    model.eval()
-    outputs = [
-        model(x[index].to(device, non_blocking=True)).cpu()
-        for index in batch_indices(len(x), batch_size)
-    ]
-    return torch.cat(outputs)
 
 
 def resolve_device(device="auto"):
