@@ -28,10 +28,12 @@ N and T are dynamic. Per layer: Embedding is a Gather; Dense a MatMul and
 its activation; Dropout and LockedDropout vanish (inference); Masking
 computes its mask in the graph; LSTM and GRU become ONNX's LSTM and GRU
 operators (gate order i, o, f, c and z, r, h; torch's GRU is
-linear_before_reset=1), stacked and bidirectional included, their real
-steps moved to the front of each row first as lstmkit does (real steps
-front-aligned, `sequence_lens`); a projected LSTM (proj_size), which ONNX's
-LSTM cannot express, is a Scan over the cell's equations. Computation is in
+linear_before_reset=1) with `sequence_lens`, stacked and bidirectional
+included; a projected LSTM (proj_size), which ONNX's LSTM cannot express,
+is a Scan over the cell's equations. Where a mask arises (mask_zero,
+Masking), each row's real steps are moved to the front, as lstmkit's
+recurrent layers read them, and per-step outputs are put back in place at
+the end. Computation is in
 float32 whatever the model's precision.
 """
 
@@ -102,6 +104,11 @@ class Graph:
         self.onnx, self.parent = onnx, parent
         self.nodes, self.initializers = [], []
         self.names = parent.names if parent else {}
+        # masks whose real steps come first in each row (that of `lengths`, and
+        # each after `align`), and where each original step is now (N, T)
+        # (None: in place), for putting per-step outputs back at the end
+        self.front_masks, self.order = set(), None
+        self.length_mask = None  # the steps `lengths` keeps, (N, T) bool, in the current order
 
     def fresh(self, hint):
         count = self.names.get(hint, 0)
@@ -134,16 +141,17 @@ class NotExportable(InputError):
 
 # ----- layers -------------------------------------------------------------------------
 
-def export_layer(g, index, layer, x, mask, states, dims):
+def export_layer(g, index, layer, x, mask, states):
     """Add `layer`'s nodes reading x (and its mask, (N, T) bool); returns
     (output, mask out, {name: final state} or {})."""
     where = f"layer {index} ({type(layer).__name__})"
     if isinstance(layer, (Dropout, LockedDropout)):
         return x, mask, {}
     if isinstance(layer, Embedding):
-        out = g.op("Gather", g.weight(layer.embedding.weight, f"embedding{index}"), x, axis=0)
         if layer.mask_zero:  # id 0 is padding, as well as the steps past each length
-            mask = g.op("And", mask, g.op("Not", g.op("Equal", x, g.ints(0, "zero"))))
+            mask = g.op("And", g.length_mask, g.op("Not", g.op("Equal", x, g.ints(0, "zero"))))
+            x, mask = align(g, x, mask, x_rank=2)  # the ids, cheaper than their vectors
+        out = g.op("Gather", g.weight(layer.embedding.weight, f"embedding{index}"), x, axis=0)
         return out, mask, {}
     if isinstance(layer, Dense):
         return dense(g, index, layer, x), mask, {}
@@ -152,11 +160,12 @@ def export_layer(g, index, layer, x, mask, states, dims):
                        to=1)  # (N, T, F) float
         real = g.op("ReduceMax", differs, axes=[-1], keepdims=0)  # (N, T)
         out = g.op("Mul", x, g.op("Unsqueeze", real, g.ints([-1], "axes")))
-        return out, g.op("And", mask, g.op("Cast", real, to=9)), {}
+        out, mask = align(g, out, g.op("And", g.length_mask, g.op("Cast", real, to=9)), x_rank=3)
+        return out, mask, {}
     if isinstance(layer, TimeDistributed):
         inner = layer.layer
         if isinstance(inner, (Dense, Dropout, LockedDropout)):  # they act on the last axis alone
-            return export_layer(g, index, inner, x, mask, states, dims)[0], mask, {}
+            return export_layer(g, index, inner, x, mask, states)[0], mask, {}
         if isinstance(inner, Embedding):
             out = g.op("Gather", g.weight(inner.embedding.weight, f"embedding{index}"), x, axis=0)
             return out, mask, {}
@@ -167,7 +176,7 @@ def export_layer(g, index, layer, x, mask, states, dims):
             raise NotExportable(f"{where}: merge_mode=None gives a pair of outputs, which the "
                                 "exported graph's single output cannot hold; use 'concat', "
                                 "'sum', 'mul' or 'ave'")
-        out, mask_out, finals = recurrent(g, index, layer.layer, x, mask, states, dims)
+        out, mask_out, finals = recurrent(g, index, layer.layer, x, mask, states)
         if layer.merge_mode != "concat":
             forward, backward = g.op("Split", out, g.ints([layer.layer.output_size // 2] * 2),
                                      axis=-1, outputs=2)
@@ -177,7 +186,7 @@ def export_layer(g, index, layer, x, mask, states, dims):
                 out = g.op("Mul", out, g.const(0.5, "half"))
         return out, mask_out, finals
     if isinstance(layer, (LSTM, GRU)):
-        return recurrent(g, index, layer, x, mask, states, dims)
+        return recurrent(g, index, layer, x, mask, states)
     raise NotExportable(f"{where}: no ONNX form for this layer")
 
 
@@ -210,15 +219,36 @@ def along_features(g, index, like):
     return g.op("Expand", g.op("Unsqueeze", index, g.ints([-1], "axes")), g.op("Shape", like))
 
 
-def recurrent(g, index, layer, x, mask, states, dims):
+def align(g, x, mask, x_rank):
+    """x (N, T) or (N, T, F) with the real steps of each row (mask) moved to
+    the front in order, as lstmkit's recurrent layers read them
+    (lstmkit.rnn.front_align); returns (x, mask) in that order. Done where a
+    mask arises, once: the layers in between act step by step and do not
+    mind the order, and g.order puts per-step outputs back in place at the
+    end, as lstmkit's scatter_back does."""
+    dest, lengths = front_alignment(g, mask)
+    index = dest if x_rank == 2 else along_features(g, dest, x)
+    x = g.op("ScatterElements", x, index, x, axis=1)
+    kept = g.op("Cast", g.length_mask, to=7)
+    g.length_mask = g.op("Cast", g.op("ScatterElements", kept, dest, kept, axis=1), to=9)
+    mask = mask_front(g, lengths, x)
+    g.front_masks.add(mask)
+    # an earlier alignment moved original step t to order[t]; this one moves
+    # that position on to dest[order[t]]
+    g.order = dest if g.order is None else g.op("GatherElements", dest, g.order, axis=1)
+    return x, mask
+
+
+def recurrent(g, index, layer, x, mask, states):
     """An LSTM or GRU (D directions, L stacked levels) on x (N, T, F) with
     its mask; returns (output, mask out, {name: final (L*D, N, ·)})."""
     module, D, L = layer.rnn, layer.directions, layer.num_layers
     lstm = isinstance(layer, LSTM)
-    dest, lengths = front_alignment(g, mask)
-    x_front = g.op("ScatterElements", x, along_features(g, dest, x), x, axis=1)  # (N, T, F)
-    seq = g.op("Transpose", x_front, perm=[1, 0, 2])  # (T, N, F)
-    seq_mask = g.op("Unsqueeze", g.op("Transpose", mask_front(g, lengths, x), perm=[1, 0]),
+    if mask not in g.front_masks:
+        raise InternalError(f"layer {index}: its input's real steps are not at the front")
+    lengths = g.op("ReduceSum", g.op("Cast", mask, to=7), g.ints([1], "axes"), keepdims=0)
+    seq = g.op("Transpose", x, perm=[1, 0, 2])  # (T, N, F)
+    seq_mask = g.op("Unsqueeze", g.op("Transpose", mask, perm=[1, 0]),
                     g.ints([-1], "axes"))  # (T, N, 1) bool, real steps first
     empty = g.op("Unsqueeze", g.op("Equal", lengths, g.ints(0, "zero")),
                  g.ints([0, 2], "axes"))  # (1, N, 1): rows with no real step keep their state
@@ -238,12 +268,12 @@ def recurrent(g, index, layer, x, mask, states, dims):
     finals = {name: (values[0] if len(values) == 1 else g.op("Concat", *values, axis=0))
               for name, values in finals.items()}  # (L*D, N, ·)
     if layer.return_sequences:
-        out = g.op("Transpose", seq, perm=[1, 0, 2])  # (N, T, D*P), front-aligned
-        out = g.op("GatherElements", out, along_features(g, dest, out), axis=1)  # in place again
+        out = g.op("Transpose", seq, perm=[1, 0, 2])  # (N, T, D*P)
         out = g.op("Mul", out, g.op("Unsqueeze", g.op("Cast", mask, to=1), g.ints([-1], "axes")))
         return out, mask, finals
     top = g.op("Slice", finals["h"], g.ints([(L - 1) * D]), g.ints([L * D]), g.ints([0]))
     out = g.op("Reshape", g.op("Transpose", top, perm=[1, 0, 2]), g.ints([0, -1]))  # (N, D*P)
+    g.order = None  # no steps axis any more
     return out, None, finals
 
 
@@ -355,15 +385,19 @@ def build_graph(model):
                                                         [stacked, "batch", size]))
     x = "x"
     mask = mask_front(g, "lengths", "x")  # (N, T) bool
+    g.front_masks.add(mask)
+    g.length_mask = mask
     outputs = []
     for i, layer in enumerate(model.layers):
         states = {name: f"state_{i}_{name}" for name, _ in layout.get(i, [])}
-        x, mask, finals = export_layer(g, i, layer, x, mask, states, None)
+        x, mask, finals = export_layer(g, i, layer, x, mask, states)
         for name, value in finals.items():
             g.nodes.append(helper.make_node("Identity", [value], [f"new_state_{i}_{name}"]))
             stacked, size = dict(layout[i])[name]
             outputs.append(helper.make_tensor_value_info(
                 f"new_state_{i}_{name}", onnx.TensorProto.FLOAT, [stacked, "batch", size]))
+    if g.order is not None:  # per-step outputs: each step back in its place
+        x = g.op("GatherElements", x, along_features(g, g.order, x), axis=1)
     out_shape = ["batch", *("time" if d is None else d
                             for d in model.output_shape((None, *per_step)))]
     g.nodes.append(helper.make_node("Identity", [x], ["output"]))

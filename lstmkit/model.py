@@ -495,16 +495,17 @@ class Sequential(nn.Module):
         out = Trainer(self, None, [], None, device, callbacks=callbacks).predict(x, batch_size)
         return (out.float() if out.dtype == torch.bfloat16 else out).numpy()  # NumPy has no bf16
 
-    def step(self, x, state=None, lengths=None, reset=None):
+    def step(self, x, state=None, lengths=None, reset=None, impl="auto"):
         """Streaming inference: `y, state = model.step(x_t, state)` runs one
         step (N, ...) or a chunk (N, T, ...) from `state` (None: afresh) and
         returns the output and the state for the next call; fed step by step,
         the outputs equal the whole sequence's. `lengths` (N,) marks the real
         steps at the front of each row; `reset` (N,) bools restarts those
-        sample slots. See lstmkit.streaming.step."""
+        sample slots; `impl` picks the fused kernel or the cell. See
+        lstmkit.streaming.step."""
         from .streaming import step
 
-        return step(self, x, state, lengths, reset)
+        return step(self, x, state, lengths, reset, impl)
 
     def export(self, path, format="onnx", verify=True):
         """Write the model as an ONNX graph with step's contract (inputs x,

@@ -15,8 +15,10 @@ afresh while the others go on.
 
 import torch
 
+from .data.batching import check_finite, to_tensor
 from .errors import InputError, InputTypeError
-from .layers import Bidirectional
+from .layers import LSTM, Bidirectional, Embedding
+from .rnn import gru_cell, layer_weights, lstm_cell
 
 
 def state_layout(model):
@@ -41,28 +43,76 @@ def zero_state(model, batch_size, dtype=None, device=None):
             for i, states in state_layout(model).items()}
 
 
-def run(model, x, state, lengths=None):
+# Which kernel a recurrent layer takes in `step` with impl='auto': the cell
+# (lstmkit.rnn.lstm_cell, a handful of tensor operations) for a single step on
+# the CPU, where one call of the fused oneDNN kernel costs several times more
+# than its arithmetic; the fused kernel otherwise. Measured by
+# benchmarks/onnx_speed.py (see its results and README).
+CELL_FOR_ONE_STEP = {"cpu": True}
+
+
+def uses_cell(layer, x, impl):
+    """Whether `run` steps `layer` with its cell rather than the fused kernel."""
+    if impl == "fused" or isinstance(layer, Bidirectional):
+        return False
+    return impl == "cell" or (x.shape[1] == 1 and CELL_FOR_ONE_STEP.get(x.device.type, False))
+
+
+def run(model, x, state, lengths=None, impl="fused"):
     """The layers in order from `state` (every recurrent layer's entry
     given), as `model(x, state=state, return_state=True)`; with `lengths`
     (N,), the steps of each row past its length are padding too, on top of
     those the model's own mask marks (Embedding(mask_zero=True), Masking).
+    impl: 'fused' runs each recurrent layer as the model does; 'cell' steps
+    one-directional layers with their cell (`cell_run`); 'auto' by the rule
+    in `uses_cell`.
 
     Returns (y, new state). No checks: `step` and `export` check first.
     """
-    mask = None
+    mask = kept = None
     if lengths is not None:
-        mask = torch.arange(x.shape[1], device=x.device)[None] < lengths[:, None]  # (N, T)
+        mask = kept = torch.arange(x.shape[1], device=x.device)[None] < lengths[:, None]  # (N, T)
     new_state = {}
     for i, layer in enumerate(model.layers):
-        if layer.recurrent:
+        if layer.recurrent and uses_cell(layer, x, impl):
+            out, new_state[i] = cell_run(layer, x, mask, state[i])
+        elif layer.recurrent:
             out, new_state[i] = layer.run(x, mask, state[i], return_final=True)
         else:
             out = layer(x, mask=mask)
         produced = layer.compute_mask(x, mask)
-        if mask is not None and produced is not None and produced is not mask:
-            produced = produced & mask  # a layer's own padding, and the steps past each length
+        if kept is not None and produced is not None and produced is not mask:
+            produced = produced & kept  # a layer's own padding, and the steps past each length
         mask, x = produced, out
     return x, new_state
+
+
+def cell_run(layer, x, mask, states):
+    """A one-directional LSTM or GRU layer over x (N, T, F) step by step with
+    its cell (lstmkit.rnn.lstm_cell, gru_cell) on the layer's own weights,
+    in place of the fused kernel: the same outputs to float rounding. A
+    padded step (mask False) carries every level's state and outputs zeros,
+    as lstmkit's masked runs do. Returns what Recurrent.run returns."""
+    module, lstm, L = layer.rnn, isinstance(layer, LSTM), layer.num_layers
+    weights = [layer_weights(module, level, 0) for level in range(L)]
+    levels = [tuple(s[level] for s in states) for level in range(L)]  # each (h, c), (N, ·)
+    outputs = []
+    for t in range(x.shape[1]):
+        inp, real = x[:, t], None if mask is None else mask[:, t, None]  # (N, F), (N, 1)
+        for level in range(L):
+            if lstm:
+                new = lstm_cell(inp, *levels[level], *weights[level])
+            else:
+                new = (gru_cell(inp, levels[level][0], *weights[level]),)
+            if real is not None:
+                new = tuple(torch.where(real, a, b) for a, b in zip(new, levels[level]))
+            levels[level], inp = new, new[0]
+        outputs.append(inp if real is None else inp * real)
+    final = tuple(torch.stack([levels[level][k] for level in range(L)]) for k in range(len(states)))
+    y = torch.stack(outputs, 1) if layer.return_sequences else final[0][-1]  # (N, T, P) or (N, P)
+    if layer.return_state:
+        y = (y, *[s[-1] for s in final])
+    return y, final
 
 
 def check_streamable(model, why="step"):
@@ -77,11 +127,13 @@ def check_streamable(model, why="step"):
                 "whole sequence with model(x) or predict, or use a one-directional layer")
 
 
-def as_batch(model, x):
-    """x as a chunk (N, T, ...) in the model's dtype and device, and whether
-    it was a single step (N, ...) without the steps axis."""
+def as_batch(model, x, dtype, device):
+    """x as a chunk (N, T, ...) in the model's dtype and on its device, and
+    whether it was a single step (N, ...) without the steps axis. Checked as
+    predict checks its input (ids in range, no NaN or inf)."""
     per_step = tuple(model.input_shape[1:])  # a sample's shape without its steps
-    x = x if isinstance(x, torch.Tensor) else torch.as_tensor(x)
+    ids = isinstance(model.layers[0], Embedding)
+    x = to_tensor(x, "x", integer=ids)
     if x.dim() == len(per_step) + 1:
         single, x = True, x[:, None]  # (N, 1, ...)
     elif x.dim() == len(per_step) + 2:
@@ -90,11 +142,13 @@ def as_batch(model, x):
         raise InputError(
             f"step takes one step (samples, {', '.join(map(str, per_step)) or 'an id'}) or a "
             f"chunk (samples, steps, ...), got shape {tuple(x.shape)}")
-    x, _ = model._prepare(x, None)  # ids, NaN and inf, and the model's float precision checked
     if tuple(x.shape[2:]) != per_step:
         raise InputError(f"x has steps of shape {tuple(x.shape[2:])}, the model was built for "
                          f"{per_step}")
-    device = next(model.parameters()).device
+    check_finite(x, "x")
+    model.layers[0].check_input(x, "x")
+    if x.is_floating_point():
+        x = x.to(dtype)  # a model cast with .double() reads its own precision
     return x.to(device), single
 
 
@@ -152,7 +206,7 @@ def check_reset(reset, batch_size, device):
     return reset
 
 
-def step(model, x, state=None, lengths=None, reset=None):
+def step(model, x, state=None, lengths=None, reset=None, impl="auto"):
     """Run `model` over one step or a chunk of steps from `state`.
 
     Args:
@@ -167,6 +221,11 @@ def step(model, x, state=None, lengths=None, reset=None):
             real, unless the model's own mask marks it).
         reset: (N,) bools, True where a sample slot starts a new sequence:
             its state is zeroed first while the others go on.
+        impl: how the recurrent layers run: 'fused' (the model's kernel, as
+            in predict), 'cell' (their one-step cell, a step at a time), or
+            'auto' (default): the cell for a single step on the CPU, where
+            it costs a fraction of a fused call, else the kernel (the rule
+            in `uses_cell`, measured by benchmarks/onnx_speed.py).
 
     Returns (y, new_state): y is what the model gives for the chunk, the
     step's axis left out when x was one step (N, ...); new_state goes into
@@ -177,10 +236,13 @@ def step(model, x, state=None, lengths=None, reset=None):
     dropout); its training flag and any state stateful layers carry are
     left as they were.
     """
+    if impl not in ("auto", "fused", "cell"):
+        raise InputError(f"step impl must be 'auto', 'fused' or 'cell', got {impl!r}")
     check_streamable(model)
-    x, single = as_batch(model, x)
+    weight = next(model.parameters())
+    dtype, device = weight.dtype, weight.device
+    x, single = as_batch(model, x, dtype, device)
     N, T = x.shape[:2]
-    dtype, device = model.parameter_dtype(), x.device
     if state is None:
         state = zero_state(model, N, dtype, device)
     else:
@@ -196,7 +258,7 @@ def step(model, x, state=None, lengths=None, reset=None):
         if training:
             model.eval()
         with torch.no_grad():
-            y, new_state = run(model, x, state, lengths)
+            y, new_state = run(model, x, state, lengths, impl)
     finally:
         if training:
             model.train()

@@ -57,6 +57,9 @@ MODELS = {
         Bidirectional(LSTM(5, proj_size=2, num_layers=2, return_sequences=True), merge_mode="mul"),
         Bidirectional(GRU(3, return_sequences=True), merge_mode="sum"),
         Dense(2, activation="tanh")], (None, 3)),
+    "two masks, one after the other": lambda: built([
+        Embedding(5, 4, mask_zero=True), LSTM(6, return_sequences=True),
+        Dense(2, activation="relu"), Masking(), GRU(3, return_sequences=True), Dense(2)], (None,)),
     "float64, masked projected": lambda: built([
         Embedding(6, 3, mask_zero=True), LSTM(5, proj_size=3),
         Dense(2, activation="softmax")], (None,), dtype=torch.float64),

@@ -32,7 +32,8 @@ def classifier(mask_zero=False):
     [GRU(4, return_sequences=True), Dense(3)]), Sequential(
     [LSTM(5, return_sequences=True, proj_size=2, num_layers=3), Dense(1)])],
     ids=["stacked-gru-projected", "gru", "projected-stacked"])
-def test_step_by_step_equals_the_whole_sequence(model):
+@pytest.mark.parametrize("impl", ["auto", "fused", "cell"])
+def test_step_by_step_equals_the_whole_sequence(model, impl):
     if not model.built:
         torch.manual_seed(1)
         model.build((None, 3))
@@ -42,7 +43,7 @@ def test_step_by_step_equals_the_whole_sequence(model):
         whole, final = model(x, return_state=True)
     state, outputs = None, []
     for t in range(x.shape[1]):
-        y, state = model.step(x[:, t], state)
+        y, state = model.step(x[:, t], state, impl=impl)
         assert y.shape == (3, whole.shape[-1])  # one step in, the steps axis left out
         outputs.append(y)
     torch.testing.assert_close(torch.stack(outputs, 1), whole, atol=1e-6, rtol=1e-5)
@@ -52,14 +53,15 @@ def test_step_by_step_equals_the_whole_sequence(model):
 
 
 @pytest.mark.parametrize("cuts", [[1, 10], [4, 4, 3], [11]])
-def test_chunks_equal_the_whole_sequence(cuts):
+@pytest.mark.parametrize("impl", ["auto", "cell"])
+def test_chunks_equal_the_whole_sequence(cuts, impl):
     model = stacked_projected_gru()
     x = torch.randn(2, 11, 3)
     with torch.no_grad():
         whole = model(x)
     state, outputs = None, []
     for chunk in x.split(cuts, dim=1):
-        y, state = model.step(chunk, state)
+        y, state = model.step(chunk, state, impl=impl)
         outputs.append(y)
     torch.testing.assert_close(torch.cat(outputs, 1), whole, atol=1e-6, rtol=1e-5)
 
@@ -74,24 +76,26 @@ def test_a_classifier_streamed_gives_the_prediction_of_each_prefix():
         np.testing.assert_allclose(y.numpy(), model.predict(x[:, : t + 1]), atol=1e-6)
 
 
-def test_padding_the_model_masks_is_stepped_over():
+@pytest.mark.parametrize("impl", ["fused", "cell"])
+def test_padding_the_model_masks_is_stepped_over(impl):
     """Left padding (id 0 with mask_zero) fed step by step carries the state
     over it: the last output is predict's on the padded rows."""
     model = classifier(mask_zero=True)
     x = np.array([[0, 0, 0, 3, 4, 5], [1, 2, 3, 4, 5, 6], [0, 7, 0, 8, 9, 0]])
     state = None
     for t in range(x.shape[1]):
-        y, state = model.step(x[:, t], state)
+        y, state = model.step(x[:, t], state, impl=impl)
     np.testing.assert_allclose(y.numpy(), model.predict(x), atol=1e-6)
     np.testing.assert_allclose(y[2].numpy(), model.predict(x[2:, [1, 3, 4]])[0], atol=1e-6)
 
 
-def test_lengths_mark_the_real_steps_of_each_row():
+@pytest.mark.parametrize("impl", ["fused", "cell"])
+def test_lengths_mark_the_real_steps_of_each_row(impl):
     """A chunk whose rows hold 5, 2 and 0 real steps at the front: each row
     ends in the state of its real steps alone, with zeros past them."""
     model = stacked_projected_gru()
     x = torch.randn(3, 5, 3)
-    y, state = model.step(x, lengths=[5, 2, 0])
+    y, state = model.step(x, lengths=[5, 2, 0], impl=impl)
     for row, n in enumerate([5, 2]):
         alone, alone_state = model.step(x[row : row + 1, :n])
         torch.testing.assert_close(y[row : row + 1, :n], alone, atol=1e-6, rtol=1e-5)
@@ -176,6 +180,8 @@ def test_bad_input_is_a_lstmkit_error():
         model.step(torch.randn(2, 4, 3), lengths=[5, 1])
     with pytest.raises(InputError, match=r"lengths must be shaped \(2,\)"):
         model.step(torch.randn(2, 4, 3), lengths=[4])
+    with pytest.raises(InputError, match="step impl must be 'auto', 'fused' or 'cell', got 'fast'"):
+        model.step(torch.randn(2, 3), impl="fast")
     with pytest.raises(InputError, match=r"reset must be \(2,\) booleans"):
         model.step(torch.randn(2, 3), reset=[1, 0])
     with pytest.raises(LstmkitError, match=r"Embedding ids in x must lie in \[0, 12\)"):
