@@ -287,3 +287,14 @@ def test_extension_picks_the_reader(tmp_path):
     with pytest.raises(DataFileError, match="cannot tell the format from the extension '.xyz'"):
         read_series_file(tmp_path / "data.xyz")
     assert read_series_file(FIXTURES / "basic.ts").problem_name == "Basic"
+
+
+def test_each_sample_knows_its_file_and_line():
+    data = read_ts(FIXTURES / "basic.ts")
+    assert data.path == str(FIXTURES / "basic.ts") and data.lines == [12, 14, 16]
+    assert data.where(1) == f"{FIXTURES / 'basic.ts'}, line 14 (sample 1)"
+    for path in (FIXTURES / "Toy_TRAIN.tsv", FIXTURES / "univariate.arff",
+                 FIXTURES / "multivariate.arff", FIXTURES / "unequal.ts"):
+        data = read_series_file(path)
+        assert len(data.lines) == len(data) and data.lines == sorted(set(data.lines))
+    assert TimeSeriesData([np.zeros((2, 1))]).where(0) == "sample 0"

@@ -85,6 +85,9 @@ class TimeSeriesData:
             is only recorded.
         other_tags: header tags that are not .ts tags (another tool's, or
             misspelt), {name without '@': the rest of the line}; kept, not read.
+        path: the file read (None for data made in memory).
+        lines: the line of the file each sample was read from (1-based),
+            so that a later check can name the place; None where unknown.
     """
 
     series: list
@@ -98,6 +101,8 @@ class TimeSeriesData:
     series_length: int | None = None
     missing: bool | None = None
     other_tags: dict = field(default_factory=dict)
+    path: str | None = None
+    lines: list | None = None
 
     def __len__(self):
         return len(self.series)
@@ -111,6 +116,14 @@ class TimeSeriesData:
     def lengths(self):
         """Each sample's number of timesteps: an int array (N,)."""
         return np.array([len(s) for s in self.series], dtype=np.int64)
+
+    def where(self, i):
+        """Sample i's place, for messages: 'FILE, line L (sample i)', or
+        'sample i' for data made in memory."""
+        if self.path is None:
+            return f"sample {i}"
+        line = f", line {self.lines[i]}" if self.lines is not None else ""
+        return f"{self.path}{line} (sample {i})"
 
 
 def read_series_file(path, encoding="utf-8"):
@@ -159,7 +172,7 @@ def read_ts(path, encoding="utf-8"):
     path = os.fspath(path)
     lines = _lines(path, encoding, comment=b"#")
     header, other, data_line = _ts_header(lines, path)
-    samples = _TsSamples(header, other)
+    samples = _TsSamples(header, other, path)
     for line in lines:
         samples.add(line)
     if not samples.series:
@@ -182,7 +195,7 @@ def read_ucr(path, encoding="utf-8"):
     `class_labels` sorted, numerically where every label is a number.
     """
     path = os.fspath(path)
-    series, labels = [], []
+    series, labels, numbers = [], [], []
     for line in _lines(path, encoding):
         text = line.text.rstrip()  # a tab or space after the last value is not one more value
         if not labels:  # the first line says how values are separated; None: by whitespace
@@ -197,10 +210,11 @@ def read_ucr(path, encoding="utf-8"):
         values = _numbers(line, cut + (1 if delimiter else 0), len(text), delimiter)
         series.append(np.array(values, dtype=np.float32)[:, None])
         labels.append(_ucr_label(label))
+        numbers.append(line.number)
     if not series:
         raise DataFileError("no samples: the file is empty", path)
     return TimeSeriesData(series, labels, class_labels=_sorted_labels(labels),
-                          univariate=True, dimensions=1)
+                          univariate=True, dimensions=1, path=path, lines=numbers)
 
 
 def read_arff(path, encoding="utf-8"):
@@ -220,7 +234,7 @@ def read_arff(path, encoding="utf-8"):
     path = os.fspath(path)
     lines = _lines(path, encoding, comment=b"%")
     layout = _arff_header(lines, path)
-    series, labels, dimensions = [], [], None
+    series, labels, numbers, dimensions = [], [], [], None
     for line in lines:
         text = line.text
         if text.lstrip().startswith("{"):
@@ -237,6 +251,7 @@ def read_arff(path, encoding="utf-8"):
             sample, label = _arff_flat_row(line, layout)
         series.append(sample)
         labels.append(label)
+        numbers.append(line.number)
     if not series:
         raise layout.data_line.error("@data is followed by no rows")
     return TimeSeriesData(
@@ -244,7 +259,7 @@ def read_arff(path, encoding="utf-8"):
         labels if layout.classes is not None else np.array(labels, dtype=np.float64),
         class_labels=layout.classes, problem_name=layout.relation,
         univariate=not layout.relational, dimensions=None if layout.relational else 1,
-        series_length=layout.width)
+        series_length=layout.width, path=path, lines=numbers)
 
 
 # Lines and numbers, shared by the readers.
@@ -444,14 +459,14 @@ class _TsSamples:
     """The samples of a .ts file, read line by line and checked against the
     header and the samples before them."""
 
-    def __init__(self, header, other):
+    def __init__(self, header, other, path):
         def value(tag):
             return header.get(tag, (None, None))[0]
 
         self.facts = dict(problem_name=value("problemname"), univariate=value("univariate"),
                           dimensions=value("dimensions"), equal_length=value("equallength"),
                           series_length=value("serieslength"), missing=value("missing"),
-                          other_tags=other)
+                          other_tags=other, path=path)
         self.class_labels = value("classlabel")
         self.classes = set(self.class_labels or ())
         self.target = value("targetlabel") is True
@@ -471,7 +486,7 @@ class _TsSamples:
                            f"@seriesLength is {value('serieslength')} "
                            f"(line {header['serieslength'][1]})")
         self.check_lengths = value("equallength") is True or self.length is not None
-        self.series, self.labels, self.timestamps = [], [], []
+        self.series, self.labels, self.timestamps, self.lines = [], [], [], []
 
     def add(self, line):
         """Read one data line."""
@@ -497,6 +512,7 @@ class _TsSamples:
         if self.check_lengths:
             self._check_lengths(line, fields, lengths)
         self.series.append(_padded(values))
+        self.lines.append(line.number)
         if self.stamped:
             if self.stamp_kind == "date":
                 self.timestamps.append(_padded(times, np.datetime64("NaT"), "datetime64[ns]"))
@@ -512,7 +528,7 @@ class _TsSamples:
             labels = self.labels
         return TimeSeriesData(self.series, labels, class_labels=self.class_labels,
                               timestamps=self.timestamps if self.stamped else None,
-                              **self.facts)
+                              lines=self.lines, **self.facts)
 
     def _label(self, line, start, end):
         raw = line.text[start:end]
