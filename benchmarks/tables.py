@@ -107,8 +107,39 @@ def regularizers(report):
     ]
 
 
+def onnx_speed(report):
+    """onnxruntime against predict, and the cost of one streaming step."""
+    config, results = report["config"], report["results"]
+    lines = [
+        "| whole sequences, batch "
+        f"{config['predict_batch_size']}, {config['maxlen']} steps | onnxruntime / lstmkit "
+        "`predict`, samples/s, median of paired rounds | range |",
+        "|---|---|---|",
+    ]
+    for label, section in (("every step real", "predict"),
+                           ("`mask_zero=True`, padded before", "predict_masked")):
+        ratio = results[section]["ratio_onnxruntime_over_lstmkit"]
+        lines.append(f"| {label} | {ratio['median_of_rounds']:.2f} | "
+                     f"{ratio['min_of_rounds']:.2f}–{ratio['max_of_rounds']:.2f} |")
+    lines += [
+        "",
+        "| one step, batch 1, state carried | microseconds per step | relative to the bare "
+        "`nn.LSTM` |",
+        "|---|---|---|",
+    ]
+    for name, figures in results["steps"].items():
+        shown = name.replace("bare nn.LSTM", "bare `nn.LSTM` on the embedded step")
+        shown = shown.replace("hand-written PyTorch", "the network by hand (nn.Embedding, "
+                              "nn.LSTM, nn.Linear)")
+        shown = shown.replace("model.step, impl=", "`model.step`, impl=")
+        shown = shown.replace("onnxruntime session.run", "the exported graph, onnxruntime")
+        lines.append(f"| {shown} | {figures['microseconds_per_step']:.0f} | "
+                     f"{figures['times_bare_lstm']:.2f}x |")
+    return lines
+
+
 TABLES = {fn.__name__: fn for fn in (imdb_sentiment, overhead, keras_compare, masking,
-                                     regularizers)}
+                                     regularizers, onnx_speed)}
 
 
 def render(name, results=RESULTS):

@@ -514,20 +514,18 @@ def export_onnx(model, path, verify=True):
     data = build_graph(model).SerializeToString()
     if verify:
         verify_graph(model, data)
-    written = []
-    side = None
+    side = document = None
     if model.preprocessing is not None:
         side = preprocessing_path(path)
         check_writable(side, "the preprocessing file")
         document = json.dumps(model.preprocessing.document(), indent=1, ensure_ascii=False)
+    side_is_new = side is not None and not os.path.exists(side)
     try:
-        if side is not None:
-            existed = os.path.exists(side)
+        if side is not None:  # first, so that a graph is never left without its vocabulary
             atomic_write(side, document.encode())
-            written.append(side)
         atomic_write(path, data)
     except OSError as e:
-        if side in written and not existed:
-            os.unlink(side)
+        if side_is_new and os.path.exists(side):
+            os.unlink(side)  # no vocabulary left beside a graph that is not there
         raise InputError(f"path {path}: cannot be written ({e.strerror or e})") from None
-    return [path, *written]
+    return [path] + ([side] if side is not None else [])
