@@ -24,7 +24,7 @@ from .errors import InputError, InputTypeError, ModelFileError, NotCompiledError
 from .layers import LAYERS, Embedding, Layer
 from .layers.core import ACTIVATIONS
 from .metrics import prepare_target, resolve_loss, resolve_metrics
-from .optimizers import check_optimizer, make_optimizer
+from .optimizers import OPTIMIZERS, check_optimizer
 from .schema import check_config
 from .train import Trainer, fit_model, resolve_device, set_seed
 
@@ -84,8 +84,29 @@ class Sequential(nn.Module):
         return self.input_shape is not None
 
     def build(self, input_shape, dtype=None):
+        """Create every layer's parameters for inputs of `input_shape`.
+
+        As in Keras, the shape starts with the batch axis: (None, timesteps,
+        features) for an LSTM first, (None, timesteps) for an Embedding
+        first; None marks a size that may vary. A shape without the batch
+        axis (lstmkit's earlier form) is still read where the first layer's
+        input rank tells the two apart (Embedding, LSTM, GRU, Bidirectional,
+        Masking)."""
+        if not self.layers:
+            raise InputError("the model has no layers: add some before building it")
+        shape = tuple(input_shape)
+        rank = getattr(self.layers[0], "input_rank", None)
+        if rank is None or len(shape) == rank + 1:
+            shape = shape[1:]  # the batch axis
+        elif len(shape) != rank:
+            raise InputError(
+                f"build: input_shape {shape} does not fit a first {type(self.layers[0]).__name__}, "
+                f"which takes {rank + 1}-D input (batch, {', '.join(['...'] * rank)})")
+        self.build_per_sample(shape, dtype)
+
+    def build_per_sample(self, input_shape, dtype=None):
         """Create every layer's parameters for per-sample `input_shape`
-        (without the samples axis; None for a variable number of steps)."""
+        (without the batch axis; None for a variable number of steps)."""
         if not self.layers:
             raise InputError("the model has no layers: add some before building it")
         shape = tuple(input_shape)
@@ -107,7 +128,7 @@ class Sequential(nn.Module):
         per_sample = tuple(x.shape[1:])
         if per_sample and (len(per_sample) >= 2 or isinstance(self.layers[0], Embedding)):
             per_sample = (None,) + per_sample[1:]
-        self.build(per_sample, "int64" if not x.is_floating_point() else "float32")
+        self.build_per_sample(per_sample, "int64" if not x.is_floating_point() else "float32")
 
     def forward(self, x, *, mask=None, state=None, logits=False, return_mask=False,
                 return_state=False):
@@ -215,8 +236,9 @@ class Sequential(nn.Module):
 
     # ----- training ----------------------------------------------------------
 
-    def compile(self, loss, optimizer="rmsprop", metrics=None, device="auto"):
-        """Choose the loss, optimizer and metrics.
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, device="auto"):
+        """Choose the optimizer, loss and metrics (Keras' order; a loss name
+        given first, as lstmkit 0.1 took it, is read as the loss).
 
         Args:
             loss: 'binary_crossentropy', 'categorical_crossentropy',
@@ -234,6 +256,11 @@ class Sequential(nn.Module):
         """
         if not len(self.layers):
             raise InputError("the model has no layers: add some before compile")
+        if is_loss_name(optimizer) and (loss is None or is_optimizer_name(loss)):
+            optimizer, loss = ("rmsprop" if loss is None else loss), optimizer
+        if loss is None:
+            raise InputError("compile needs a loss, e.g. compile(optimizer='rmsprop', "
+                             "loss='binary_crossentropy')")
         last = self.layers[-1]
         resolved = resolve_loss(loss, last.activation)
         metric_list = [] if metrics is None else [metrics] if isinstance(metrics, str) or callable(
@@ -408,13 +435,17 @@ class Sequential(nn.Module):
         if config.seed is not None:
             set_seed(config.seed)
         if not self.built:
-            kept = source.state_dict()
-            first = next(iter(source.batches(0)), None)
-            if first is None:
-                raise InputError("the batch source yields no batches")
-            source.load_state_dict(kept)
-            self._build_from(first[0])
+            self._build_from_source(source)
         return source, validation
+
+    def _build_from_source(self, source):
+        """Build from a source's first batch, drawn, then the source's state put back."""
+        kept = source.state_dict()
+        first = next(iter(source.batches(0)), None)
+        if first is None:
+            raise InputError("the batch source yields no batches")
+        source.load_state_dict(kept)
+        self._build_from(first[0])
 
     def _check_stateful(self, config, samples, validation_samples):
         """A stateful layer carries state from batch slot to batch slot: the
@@ -454,7 +485,7 @@ class Sequential(nn.Module):
         compiled = self._require_compiled("evaluate")
         if isinstance(x, BatchSource):
             if not self.built:
-                raise InputError("the model is not trained or built yet: nothing to evaluate")
+                self._build_from_source(x)
             source = x
         else:
             batch_size = 32 if batch_size is None else batch_size
@@ -462,8 +493,8 @@ class Sequential(nn.Module):
             x, y = self._prepare(x, y)
             if y is None:
                 raise InputError("evaluate needs targets y with arrays x")
-            if not self.built:
-                raise InputError("the model is not trained or built yet: nothing to evaluate")
+            if not self.built:  # as Keras: the model builds from the data it first gets
+                self._build_from(x)
             self._check_built_for(x, "x")
             y = prepare_target(y, self.output_shape(x.shape[1:]), compiled["loss"])
             source = ArrayBatches(x, y, batch_size)
@@ -488,7 +519,7 @@ class Sequential(nn.Module):
         _check_int(batch_size, "batch_size")
         x, _ = self._prepare(x, None)
         if not self.built:
-            raise InputError("the model is not trained or built yet: nothing to predict with")
+            self._build_from(x)
         self._check_built_for(x, "x")
         device = self._compiled["device"] if self._compiled else next(self.parameters()).device
         self.to(device)
@@ -663,7 +694,7 @@ def load_model(path, device="cpu", compile=True):
     model, input_shape, input_dtype = model_from_config(config.get("model"), where)
     with torch.device("meta"):
         try:
-            model.build(input_shape, input_dtype)
+            model.build_per_sample(input_shape, input_dtype)
         except (InputError, InputTypeError) as e:
             raise ModelFileError(f"{where}: {e}") from None
     expected = {k: (v.shape, v.dtype) for k, v in model.state_dict().items()}
@@ -677,7 +708,7 @@ def load_model(path, device="cpu", compile=True):
     if compile and isinstance(saved, dict):
         if saved.get("loss") and saved.get("optimizer"):
             try:
-                model.compile(saved["loss"], saved["optimizer"], saved.get("metrics"), device=device)
+                model.compile(saved["optimizer"], saved["loss"], saved.get("metrics"), device=device)
             except (InputError, InputTypeError) as e:
                 raise ModelFileError(f"{where}: compile settings: {e}") from None
         else:
@@ -686,6 +717,18 @@ def load_model(path, device="cpu", compile=True):
                           "(a callable or an object, which a file cannot hold), so it loads "
                           "uncompiled: call compile() before fit or evaluate", stacklevel=2)
     return model.to(resolve_device(device))
+
+
+def is_loss_name(value):
+    """Whether `value` names a loss (compile reads such a first argument as the loss)."""
+    try:
+        return isinstance(value, str) and resolve_loss(value) is not None
+    except InputError:
+        return False
+
+
+def is_optimizer_name(value):
+    return isinstance(value, str) and value.lower() in OPTIMIZERS
 
 
 def _refuse_unsupported(**arguments):

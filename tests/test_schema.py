@@ -139,7 +139,7 @@ def test_saved_models_of_every_layer_and_option_pass(tmp_path):
     used = set()
     for i, (label, layers, shape) in enumerate(saved_variants()):
         model = Sequential(layers)
-        model.build(shape)
+        model.build_per_sample(shape)
         model.compile("mse", metrics=["mae"], device="cpu")
         model.save(tmp_path / str(i), metadata={"note": label, "nested": {"a": [1, [2.5]]}})
         loaded = lstmkit.load_model(tmp_path / str(i))
@@ -307,7 +307,7 @@ def test_only_an_embedding_takes_a_null_last_axis(tmp_path, first, shape, match)
     """Other layers size their weights by the last axis: torch would refuse
     None there with a TypeError."""
     model = Sequential([first, LSTM(2)] if isinstance(first, Masking) else [first])
-    model.build([2 if size is None else size for size in shape])
+    model.build_per_sample([2 if size is None else size for size in shape])
     model.save(tmp_path)
     config = edited(json.loads((tmp_path / files.CONFIG_FILE).read_text()),
                     ("model", "input_shape"), shape)

@@ -87,6 +87,8 @@ class Embedding(Layer):
     Input (N, T) integers; output (N, T, output_dim).
     """
 
+    input_rank = 1  # (timesteps,) per sample
+
     def __init__(self, input_dim, output_dim, mask_zero=False, embeddings_initializer="uniform",
                  dropout=0.0):
         super().__init__()
@@ -247,6 +249,8 @@ class Masking(Layer):
     layers after it (an LSTM) skip them, as with Embedding(mask_zero=True).
     Input (N, T, F); masked steps are set to zero, as Keras does."""
 
+    input_rank = 2
+
     def __init__(self, mask_value=0.0):
         super().__init__()
         if isinstance(mask_value, bool) or not isinstance(mask_value, (int, float)):
@@ -285,6 +289,12 @@ class TimeDistributed(Layer):
     @property
     def activation(self):
         return self.layer.activation
+
+    @property
+    def input_rank(self):
+        """One axis (the steps) more than the wrapped layer takes, if it says."""
+        inner = getattr(self.layer, "input_rank", None)
+        return None if inner is None else inner + 1
 
     def build(self, input_shape):
         if len(input_shape) < 2:

@@ -34,6 +34,7 @@ class Recurrent(Layer):
     MODULE = None  # nn.LSTM or nn.GRU
     NAME = None
     recurrent = True
+    input_rank = 2  # (timesteps, features) per sample
 
     def __init__(self, units, return_sequences=False, return_state=False, num_layers=1,
                  dropout=0.0, stateful=False, recurrent_dropout=0.0, weight_dropout=0.0,
@@ -355,6 +356,7 @@ class Bidirectional(Layer):
     """
 
     recurrent = True
+    input_rank = 2
     MERGES = {
         "concat": lambda a, b: torch.cat([a, b], dim=-1),
         "sum": lambda a, b: a + b,
