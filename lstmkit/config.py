@@ -18,6 +18,9 @@ from typing import Callable, Optional
 from .errors import InputError, InputTypeError
 
 SCHEDULER_INTERVALS = ("epoch", "step")
+# fit's arguments of Keras 1 -> today's names
+RENAMED = {"nb_epoch": "epochs", "samples_per_epoch": "steps_per_epoch",
+           "nb_val_samples": "validation_steps", "show_accuracy": "metrics=['accuracy'] in compile"}
 
 
 @dataclasses.dataclass
@@ -129,6 +132,9 @@ class TrainConfig:
         """A copy with some fields changed (and checked); unknown names are
         refused with the list of known ones."""
         unknown = sorted(set(overrides) - set(self.fields()))
+        renamed = [f"{name} is now {RENAMED[name]}" for name in unknown if name in RENAMED]
+        if renamed:
+            raise InputError(f"{'; '.join(renamed)} (Keras 1's spelling)")
         if unknown:
             raise InputError(f"unknown training setting(s) {unknown}; known: "
                              f"{', '.join(self.fields())}")

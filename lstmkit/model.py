@@ -197,6 +197,45 @@ class Sequential(nn.Module):
         for i, value in states.items():
             self.layers[int(i)].states = tuple(value)
 
+    def pop(self):
+        """Remove the last layer (as Keras' Sequential.pop); the optimizer is
+        made afresh at the next fit."""
+        if not len(self.layers):
+            raise InputError("pop: the model has no layers")
+        layer = self.layers[-1]
+        del self.layers[-1]
+        self.optimizer = None
+        return layer
+
+    def get_weights(self):
+        """The weights as a list of NumPy arrays, in the order and the layout of
+        `state_dict()` (PyTorch's: a Dense kernel is (out, in), an LSTM keeps
+        two bias vectors), for `set_weights` on a model of the same architecture."""
+        return [t.detach().cpu().numpy().copy() for t in self.state_dict().values()]
+
+    def set_weights(self, weights):
+        """Load arrays as `get_weights` gives them, checked name by name."""
+        state = self.state_dict()
+        if len(weights) != len(state):
+            raise InputError(f"set_weights: the model has {len(state)} weight arrays, got "
+                             f"{len(weights)}")
+        loaded = {}
+        for (name, current), value in zip(state.items(), weights):
+            value = torch.as_tensor(value)
+            if tuple(value.shape) != tuple(current.shape):
+                raise InputError(f"set_weights: {name} is {tuple(current.shape)}, got "
+                                 f"{tuple(value.shape)}")
+            loaded[name] = value.to(current.dtype)
+        self.load_state_dict(loaded)
+
+    def load_state_dict(self, state_dict, strict=True, assign=False):
+        """torch's load_state_dict; an unbuilt model is first built for the
+        input size the first weights imply, so a fresh model takes the
+        state dict of a trained one."""
+        if not self.built and len(self.layers):
+            self.build_per_sample(*input_shape_from_weights(self, state_dict))
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
     def output_activation(self):
         """The last layer's activation function (None for none or linear)."""
         last = self.layers[-1] if len(self.layers) else None
@@ -231,6 +270,9 @@ class Sequential(nn.Module):
             print_fn(f"Total params: {total:,}")
             print_fn(f"Trainable params: {trainable:,}")
             print_fn(f"Non-trainable params: {total - trainable:,}")
+            if any(layer.recurrent for layer in self.layers):
+                print_fn("(LSTM and GRU layers count PyTorch's two bias vectors, where Keras has "
+                         "one: 4 x units more an LSTM, 3 x units a GRU, per layer and direction)")
         else:
             print_fn("Not built yet: call build(input_shape), fit, or the model on a batch.")
 
@@ -717,6 +759,22 @@ def load_model(path, device="cpu", compile=True):
                           "(a callable or an object, which a file cannot hold), so it loads "
                           "uncompiled: call compile() before fit or evaluate", stacklevel=2)
     return model.to(resolve_device(device))
+
+
+def input_shape_from_weights(model, state_dict):
+    """(per-sample input shape, dtype) that the first weighted layer's
+    weights imply, for a model that is not built yet."""
+    if isinstance(model.layers[0], Embedding):
+        return (None,), "int64"
+    for i, layer in enumerate(model.layers):
+        inputs = [v for k, v in state_dict.items() if k.startswith(f"layers.{i}.")
+                  and k.rsplit(".", 1)[-1] in ("weight_ih_l0", "weight")]
+        if inputs:
+            features = inputs[0].shape[-1]
+            return ((None, features) if layer.recurrent or layer.input_rank == 2 else (features,),
+                    "float32")
+    raise InputError("load_state_dict: the model is not built and the weights do not say its "
+                     "input size; call model.build(input_shape) first")
 
 
 def is_loss_name(value):
