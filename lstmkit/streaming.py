@@ -13,6 +13,7 @@ over the steps the model's own mask marks); `reset` starts some sample slots
 afresh while the others go on.
 """
 
+import numpy as np
 import torch
 
 from .data.batching import check_finite, to_tensor
@@ -152,6 +153,22 @@ def as_batch(model, x, dtype, device):
     return x.to(device), single
 
 
+def numbers(value, argument):
+    """`value` (an array, tensor or nested list) as a tensor of real numbers;
+    InputTypeError naming `argument` for anything else."""
+    if isinstance(value, torch.Tensor):
+        t = value.detach()
+    else:
+        try:
+            t = torch.as_tensor(np.asarray(value))
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise InputTypeError(f"{argument} cannot be read as an array of numbers: "
+                                 f"{e}") from None
+    if t.is_complex():
+        raise InputTypeError(f"{argument} must hold real numbers, got dtype {t.dtype}")
+    return t
+
+
 def check_state(model, state, batch_size, dtype, device):
     """The state as {layer index: tuple of tensors}, each shaped as the
     layer needs for `batch_size` samples; InputError naming the layer otherwise."""
@@ -175,19 +192,21 @@ def check_state(model, state, batch_size, dtype, device):
         if not isinstance(value, (tuple, list)):
             raise InputTypeError(f"state[{i}] ({kind}) must be a tuple of tensors, got "
                                  f"{type(value).__name__}")
-        tensors = tuple(torch.as_tensor(s, dtype=dtype, device=device) for s in value)
+        tensors = tuple(numbers(s, f"state[{i}]").to(dtype=dtype, device=device) for s in value)
         got = [tuple(s.shape) for s in tensors]
         if got != expected:
             raise InputError(f"state[{i}] ({kind}) must be {len(expected)} tensor(s) "
                              f"({'/'.join(n for n, _ in names)}) shaped {expected} "
                              f"(layers x directions, samples, units), got {got}")
+        for s in tensors:
+            check_finite(s, f"state[{i}]")
         checked[i] = tensors
     return checked
 
 
 def check_lengths(lengths, batch_size, steps, device):
-    lengths = torch.as_tensor(lengths, device=device)
-    if lengths.is_floating_point() or lengths.dtype == torch.bool or lengths.is_complex():
+    lengths = numbers(lengths, "lengths").to(device)
+    if lengths.is_floating_point() or lengths.dtype == torch.bool:
         raise InputTypeError(f"lengths must be integers, got dtype {lengths.dtype}")
     if tuple(lengths.shape) != (batch_size,):
         raise InputError(f"lengths must be shaped ({batch_size},), one per sample, got "
@@ -199,7 +218,7 @@ def check_lengths(lengths, batch_size, steps, device):
 
 
 def check_reset(reset, batch_size, device):
-    reset = torch.as_tensor(reset, device=device)
+    reset = numbers(reset, "reset").to(device)
     if reset.dtype != torch.bool or tuple(reset.shape) != (batch_size,):
         raise InputError(f"reset must be ({batch_size},) booleans, True where a sample starts "
                          f"a new sequence, got dtype {reset.dtype} shape {tuple(reset.shape)}")

@@ -5,6 +5,9 @@ per-sample resets, and what step refuses."""
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from lstmkit import Sequential
 from lstmkit.errors import InputError, InputTypeError, LstmkitError
@@ -164,6 +167,15 @@ def test_a_state_of_the_wrong_shape_is_refused_naming_the_layer():
         model.step(torch.randn(2, 3), {**state, 1: state[0]})
     with pytest.raises(InputTypeError, match="state must be a dict"):
         model.step(torch.randn(2, 3), list(state.values()))
+    for bad, message in [("ab", "cannot be read as an array of numbers"), (None, "cannot be read"),
+                         ([[1], [2, 3]], "cannot be read"),
+                         (np.ones((1, 2, 4), np.complex64), "must hold real numbers")]:
+        with pytest.raises(InputTypeError, match=rf"state\[3\] {message}"):
+            model.step(torch.randn(2, 3), {**state, 3: (bad, state[3][1])})
+    c = state[3][1].clone()
+    c[0, 1, 2] = float("nan")
+    with pytest.raises(InputError, match=r"state\[3\] contains 1 non-finite value"):
+        model.step(torch.randn(2, 3), {**state, 3: (state[3][0], c)})
 
 
 def test_bad_input_is_a_lstmkit_error():
@@ -184,5 +196,54 @@ def test_bad_input_is_a_lstmkit_error():
         model.step(torch.randn(2, 3), impl="fast")
     with pytest.raises(InputError, match=r"reset must be \(2,\) booleans"):
         model.step(torch.randn(2, 3), reset=[1, 0])
+    with pytest.raises(InputTypeError, match="reset cannot be read as an array of numbers"):
+        model.step(torch.randn(2, 3), reset="ab")
+    with pytest.raises(InputTypeError, match="lengths cannot be read as an array of numbers"):
+        model.step(torch.randn(2, 4, 3), lengths="ab")
+    with pytest.raises(InputTypeError, match="lengths must hold real numbers"):
+        model.step(torch.randn(2, 4, 3), lengths=np.ones(2, np.complex64))
     with pytest.raises(LstmkitError, match=r"Embedding ids in x must lie in \[0, 12\)"):
         classifier().step([3, 12])
+
+
+dtypes = st.sampled_from([np.int8, np.int64, np.uint8, np.uint64, np.float16, np.float32,
+                          np.float64, np.bool_, np.complex64])
+arrays = dtypes.flatmap(lambda d: hnp.arrays(d, hnp.array_shapes(min_dims=0, max_dims=4,
+                                                                  min_side=0, max_side=4)))
+data = st.one_of(arrays, arrays.map(torch.from_numpy), st.none(), st.text(max_size=3),
+                 st.lists(st.one_of(st.integers(-3, 40), st.floats()), max_size=4))
+states = st.one_of(st.none(), data, st.dictionaries(st.integers(-1, 3), st.one_of(
+    data, st.tuples(data, data)), max_size=3))
+
+
+@pytest.mark.parametrize("make", [classifier, stacked_projected_gru], ids=["ids", "series"])
+def test_any_input_to_step_gives_a_result_or_a_lstmkit_error(make):
+    model = make()
+
+    good_x = np.ones((2, 3), np.int64) if make is classifier else np.ones((2, 3, 3), np.float32)
+    _, good_state = model.step(good_x)
+    # a state, lengths and reset drawn freely beside a good x, and a good state's
+    # tensors swapped for drawn values, so that the checks after x's are reached
+    states_near = st.one_of(states, st.builds(
+        lambda i, k, v: {j: tuple(v if (j, n) == (i, k) else s for n, s in enumerate(value))
+                         for j, value in good_state.items()},
+        st.sampled_from(sorted(good_state)), st.integers(0, 1), data))
+
+    @settings(max_examples=60, deadline=None, derandomize=True)
+    @given(x=data)
+    def check_x(x):
+        try:
+            model.step(x)
+        except LstmkitError:
+            pass
+
+    @settings(max_examples=60, deadline=None, derandomize=True)
+    @given(state=states_near, lengths=st.one_of(st.none(), data), reset=st.one_of(st.none(), data))
+    def check_the_rest(state, lengths, reset):
+        try:
+            model.step(good_x, state, lengths, reset)
+        except LstmkitError:
+            pass
+
+    check_x()
+    check_the_rest()
