@@ -145,6 +145,22 @@ def test_onnxruntime_gives_lstmkits_outputs_and_states(name, tmp_path):
 
 
 @needs_onnx
+@pytest.mark.parametrize("layers, shape", [
+    ([Embedding(20, 6, mask_zero=True), LSTM(8, return_state=True)], (None,)),
+    ([Bidirectional(GRU(3, return_state=True))], (None, 2)),
+    ([TimeDistributed(Embedding(9, 2)), TimeDistributed(Dense(3)), Dense(1)], (None, 4)),
+    ([LSTM(3), Dense(1)], (7, 2)),
+    ([Embedding(9, 2, mask_zero=True), Dense(3)], (None,)),
+], ids=["return_state", "bidirectional GRU return_state", "TimeDistributed Embedding",
+        "built for 7 steps", "no recurrent layer"])
+def test_other_layouts_export_and_agree_with_lstmkit(layers, shape, tmp_path):
+    """Checked by the export's own comparison with lstmkit (a last layer's
+    return_state: its output, the states being the graph's state outputs)."""
+    model = built(layers, shape)
+    assert model.export(tmp_path / "model.onnx") == [str(tmp_path / "model.onnx")]
+
+
+@needs_onnx
 def test_the_graph_streamed_step_by_step_equals_lstmkit_on_the_whole(tmp_path):
     model = MODELS["stacked, GRU, projected"]()
     model.export(tmp_path / "model.onnx")
