@@ -411,12 +411,18 @@ def build_graph(model):
                 "lengths": "real steps at the front of each row; the model's own mask as well",
                 "output_activation": model.layers[-1].activation}
     for key, value in (("lstmkit_version", __version__), ("lstmkit_contract", json.dumps(contract)),
-                       ("lstmkit_model", json.dumps(model.get_config())),
+                       ("lstmkit_model", json.dumps(model.get_config(), default=callable_name)),
                        ("lstmkit_task", str((model.metadata or {}).get("task")))):
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.checker.check_model(proto)
     return proto
+
+
+def callable_name(value):
+    """How the graph's metadata names what JSON cannot hold (an initialiser
+    given as a function)."""
+    return getattr(value, "__name__", type(value).__name__)
 
 
 def check_exportable(model):

@@ -151,8 +151,9 @@ def test_onnxruntime_gives_lstmkits_outputs_and_states(name, tmp_path):
     ([TimeDistributed(Embedding(9, 2)), TimeDistributed(Dense(3)), Dense(1)], (None, 4)),
     ([LSTM(3), Dense(1)], (7, 2)),
     ([Embedding(9, 2, mask_zero=True), Dense(3)], (None,)),
+    ([LSTM(3, kernel_initializer=torch.nn.init.xavier_uniform_), Dense(1)], (None, 2)),
 ], ids=["return_state", "bidirectional GRU return_state", "TimeDistributed Embedding",
-        "built for 7 steps", "no recurrent layer"])
+        "built for 7 steps", "no recurrent layer", "an initialiser function, named in metadata"])
 def test_other_layouts_export_and_agree_with_lstmkit(layers, shape, tmp_path):
     """Checked by the export's own comparison with lstmkit (a last layer's
     return_state: its output, the states being the graph's state outputs)."""
