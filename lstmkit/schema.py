@@ -263,6 +263,22 @@ LAYER_ARGUMENTS = {
     },
     "Masking": {"mask_value": Number()},
     "TimeDistributed": {"layer": Required(Layer(LAYERS))},
+    "GlobalAveragePooling1D": {},
+    "GlobalMaxPooling1D": {},
+    "AttentionPooling1D": {
+        "units": UNITS,
+        "kernel_initializer": INITIALIZER,
+        "bias_initializer": BIAS_INITIALIZER,
+    },
+    "Conv1D": {
+        "filters": UNITS,
+        "kernel_size": Int(1, 2**12),
+        "dilation_rate": Int(1, 2**12),
+        "activation": Choice((*(a for a in ACTIVATIONS if a != "softmax"), None)),
+        # a convolution's kernel is 3-D: an initialiser that needs a matrix fails on it
+        "kernel_initializer": Choice([n for n in INITIALIZERS if n != "identity"]),
+        "bias_initializer": BIAS_INITIALIZER,
+    },
 }
 ARGUMENTS = {name: Record(fields, taken_by=name) for name, fields in LAYER_ARGUMENTS.items()}
 

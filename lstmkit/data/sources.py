@@ -15,6 +15,7 @@ import itertools
 
 import torch
 
+from ..errors import InputError
 from .batching import batch_indices
 
 
@@ -108,3 +109,103 @@ class ArrayBatches(BatchSource):
 
     def signature(self):
         return {**super().signature(), "batch_size": self.batch_size}
+
+
+class SequenceBatches(BatchSource):
+    """Variable-length sequences of feature vectors, each batch padded after
+    its real steps to its own longest row, with the mask that marks them.
+
+    Args:
+        sequences: one array or tensor (steps, features) per sample; the
+            lengths may differ, the features may not. Checked whole here:
+            empty sequences and NaN or inf are refused, naming the sample.
+        y: one target per sample (a tensor or array in the form the loss
+            takes: class ids for sparse cross-entropy), or None for inputs
+            only (prediction; batches then hold y None).
+        batch_size: samples per batch (the last one may be smaller).
+        shuffle: a new order each epoch, from a generator seeded with `seed`.
+        seed: that generator's seed. Default 0.
+        bucket: batch samples of similar lengths so that little of a batch
+            is padding: with shuffle, sorted within chunks of 50 shuffled
+            batches, then the batches shuffled (as `fit(bucket_by_length=True)`);
+            without, all samples sorted by length (the batches of `index_batches`
+            say which samples each holds). Default True.
+
+    Yields (x (N, T_batch, F) float32, y[index], mask (N, T_batch) bool).
+    """
+
+    def __init__(self, sequences, y=None, batch_size=32, shuffle=False, seed=0, bucket=True):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InputError(f"batch_size must be a positive int, got {batch_size!r}")
+        self.sequences = [_sequence(s, i) for i, s in enumerate(sequences)]
+        if not self.sequences:
+            raise InputError("sequences is empty: no samples")
+        features = self.sequences[0].shape[1]
+        for i, s in enumerate(self.sequences):
+            if s.shape[1] != features:
+                raise InputError(f"sequence {i} has {s.shape[1]} features per step, sequence 0 "
+                                 f"has {features}")
+        self.lengths = torch.tensor([len(s) for s in self.sequences])
+        self.y = None if y is None else torch.as_tensor(y)
+        if self.y is not None and len(self.y) != len(self.sequences):
+            raise InputError(f"sequences and y hold different numbers of samples: "
+                             f"{len(self.sequences)} and {len(self.y)}")
+        self.batch_size, self.shuffle, self.bucket = batch_size, bool(shuffle), bool(bucket)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.samples = len(self.sequences)
+        self.features = features
+
+    def __len__(self):
+        return -(-self.samples // self.batch_size)
+
+    def index_batches(self):
+        """The sample indices of each batch of the next epoch, drawn now."""
+        if self.shuffle:  # shuffled, batch_indices gives index tensors
+            return list(batch_indices(self.samples, self.batch_size, True, self.generator,
+                                      self.lengths if self.bucket else None))
+        order = (torch.argsort(self.lengths, stable=True) if self.bucket
+                 else torch.arange(self.samples))
+        return list(order.split(self.batch_size))
+
+    def batches(self, epoch, start=0, rank=0, world=1):
+        for index in itertools.islice(self.index_batches(), start, None):
+            yield self.batch(shard(index, rank, world))
+
+    def batch(self, index):
+        """(x, y, mask) of the samples `index`, padded after their real steps."""
+        rows = [self.sequences[i] for i in index.tolist()]
+        x = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True)  # (N, T_batch, F)
+        lengths = self.lengths[index]
+        mask = torch.arange(x.shape[1])[None] < lengths[:, None]  # (N, T_batch)
+        return x, None if self.y is None else self.y[index], mask
+
+    def state_dict(self):
+        return {"generator": self.generator.get_state()} if self.shuffle else {}
+
+    def load_state_dict(self, state):
+        if self.shuffle and state.get("generator") is not None:
+            self.generator.set_state(state["generator"])
+
+    def signature(self):
+        return {**super().signature(), "batch_size": self.batch_size, "bucket": self.bucket}
+
+
+def _sequence(s, i):
+    """Sample i as a float32 tensor (steps, features), checked."""
+    try:
+        t = torch.as_tensor(s.detach() if isinstance(s, torch.Tensor) else s)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise InputError(f"sequence {i} cannot be read as numbers: {e}") from None
+    if t.is_complex() or t.dtype == torch.bool:
+        raise InputError(f"sequence {i} must hold real numbers, got dtype {t.dtype}")
+    if t.dim() != 2:
+        raise InputError(f"sequence {i} must be (steps, features), got shape {tuple(t.shape)}")
+    if len(t) == 0 or t.shape[1] == 0:
+        raise InputError(f"sequence {i} is empty: shape {tuple(t.shape)}")
+    t = t.to(torch.float32)
+    bad = ~torch.isfinite(t)
+    if bad.any():
+        step, feature = (int(v) for v in bad.nonzero()[0])
+        raise InputError(f"sequence {i} holds {int(bad.sum())} NaN or infinite value(s); the "
+                         f"first at step {step}, feature {feature}")
+    return t.contiguous()

@@ -8,12 +8,16 @@ Keras users expect.
 """
 
 from ..rnn import gru_cell, lstm_cell
-from .core import Dense, Dropout, Embedding, Layer, LockedDropout, Masking, TimeDistributed
+from .core import (AttentionPooling1D, Conv1D, Dense, Dropout, Embedding, GlobalAveragePooling1D,
+                   GlobalMaxPooling1D, Layer, LockedDropout, Masking, TimeDistributed)
 from .recurrent import GRU, LSTM, Bidirectional
 
 __all__ = ["Layer", "Embedding", "LSTM", "GRU", "Bidirectional", "Dropout", "LockedDropout",
-           "Dense", "Masking", "TimeDistributed", "lstm_cell", "gru_cell", "LAYERS"]
+           "Dense", "Masking", "TimeDistributed", "GlobalAveragePooling1D", "GlobalMaxPooling1D",
+           "AttentionPooling1D", "Conv1D", "lstm_cell", "gru_cell", "LAYERS"]
 
 # the layer types a saved model may name
 LAYERS = {cls.__name__: cls for cls in (Embedding, LSTM, GRU, Bidirectional, Dropout,
-                                        LockedDropout, Dense, Masking, TimeDistributed)}
+                                        LockedDropout, Dense, Masking, TimeDistributed,
+                                        GlobalAveragePooling1D, GlobalMaxPooling1D,
+                                        AttentionPooling1D, Conv1D)}

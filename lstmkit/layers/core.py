@@ -14,6 +14,7 @@ from torch import nn
 
 from ..errors import InputError, InputTypeError
 from ..initializers import check_initializer, initialize
+from ..rnn import front_align, scatter_back
 
 
 def check_positive_int(value, argument, upper=2**20):
@@ -312,3 +313,198 @@ class TimeDistributed(Layer):
 
     def get_config(self):
         return {"layer": {"class": type(self.layer).__name__, "config": self.layer.get_config()}}
+
+
+# ----- pooling over steps ---------------------------------------------------------
+#
+# A sequence classifier reads one vector per sample from the LSTM's per-step
+# outputs (return_sequences=True). With a mask only the real steps count, so
+# a sample's result is the one it gets pooled alone, without padding; padded
+# steps are replaced (not multiplied: 0 * NaN is NaN) before they could count.
+
+
+def check_steps_input(layer, input_shape):
+    if len(input_shape) != 2:
+        raise InputError(f"{layer} expects input of shape (samples, timesteps, features), got "
+                         f"{len(input_shape) + 1}-D input (samples, "
+                         f"{', '.join(map(str, input_shape))})")
+
+
+class GlobalAveragePooling1D(Layer):
+    """The mean over the steps: (N, T, F) -> (N, F), over real steps only
+    when a mask comes in (Keras' GlobalAveragePooling1D). A sample with no
+    real step gives zeros."""
+
+    input_rank = 2  # (timesteps, features) per sample
+
+    def build(self, input_shape):
+        check_steps_input("GlobalAveragePooling1D", input_shape)
+        super().build(input_shape)
+
+    def output_shape(self, input_shape):
+        return (input_shape[-1],)
+
+    def compute_mask(self, x, mask):
+        return None
+
+    def forward(self, x, mask=None):
+        if mask is None:
+            return x.mean(1)
+        real = mask[..., None]  # (N, T, 1)
+        total = torch.where(real, x, 0).sum(1)  # (N, F)
+        return total / real.sum(1).clamp(min=1).to(x.dtype)
+
+
+class GlobalMaxPooling1D(Layer):
+    """The largest value of each feature over the steps: (N, T, F) -> (N, F),
+    over real steps only when a mask comes in (Keras' GlobalMaxPooling1D).
+    A sample with no real step gives zeros."""
+
+    input_rank = 2  # (timesteps, features) per sample
+
+    def build(self, input_shape):
+        check_steps_input("GlobalMaxPooling1D", input_shape)
+        super().build(input_shape)
+
+    def output_shape(self, input_shape):
+        return (input_shape[-1],)
+
+    def compute_mask(self, x, mask):
+        return None
+
+    def forward(self, x, mask=None):
+        if mask is None:
+            return x.amax(1)
+        real = mask[..., None]  # (N, T, 1)
+        top = torch.where(real, x, -torch.inf).amax(1)  # (N, F)
+        return torch.where(real.any(1), top, 0)
+
+
+class AttentionPooling1D(Layer):
+    """A weighted mean over the steps, the weights learnt (feed-forward
+    attention, Raffel & Ellis 2016): (N, T, F) -> (N, F).
+
+        e_t = v . tanh(W x_t + b)        a score per step
+        a = softmax(e) over real steps   (padded steps weigh 0)
+        out = sum_t a_t x_t
+
+    Args:
+        units: size of the scoring layer W. Default 64.
+        kernel_initializer: W and v, default 'glorot_uniform';
+            bias_initializer: b, default 'zeros'.
+    """
+
+    input_rank = 2  # (timesteps, features) per sample
+
+    def __init__(self, units=64, kernel_initializer="glorot_uniform", bias_initializer="zeros"):
+        super().__init__()
+        check_positive_int(units, "AttentionPooling1D units")
+        self.units = units
+        self.kernel_initializer = check_initializer(kernel_initializer, "kernel_initializer")
+        self.bias_initializer = check_initializer(bias_initializer, "bias_initializer")
+
+    def build(self, input_shape):
+        check_steps_input("AttentionPooling1D", input_shape)
+        self.score = nn.Linear(input_shape[-1], self.units)
+        self.vector = nn.Linear(self.units, 1, bias=False)
+        initialize(self.score.weight, self.kernel_initializer)
+        initialize(self.score.bias, self.bias_initializer)
+        initialize(self.vector.weight, self.kernel_initializer)
+        super().build(input_shape)
+
+    def output_shape(self, input_shape):
+        return (input_shape[-1],)
+
+    def compute_mask(self, x, mask):
+        return None
+
+    def weights(self, x, mask=None):
+        """The attention weights a, (N, T): 0 at padded steps, summing to 1
+        over each sample's real steps."""
+        e = self.vector(torch.tanh(self.score(x)))[..., 0]  # (N, T)
+        if mask is None:
+            return torch.softmax(e, dim=1)
+        # a row of no real step would be all -inf, NaN after softmax: scored 0 there, then zeroed
+        e = torch.where(mask.any(1, keepdim=True), e.masked_fill(~mask, -torch.inf), 0)
+        return torch.where(mask, torch.softmax(e, dim=1), 0)
+
+    def forward(self, x, mask=None):
+        a = self.weights(x, mask)[..., None]  # (N, T, 1)
+        if mask is not None:
+            x = torch.where(mask[..., None], x, 0)
+        return (a * x).sum(1)
+
+    def get_config(self):
+        return {"units": self.units, "kernel_initializer": self.kernel_initializer,
+                "bias_initializer": self.bias_initializer}
+
+
+class Conv1D(Layer):
+    """A convolution over the steps, (N, T, F) -> (N, T, filters), the
+    output as long as the input (Keras' padding='same'): the front of the
+    fully convolutional and LSTM-FCN classifiers (Wang et al. 2017; Karim et
+    al. 2017).
+
+    Args:
+        filters: output features per step. Default 64.
+        kernel_size: steps each output reads. Default 3. (Keras requires
+            both; code that passes them reads the same.)
+        dilation_rate: the spacing of those steps. Default 1.
+        activation: as Dense's ('relu', 'tanh', ..., None). Default None.
+        kernel_initializer: default 'glorot_uniform'; bias_initializer: 'zeros'.
+
+    With a mask, each sample's real steps are moved to the front and the
+    padded ones zeroed before the convolution, so the outputs at real steps
+    are those of the sample convolved alone (zeros beyond its ends, as
+    'same' pads); outputs at padded steps are zero and the mask passes on.
+    """
+
+    input_rank = 2  # (timesteps, features) per sample
+
+    def __init__(self, filters=64, kernel_size=3, dilation_rate=1, activation=None,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros"):
+        super().__init__()
+        check_positive_int(filters, "Conv1D filters")
+        check_positive_int(kernel_size, "Conv1D kernel_size", upper=2**12)
+        check_positive_int(dilation_rate, "Conv1D dilation_rate", upper=2**12)
+        activation = "linear" if activation is None else activation
+        if activation not in ACTIVATIONS or activation == "softmax":
+            raise InputError(f"Conv1D activation: unknown name {activation!r}; known: "
+                             f"{', '.join(a for a in ACTIVATIONS if a != 'softmax')} or None")
+        if kernel_initializer == "identity":
+            raise InputError("Conv1D kernel_initializer 'identity' needs a matrix; a "
+                             "convolution's kernel is 3-D (filters, features, kernel_size)")
+        self.filters, self.kernel_size, self.dilation_rate = filters, kernel_size, dilation_rate
+        self.activation_name = activation
+        self.kernel_initializer = check_initializer(kernel_initializer, "kernel_initializer")
+        self.bias_initializer = check_initializer(bias_initializer, "bias_initializer")
+
+    def build(self, input_shape):
+        check_steps_input("Conv1D", input_shape)
+        self.conv = nn.Conv1d(input_shape[-1], self.filters, self.kernel_size,
+                              dilation=self.dilation_rate)
+        initialize(self.conv.weight, self.kernel_initializer)
+        initialize(self.conv.bias, self.bias_initializer)
+        super().build(input_shape)
+
+    def output_shape(self, input_shape):
+        return (input_shape[0], self.filters)
+
+    def forward(self, x, mask=None):
+        order = real = None
+        if mask is not None:
+            x, order, lengths = front_align(x, mask)
+            real = (torch.arange(x.shape[1], device=x.device)[None] < lengths[:, None])[..., None]
+            x = torch.where(real, x, 0)  # (N, T, F), zeros after each sample's real steps
+        total = self.dilation_rate * (self.kernel_size - 1)
+        padded = F.pad(x.transpose(1, 2), (total // 2, total - total // 2))  # (N, F, T + total)
+        y = self.conv(padded).transpose(1, 2)  # (N, T, filters)
+        fn = ACTIVATIONS[self.activation_name]
+        y = fn(y) if fn is not None else y
+        return y if mask is None else scatter_back(torch.where(real, y, 0), order)
+
+    def get_config(self):
+        return {"filters": self.filters, "kernel_size": self.kernel_size,
+                "dilation_rate": self.dilation_rate, "activation": self.activation_name,
+                "kernel_initializer": self.kernel_initializer,
+                "bias_initializer": self.bias_initializer}

@@ -5,9 +5,10 @@ names its task in its metadata, and `task_of` finds it again.
 """
 
 from .base import Task
+from .series import SeriesClassification
 from .text import TextClassification
 
-TASKS = {task.name: task for task in (TextClassification(),)}
+TASKS = {task.name: task for task in (TextClassification(), SeriesClassification())}
 
 
 def task_of(model):

@@ -1,0 +1,412 @@
+"""Series classification: ragged batches and the pooling layers keep each
+sample's result equal to running it alone, the scaler's missing-value
+policy, the ensemble on a multivariate unequal-length problem made here,
+its files, and the `lstmkit series` commands with their one-line errors."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+import lstmkit
+from lstmkit import Sequential
+from lstmkit.cli import main
+from lstmkit.data.sources import SequenceBatches
+from lstmkit.data.tsfile import TimeSeriesData, read_ts
+from lstmkit.errors import DataFileError, InputError, ModelFileError
+from lstmkit.layers import (LSTM, AttentionPooling1D, Bidirectional, Dense,
+                            GlobalAveragePooling1D, GlobalMaxPooling1D)
+from lstmkit.layers.core import Conv1D
+from lstmkit.tasks import TASKS
+from lstmkit.tasks.series import (SeriesClassifier, SeriesScaler, build_classifier,
+                                  classification_report, predict_proba_model, stratified_folds,
+                                  train_classifier)
+
+# ----- a multivariate, unequal-length problem -------------------------------------------
+
+
+def sine_mixtures(n, classes=4, dimensions=3, seed=0, lengths=(20, 60)):
+    """Samples of `dimensions` noisy sine mixtures of random length; each
+    class has its own pair of frequencies per dimension, phases are random.
+    Returns (series, labels)."""
+    rng = np.random.default_rng(seed)
+    frequencies = np.random.default_rng(1234).uniform(0.05, 0.45, size=(classes, dimensions, 2))
+    series, labels = [], []
+    for i in range(n):
+        c = i % classes
+        T = int(rng.integers(*lengths))
+        t = np.arange(T)[:, None]  # (T, 1)
+        phase = rng.uniform(0, 2 * np.pi, size=(2, dimensions))
+        x = (np.sin(2 * np.pi * frequencies[c, :, 0] * t + phase[0])
+             + 0.5 * np.sin(2 * np.pi * frequencies[c, :, 1] * t + phase[1])
+             + rng.normal(0, 0.3, size=(T, dimensions)))  # (T, D)
+        series.append((3.0 * x + 10.0).astype(np.float32))  # off-centre and scaled: the scaler's job
+        labels.append(f"c{c}")
+    return series, labels
+
+
+def write_ts(path, series, labels, classes=None, problem="Sines"):
+    """A .ts file of multivariate, unequal-length samples."""
+    classes = classes or sorted(set(labels))
+    lines = [f"@problemName {problem}", "@timeStamps false", "@missing false",
+             "@univariate false", f"@dimensions {series[0].shape[1]}", "@equalLength false",
+             f"@classLabel true {' '.join(classes)}", "@data"]
+    for s, label in zip(series, labels):
+        dims = [",".join("?" if np.isnan(v) else f"{v:.5g}" for v in s[:, d])
+                for d in range(s.shape[1])]
+        lines.append(":".join(dims) + f":{label}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def sines(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sines")
+    train = write_ts(folder / "Sines_TRAIN.ts", *sine_mixtures(160, seed=0))
+    test = write_ts(folder / "Sines_TEST.ts", *sine_mixtures(120, seed=1))
+    return train, test
+
+
+FAST = dict(members=2, epochs=40, patience=40, batch_size=16, units=16, learning_rate=5e-3,
+            device="cpu")
+
+
+@pytest.fixture(scope="module")
+def trained(sines):
+    torch.manual_seed(0)
+    return train_classifier(read_ts(sines[0]), seed=0, **FAST)
+
+
+def test_the_classifier_learns_a_multivariate_unequal_length_problem(sines, trained):
+    test = read_ts(sines[1])
+    assert test.n_features == 3 and len(set(test.lengths)) > 10
+    report = trained.evaluate(test)
+    assert report["accuracy"] > 0.8  # chance is 0.25
+    assert report["balanced_accuracy"] > 0.8 and report["macro_f1"] > 0.8
+    assert np.sum(report["confusion"]) == len(test)
+    info = trained.info
+    assert info["settings"]["members"] == 2 and len(info["seeds"]) == 2
+    assert info["out_of_fold"]["samples"] == 64  # two of five folds held out
+
+
+# ----- ragged batches and masks ----------------------------------------------------------
+
+
+def ragged(n=13, features=2, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=(int(rng.integers(1, 9)), features)).astype(np.float32)
+            for _ in range(n)]
+
+
+def test_sequence_batches_pad_after_the_real_steps_and_mark_them():
+    sequences = ragged()
+    source = SequenceBatches(sequences, torch.arange(13), batch_size=4, shuffle=True, seed=3)
+    seen = []
+    for x, y, mask in source.batches(0):
+        assert x.shape[:2] == mask.shape and x.shape[1] == int(mask.sum(1).max())
+        for row, label, m in zip(x, y, mask):
+            real = sequences[int(label)]
+            assert torch.equal(row[:len(real)], torch.as_tensor(real))
+            assert m[:len(real)].all() and not m[len(real):].any() and not row[len(real):].any()
+        seen += y.tolist()
+    assert sorted(seen) == list(range(13)) and len(source) == 4
+    # the same seed draws the same order; a saved generator state draws an epoch again
+    again = SequenceBatches(sequences, torch.arange(13), batch_size=4, shuffle=True, seed=3)
+    state = again.state_dict()
+    first = [y.tolist() for _, y, _ in again.batches(0)]
+    again.load_state_dict(state)
+    assert [y.tolist() for _, y, _ in again.batches(0)] == first
+
+
+def test_bucketed_batches_carry_less_padding():
+    sequences = ragged(200, seed=1)
+
+    def padding(bucket):
+        source = SequenceBatches(sequences, None, 8, shuffle=True, seed=0, bucket=bucket)
+        return sum(int((~mask).sum()) for _, _, mask in source.batches(0))
+
+    assert padding(True) < 0.5 * padding(False)
+
+
+@pytest.mark.parametrize("sequences, message", [
+    ([np.zeros((3, 2)), np.zeros((0, 2))], "sequence 1 is empty"),
+    ([np.zeros((3, 2)), np.zeros((3, 1))], "sequence 1 has 1 features per step, sequence 0 has 2"),
+    ([np.array([[0.0], [np.nan]])], "sequence 0 holds 1 NaN or infinite value.*step 1, feature 0"),
+    ([np.zeros(3)], r"sequence 0 must be \(steps, features\)"),
+    ([], "sequences is empty"),
+])
+def test_sequence_batches_refuse_what_cannot_be_batched(sequences, message):
+    with pytest.raises(InputError, match=message):
+        SequenceBatches(sequences)
+
+
+def padded_batch(sequences, left=False):
+    """x (N, T, F) with the real steps first (or last) and zeros elsewhere, and its mask."""
+    T = max(len(s) for s in sequences)
+    x = torch.full((len(sequences), T, sequences[0].shape[1]), 7.0)  # padding never read
+    mask = torch.zeros(len(sequences), T, dtype=torch.bool)
+    for i, s in enumerate(sequences):
+        where = slice(T - len(s), T) if left else slice(0, len(s))
+        x[i, where], mask[i, where] = torch.as_tensor(s), True
+    return x, mask
+
+
+@pytest.mark.parametrize("layers", [
+    lambda: [GlobalAveragePooling1D()],
+    lambda: [GlobalMaxPooling1D()],
+    lambda: [AttentionPooling1D(units=5)],
+    lambda: [Conv1D(4, 3, activation="relu"), Conv1D(3, 4, dilation_rate=2), LSTM(3)],
+    lambda: [Bidirectional(LSTM(3, return_sequences=True)), AttentionPooling1D(4)],
+    lambda: [Conv1D(4, 5), Bidirectional(LSTM(3, return_sequences=True)), GlobalMaxPooling1D()],
+])
+@pytest.mark.parametrize("left", [False, True])
+def test_masked_layers_give_each_sample_its_result_alone(layers, left):
+    torch.manual_seed(0)
+    model = Sequential(layers())
+    model.build((None, 2))
+    sequences = ragged(6)
+    x, mask = padded_batch(sequences, left)
+    with torch.no_grad():
+        batched = model(x, mask=mask)
+        alone = torch.cat([model(torch.as_tensor(s)[None]) for s in sequences])
+    torch.testing.assert_close(batched, alone, rtol=1e-5, atol=1e-6)
+
+
+def test_attention_weights_are_zero_at_padding_and_sum_to_one():
+    torch.manual_seed(0)
+    layer = AttentionPooling1D(3)
+    layer.build((None, 2))
+    x, mask = padded_batch(ragged(5))
+    a = layer.weights(x, mask)
+    assert torch.all(a[~mask] == 0)
+    torch.testing.assert_close(a.sum(1), torch.ones(5))
+
+
+def test_the_classifier_model_scores_a_sample_in_a_batch_as_alone():
+    torch.manual_seed(0)
+    model = build_classifier(2, 3, units=4, bidirectional=True, pooling="max", conv_filters=3,
+                             device="cpu")
+    sequences = ragged(9)
+    p = predict_proba_model(model, sequences, batch_size=4)
+    alone = np.concatenate([predict_proba_model(model, [s]) for s in sequences])
+    np.testing.assert_allclose(p, alone, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(p.sum(1), 1, rtol=1e-6)
+
+
+# ----- the scaler ---------------------------------------------------------------------
+
+
+def data(series, labels, path=None, classes=None):
+    return TimeSeriesData([np.asarray(s, dtype=np.float32) for s in series], labels,
+                          class_labels=classes, path=path,
+                          lines=None if path is None else list(range(10, 10 + len(series))))
+
+
+def test_the_scaler_is_fitted_on_training_values_per_feature():
+    train = data([[[0, 10], [2, 10]], [[4, 30], [np.nan, np.nan]]], ["b", "a"], classes=["b", "a"])
+    scaler = SeriesScaler.fit(train)
+    np.testing.assert_allclose(scaler.mean, [2, 50 / 3])
+    np.testing.assert_allclose(scaler.std, [np.std([0, 2, 4]), np.std([10, 10, 30])])
+    assert scaler.labels == ["b", "a"]  # the file's declared order
+    x = scaler.transform(train)
+    assert [len(s) for s in x] == [2, 1]  # the all-NaN last step was padding
+    np.testing.assert_allclose(x[0][:, 0], (np.array([0, 2]) - 2) / np.std([0, 2, 4]), rtol=1e-6)
+    assert list(scaler.encode_labels(train)) == [0, 1]
+    again = SeriesScaler.from_json(json.loads(json.dumps(scaler.to_json())))
+    assert again.to_json() == scaler.to_json()
+
+
+def test_missing_values_are_interpolated_or_refused_with_the_place():
+    series = [[[1.0, 0], [np.nan, 1], [3.0, 2], [np.nan, 3], [np.nan, np.nan]],
+              [[5.0, 1], [5.0, 1], [5.0, 1], [5.0, 1], [5.0, 1]]]
+    train = data(series, ["x", "y"], path="train.ts")
+    scaler = SeriesScaler.fit(train)
+    filled = scaler.transform(train)[0]  # the last step, all NaN, is padding and dropped
+    np.testing.assert_allclose(filled[:, 0] * scaler.std[0] + scaler.mean[0], [1, 2, 3, 3],
+                               rtol=1e-6)
+    with pytest.raises(DataFileError, match=r"train\.ts, line 10: sample 1 step 2, feature 1 "
+                                            r"is missing \(NaN\)"):
+        SeriesScaler.fit(train, missing="refuse").transform(train)
+    with pytest.raises(DataFileError, match="line 11: sample 2 has no values"):
+        scaler.transform(data([[[1.0, 1]], [[np.nan, np.nan]]], ["x", "y"], "t.ts"))
+    with pytest.raises(DataFileError, match="sample 1 step 1, feature 2 is infinite"):
+        scaler.transform(data([[[1.0, np.inf]]], ["x"], "t.ts"))
+
+
+def test_labels_and_features_the_model_does_not_know_are_refused():
+    scaler = SeriesScaler.fit(data([[[1.0]], [[2.0]]], ["x", "y"]))
+    with pytest.raises(DataFileError, match=r"test\.ts, line 11: sample 2 has label 'z', which "
+                                            r"the training data did not hold \(known: x, y\)"):
+        scaler.encode_labels(data([[[1.0]], [[2.0]]], ["x", "z"], "test.ts"))
+    with pytest.raises(DataFileError, match="sample 1 has 2 features per step, the model reads 1"):
+        scaler.transform(data([[[1.0, 2.0]]], ["x"], "test.ts"))
+    with pytest.raises(InputError, match="one class"):
+        SeriesScaler.fit(data([[[1.0]], [[2.0]]], ["x", "x"]))
+    with pytest.raises(InputError, match="regression targets"):
+        SeriesScaler.fit(TimeSeriesData([np.zeros((2, 1))] * 2, np.array([1.0, 2.0])))
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"features": 0}, "features must be a positive int"),
+    ({"mean": [0.0, "a"]}, "mean must be a list of 2 finite numbers"),
+    ({"std": [1.0, 0.0]}, "std must be positive"),
+    ({"labels": ["a", "a"]}, "labels must be a list of at least two distinct strings"),
+    ({"missing": "drop"}, "missing must be one of"),
+])
+def test_a_damaged_scaler_is_refused(change, message):
+    good = SeriesScaler(2, [0.0, 1.0], [1.0, 2.0], ["a", "b"]).to_json()
+    with pytest.raises(InputError, match=message):
+        SeriesScaler.from_json({**good, **change})
+
+
+def test_the_report_figures():
+    report = classification_report([0, 0, 0, 1, 2, 2], [0, 0, 1, 1, 2, 0], ["a", "b", "c"])
+    assert report["accuracy"] == pytest.approx(4 / 6)
+    assert report["balanced_accuracy"] == pytest.approx((2 / 3 + 1 + 1 / 2) / 3)
+    f1 = [2 * (2 / 3 * 2 / 3) / (4 / 3), 2 * (0.5 * 1) / 1.5, 2 * (1 * 0.5) / 1.5]
+    assert report["macro_f1"] == pytest.approx(np.mean(f1))
+    assert report["confusion"] == [[2, 1, 0], [0, 1, 0], [1, 0, 1]]
+
+
+def test_folds_are_stratified_and_never_empty():
+    y = np.array([0] * 12 + [1] * 3)
+    folds = stratified_folds(y, 5, seed=0)
+    assert sorted(np.bincount(folds)) == [3, 3, 3, 3, 3]
+    assert all(np.sum((folds == f) & (y == 1)) <= 1 for f in range(5))
+
+
+# ----- files ---------------------------------------------------------------------------
+
+
+def test_a_saved_classifier_predicts_the_same_and_each_member_is_a_model(sines, trained, tmp_path):
+    trained.save(tmp_path / "m")
+    assert sorted(os.listdir(tmp_path)) == ["m"]  # no temporary folder left behind
+    loaded = SeriesClassifier.load(tmp_path / "m")
+    test = read_ts(sines[1])
+    np.testing.assert_allclose(loaded.predict_proba(test), trained.predict_proba(test), rtol=1e-5)
+    assert loaded.info["seeds"] == trained.info["seeds"]
+    member = lstmkit.load_model(tmp_path / "m" / "member-1")
+    assert member.metadata == {"task": "series_classification", "member": 1, "seed": 1}
+    assert isinstance(member.preprocessing, SeriesScaler)
+    # one member alone is a classifier too
+    one = SeriesClassifier.load(tmp_path / "m" / "member-0")
+    assert len(one.members) == 1 and one.labels == trained.labels
+
+
+def test_saving_over_a_classifier_replaces_it_whole(trained, tmp_path, monkeypatch):
+    trained.save(tmp_path / "m")
+    before = (tmp_path / "m" / "ensemble.json").read_text()
+    from lstmkit.tasks import series
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(series, "atomic_write", broken)
+    with pytest.raises(OSError):
+        trained.save(tmp_path / "m")
+    assert (tmp_path / "m" / "ensemble.json").read_text() == before
+    assert sorted(os.listdir(tmp_path)) == ["m"]
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda m: m.update(format="other"), "not a series ensemble"),
+    (lambda m: m.update(format_version=9), "format_version 9"),
+    (lambda m: m.update(members=["../x"]), "members must be a list"),
+    (lambda m: m.update(members=[]), "members must be a list"),
+])
+def test_a_damaged_manifest_is_a_model_file_error(trained, tmp_path, change, message):
+    trained.save(tmp_path / "m")
+    path = tmp_path / "m" / "ensemble.json"
+    manifest = json.loads(path.read_text())
+    change(manifest)
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(ModelFileError, match=message):
+        SeriesClassifier.load(tmp_path / "m")
+
+
+# ----- the command line ----------------------------------------------------------------
+
+
+def test_train_eval_and_predict_from_the_command_line(sines, tmp_path, capsys):
+    train, test = sines
+    out = tmp_path / "model"
+    assert main(["series", "train", str(train), "--test", str(test), "--out", str(out),
+                 "--members", "1", "--epochs", "15", "--units", "8", "--quiet",
+                 "--device", "cpu", "--pooling", "max", "--bidirectional"]) == 0
+    printed = capsys.readouterr().out
+    assert "160 samples, 3 feature(s)" in printed and "out-of-fold accuracy" in printed
+    assert "test (" in printed and "confusion" in printed and f"model saved to {out}" in printed
+    manifest = json.loads((out / "ensemble.json").read_text())
+    assert manifest["info"]["settings"]["pooling"] == "max"
+    assert manifest["info"]["test"]["samples"] == 120
+
+    assert main(["series", "eval", str(out), str(test), "--out", str(tmp_path / "r.json")]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert f"accuracy {report['accuracy']:.4f}" in printed
+    assert report["accuracy"] == pytest.approx(manifest["info"]["test"]["accuracy"])
+
+    assert main(["series", "predict", str(out), str(test), "--out", str(tmp_path / "p.csv")]) == 0
+    rows = (tmp_path / "p.csv").read_text().splitlines()
+    assert rows[0] == "sample,line,label,p_c0,p_c1,p_c2,p_c3" and len(rows) == 121
+    first = rows[1].split(",")
+    assert first[:2] == ["1", "9"] and first[2] in {"c0", "c1", "c2", "c3"}
+    assert sum(float(v) for v in first[3:]) == pytest.approx(1, abs=1e-5)
+
+
+def one_line_error(capsys, argv):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_bad_input_is_a_one_line_error_and_writes_nothing(sines, tmp_path, capsys):
+    train, _ = sines
+    series, labels = sine_mixtures(6, seed=2)
+    unseen = write_ts(tmp_path / "unseen.ts", series, labels[:5] + ["c9"],
+                      classes=["c0", "c1", "c2", "c3", "c9"])
+    two = write_ts(tmp_path / "two.ts", [s[:, :2] for s in series], labels)
+    holes = [s.copy() for s in series]
+    holes[2][3, 1] = np.nan
+    gaps = write_ts(tmp_path / "gaps.ts", holes, labels)
+    (tmp_path / "empty.ts").write_text("")
+    disagree = tmp_path / "disagree.ts"
+    disagree.write_text(train.read_text().replace("@dimensions 3", "@dimensions 2"))
+    out = tmp_path / "never"
+    fast = ["--members", "1", "--epochs", "1", "--quiet", "--device", "cpu", "--out", str(out)]
+
+    err = one_line_error(capsys, ["series", "train", str(train), "--test", str(unseen), *fast])
+    assert "unseen.ts, line 14: sample 6 has label 'c9', which the training data did not hold" \
+        in err
+    err = one_line_error(capsys, ["series", "train", str(train), "--test", str(two), *fast])
+    assert "two.ts, line 9: sample 1 has 2 features per step, the model reads 3" in err
+    err = one_line_error(capsys, ["series", "train", str(gaps), "--missing", "refuse", *fast])
+    assert "gaps.ts, line 11: sample 3 step 4, feature 2 is missing (NaN)" in err
+    err = one_line_error(capsys, ["series", "train", str(tmp_path / "empty.ts"), *fast])
+    assert "empty.ts: the file is empty" in err
+    err = one_line_error(capsys, ["series", "train", str(disagree), *fast])
+    assert "line 9" in err and "expected 2 as @dimensions" in err
+    assert not out.exists() and not [p for p in os.listdir(tmp_path) if p.startswith(".never")]
+
+    assert main(["series", "train", str(gaps), *fast]) == 0  # interpolated by default
+    capsys.readouterr()
+    err = one_line_error(capsys, ["series", "eval", str(out), str(two)])
+    assert "the model reads 3" in err
+    err = one_line_error(capsys, ["series", "predict", str(out), str(two),
+                                  "--out", str(tmp_path / "p.csv")])
+    assert not (tmp_path / "p.csv").exists()
+    err = one_line_error(capsys, ["series", "eval", str(tmp_path / "nothing"), str(two)])
+    assert "no such model folder" in err
+
+
+def test_the_task_is_registered():
+    task = TASKS["series_classification"]
+    assert task.preprocessing is SeriesScaler and task.defaults["members"] == 5
+    scaler = SeriesScaler(2, [0, 0], [1, 1], ["a", "b", "c"])
+    model = task.build_model(scaler, units=4, device="cpu")
+    assert model.output_shape() == (3,)
+    report = task.evaluate(model, ragged(4), [0, 1, 2, 0])
+    assert report["samples"] == 4
