@@ -313,7 +313,7 @@ class KerasHooks:
         elif not isinstance(self.callback, Callback):
             self.callback.model = trainer.model
         params = {"epochs": trainer.config.epochs, "verbose": trainer.config.verbose,
-                  "steps": len(trainer.source)}
+                  "steps": trainer.steps_per_epoch(trainer.source)}
         if hasattr(self.callback, "set_params"):
             self.callback.set_params(params)
         self._hook("on_train_begin", {})

@@ -60,6 +60,12 @@ class TrainConfig:
         sync_every: in a run of several processes, the steps between the
             moments they decide together (stop on Ctrl-C or a non-finite
             loss). Default 16.
+        initial_epoch: the epoch to start at, counting towards `epochs`
+            (Keras'; to continue a run exactly, resume from a checkpoint).
+            Default 0.
+        validation_freq: validate every this many epochs. Default 1.
+        steps_per_epoch: batches per epoch, at most; needed for an iterable
+            without a length. Default None (all).
     """
 
     epochs: int = 1
@@ -79,18 +85,25 @@ class TrainConfig:
     keep_checkpoints: int = 3
     verbose: int = 1
     sync_every: int = 16
+    initial_epoch: int = 0
+    validation_freq: int = 1
+    steps_per_epoch: Optional[int] = None
 
     # the fields that change where training goes: a resumed run must match
     # them (epochs may grow; where checkpoints go and what is shown may change)
     RESUME_FIELDS = ("batch_size", "shuffle", "validation_split", "bucket_by_length",
                      "clip_grad_norm", "clip_grad_value", "scheduler", "scheduler_interval",
-                     "scheduler_monitor", "skip_nonfinite")
+                     "scheduler_monitor", "skip_nonfinite", "validation_freq", "steps_per_epoch")
 
     def __post_init__(self):
         _int(self, "epochs", low=0)
         _int(self, "batch_size")
         _int(self, "keep_checkpoints")
         _int(self, "sync_every")
+        _int(self, "initial_epoch", low=0)
+        _int(self, "validation_freq")
+        if self.steps_per_epoch is not None:
+            _int(self, "steps_per_epoch")
         if self.checkpoint_every is not None:
             _int(self, "checkpoint_every")
         if self.seed is not None:

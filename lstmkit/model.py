@@ -17,6 +17,7 @@ from torch import nn
 from . import __version__, files
 from .config import TrainConfig
 from .data.batching import check_finite, to_tensor
+from .data.loaders import LoaderBatches, is_loader
 from .data.preprocessing import read_preprocessing
 from .data.sources import ArrayBatches, BatchSource
 from .distributed import current_group, join_launch
@@ -403,6 +404,14 @@ class Sequential(nn.Module):
                  "validation_split": validation_split, "shuffle": shuffle}
         config = (config or TrainConfig()).replace(
             **{k: v for k, v in keras.items() if v is not None}, **settings)
+        if is_loader(x):
+            x = self._loader_source(x, y, config, compiled["loss"])
+            if is_loader(validation_data):
+                validation_data = self._loader_source(validation_data, None,
+                                                      config.replace(shuffle=False,
+                                                                     steps_per_epoch=None),
+                                                      compiled["loss"])
+            y = None
         if isinstance(x, BatchSource):
             source, validation = self._sources_given(x, y, validation_data, config)
         else:
@@ -460,6 +469,23 @@ class Sequential(nn.Module):
                 "validation y"), config.batch_size)
         return source, validation
 
+    def _loader_source(self, data, y, config, loss):
+        """A DataLoader, Dataset or iterable of batches as a batch source,
+        each batch checked as `fit(x, y)` checks arrays."""
+        if y is not None:
+            raise InputError("with a DataLoader, Dataset or iterable as x, the targets come from "
+                             "its batches: pass y=None")
+
+        def prepare(x, y):
+            x, y = self._prepare(x, y)
+            if y is None:
+                return x, None
+            return x, prepare_target(y, self.output_shape(x.shape[1:]), loss)
+
+        seed = config.seed if config.seed is not None else int(torch.randint(2**62, ()))
+        return LoaderBatches(data, prepare, config.batch_size, config.shuffle, seed,
+                             config.steps_per_epoch)
+
     def _sources_given(self, source, y, validation, config):
         """A batch source to train on as it is: seed, and build the model
         from its first batch (drawn, then the source's state put back)."""
@@ -482,6 +508,8 @@ class Sequential(nn.Module):
 
     def _build_from_source(self, source):
         """Build from a source's first batch, drawn, then the source's state put back."""
+        if hasattr(source, "peek"):
+            return self._build_from(source.peek())
         kept = source.state_dict()
         first = next(iter(source.batches(0)), None)
         if first is None:

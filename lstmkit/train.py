@@ -12,6 +12,7 @@ the GPU.
 """
 
 import contextlib
+import itertools
 import os
 import random
 import signal
@@ -187,7 +188,7 @@ class Trainer:
         checkpoint state `resume`; returns the last epoch's logs."""
         self.should_stop = self.interrupted = False
         self.source = source
-        start_epoch, start_batch = 0, 0
+        start_epoch, start_batch = self.config.initial_epoch, 0
         if resume is not None:
             start_epoch, start_batch = self.restore(resume, source)
         logs = {}
@@ -202,7 +203,7 @@ class Trainer:
                 start_batch = 0
                 if self.interrupted:
                     break
-                if validation is not None:
+                if validation is not None and (epoch + 1) % self.config.validation_freq == 0:
                     val = self.evaluate(validation)
                     logs.update({f"val_{k}": v for k, v in val.items()})
                 self.step_scheduler_after_epoch(logs)
@@ -220,11 +221,14 @@ class Trainer:
             self.tally = Tally([m.name for m in self.metrics], self.device)
             self.carried = {} if source.carries_state else None
         self.epoch_first_step = self.global_step - start_batch
-        self.step_losses = torch.zeros(len(source), device=self.device)
+        steps = self.steps_per_epoch(source)
+        self.step_losses = torch.zeros(steps, device=self.device)
         self.steps_done = start_batch
         group, every = self.group, self.config.checkpoint_every
         checked = time.perf_counter()
-        batches = source.batches(self.epoch, start_batch, group.rank, group.world_size)
+        batches = itertools.islice(
+            source.batches(self.epoch, start_batch, group.rank, group.world_size),
+            steps - start_batch)
         for batch, data in enumerate(batches, start_batch):
             self.call("on_train_batch_begin", batch)
             x, y, mask = unpack(data)
@@ -257,6 +261,11 @@ class Trainer:
                 checked = time.perf_counter()
         self.check_finite()
         return self.tally.read(group)
+
+    def steps_per_epoch(self, source):
+        """The source's batches an epoch, or fewer with config.steps_per_epoch."""
+        steps = self.config.steps_per_epoch
+        return len(source) if steps is None else min(steps, len(source))
 
     def training_step(self, x, y, mask=None):
         """One forward, backward and update. Returns the outputs, the

@@ -96,3 +96,56 @@ def test_pop_removes_the_last_layer_and_summary_says_why_counts_differ():
     lines = []
     model.summary(print_fn=lines.append)
     assert "Total params: 1,664" in lines and any("Keras has one" in line for line in lines)
+
+
+def test_fit_takes_a_dataloader_a_dataset_and_a_generator(ids_data):
+    from torch.utils.data import DataLoader, TensorDataset
+    from conftest import tutorial_model
+    x, y = ids_data
+    data = TensorDataset(torch.as_tensor(x), torch.as_tensor(y))
+    for given in (DataLoader(data, batch_size=30), data):
+        model = tutorial_model()
+        history = model.fit(given, epochs=2, verbose=0, validation_data=DataLoader(data, 100))
+        assert len(history.history["val_loss"]) == 2
+
+    def forever():
+        while True:
+            for start in range(0, 300, 50):
+                yield x[start:start + 50], y[start:start + 50]
+
+    model = tutorial_model()
+    with pytest.raises(InputError, match="needs steps_per_epoch"):
+        model.fit(forever(), epochs=1, verbose=0)
+    history = model.fit(forever(), epochs=3, steps_per_epoch=4, verbose=0)
+    assert len(history.history["loss"]) == 3
+    with pytest.raises(InputError, match="targets come from its batches"):
+        model.fit(DataLoader(data), y)
+
+
+def test_a_dataloader_run_resumes_exactly(tmp_path, ids_data):
+    from torch.utils.data import TensorDataset
+    from conftest import StopAt, tutorial_model
+    x, y = ids_data
+    data = TensorDataset(torch.as_tensor(x), torch.as_tensor(y))
+    settings = dict(epochs=2, batch_size=30, verbose=0, seed=3)
+    whole = tutorial_model()
+    whole.fit(data, callbacks=[StopAt(-1)], **settings)
+    tutorial_model().fit(data, callbacks=[StopAt(13)], checkpoint_dir=tmp_path, **settings)
+    again = tutorial_model()
+    again.fit(data, callbacks=[StopAt(-1)], resume=tmp_path, **settings)
+    for name, value in whole.state_dict().items():
+        assert torch.equal(again.state_dict()[name], value), name
+
+
+def test_initial_epoch_validation_freq_and_steps_per_epoch(ids_data):
+    from conftest import tutorial_model
+    x, y = ids_data
+    seen = []
+
+    class Epochs:
+        def on_epoch_end(self, trainer, epoch, logs):
+            seen.append((epoch, "val_loss" in logs, trainer.steps_done))
+
+    tutorial_model().fit(x, y, batch_size=30, epochs=5, initial_epoch=2, validation_freq=2,
+                         validation_split=0.2, steps_per_epoch=3, verbose=0, callbacks=[Epochs()])
+    assert seen == [(2, False, 3), (3, True, 3), (4, False, 3)]

@@ -179,8 +179,8 @@ def test_array_batches_shard_each_batch_between_processes():
 def test_train_config_checks_and_overrides():
     config = TrainConfig(batch_size=8)
     assert config.replace(epochs=3).batch_size == 8
-    with pytest.raises(InputError, match=r"unknown training setting\(s\) \['nb_epoch'\]"):
-        config.replace(nb_epoch=3)
+    with pytest.raises(InputError, match=r"unknown training setting\(s\) \['epoch_count'\]"):
+        config.replace(epoch_count=3)
     for field, value, message in (("batch_size", 0, "batch_size must be at least 1"),
                                   ("clip_grad_norm", -1.0, "clip_grad_norm must be a positive"),
                                   ("scheduler_interval", "batch", "'epoch' or 'step'"),
