@@ -1,6 +1,7 @@
 """Model files that cannot run code: safetensors weights plus JSON, written atomically.
 
-A saved model is a folder:
+A saved model is a folder (or, for a path ending in .keras, .lstmkit or
+.safetensors, one safetensors file holding the same config in its metadata):
     config.json          format name and version, architecture, compile
                          settings, user metadata, and the SHA-256 of the weights
     model.safetensors    the state dict (safetensors: a JSON header and raw bytes)
@@ -76,23 +77,67 @@ def fsync_dir(folder):
 def write_model(path, config, state_dict):
     """Write config (a JSON-able dict) and state_dict to folder `path`."""
     os.makedirs(path, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
-    weights = safetensors.torch.save(tensors)
-    document = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        **config,
-        "weights_sha256": hashlib.sha256(weights).hexdigest(),
-    }
+    weights = safetensors.torch.save(_tensors(state_dict))
+    text = _document_text(config, weights_sha256=hashlib.sha256(weights).hexdigest())
+    atomic_write(os.path.join(path, WEIGHTS_FILE), weights)
+    atomic_write(os.path.join(path, CONFIG_FILE), text.encode())
+
+
+# a path with one of these endings is saved as one file (as Keras'
+# `model.save('model.keras')`): a safetensors file whose metadata holds the
+# config document; the folder form adds a checksum of the weights
+SINGLE_FILE_SUFFIXES = (".keras", ".lstmkit", ".safetensors")
+CONFIG_KEY = "lstmkit.config"
+
+
+def is_single_file(path):
+    return os.fspath(path).endswith(SINGLE_FILE_SUFFIXES)
+
+
+def write_model_file(path, config, state_dict):
+    """Write config and state_dict as the one safetensors file `path`; the
+    checksum is of the weights as write_model would write them alone."""
+    tensors = _tensors(state_dict)
+    sha = hashlib.sha256(safetensors.torch.save(tensors)).hexdigest()
+    text = _document_text(config, weights_sha256=sha)
+    atomic_write(os.fspath(path), safetensors.torch.save(tensors, metadata={CONFIG_KEY: text}))
+
+
+def read_model_file(path):
+    """(config, tensors) of a file written by write_model_file, the config
+    checked as read_config checks config.json."""
+    path = os.fspath(path)
     try:
-        text = json.dumps(document, indent=2, allow_nan=False)
+        with open(path, "rb") as f:
+            data = f.read()
+        tensors = load_safetensors(data)
+        header = parse_json(data[8 : 8 + int.from_bytes(data[:8], "little")], path)
+    except OSError as e:
+        raise ModelFileError(f"{path}: cannot read ({e.strerror})") from None
+    except (SafetensorError, ValueError, RuntimeError) as e:
+        raise ModelFileError(f"{path}: not a valid safetensors file ({e})") from None
+    text = (header.get("__metadata__") or {}).get(CONFIG_KEY) if isinstance(header, dict) else None
+    if not isinstance(text, str):
+        raise ModelFileError(f"{path}: a safetensors file, but not an lstmkit model (no config)")
+    config = check_document(parse_json(text.encode(), path), path)
+    if hashlib.sha256(safetensors.torch.save(tensors)).hexdigest() != config.get("weights_sha256"):
+        raise ModelFileError(f"{path}: the weights' checksum does not match (damaged or altered)")
+    return config, tensors
+
+
+def _tensors(state_dict):
+    return {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
+
+
+def _document_text(config, **extra):
+    document = {"format": FORMAT, "format_version": FORMAT_VERSION, **config, **extra}
+    try:
+        return json.dumps(document, indent=2, allow_nan=False)
     except (TypeError, ValueError) as e:
         raise ModelFileError(
             f"the model's configuration cannot be saved as JSON ({e}); "
             "callables (custom initialisers, losses) are not saved: use names"
         ) from None
-    atomic_write(os.path.join(path, WEIGHTS_FILE), weights)
-    atomic_write(os.path.join(path, CONFIG_FILE), text.encode())
 
 
 def read_config(path):
@@ -107,7 +152,11 @@ def read_config(path):
         raise ModelFileError(f"{config_path}: {size} bytes, more than a model config can be")
     with open(config_path, "rb") as f:
         raw = f.read()
-    config = parse_json(raw, config_path)
+    return check_document(parse_json(raw, config_path), config_path)
+
+
+def check_document(config, config_path):
+    """The config document, its format and version checked and migrated."""
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ModelFileError(f"{config_path}: not an lstmkit model (no format '{FORMAT}')")
     version = config.get("format_version")
@@ -204,6 +253,11 @@ def read_weights(path, config, expected):
         tensors = load_safetensors(data)
     except (SafetensorError, ValueError, RuntimeError) as e:
         raise ModelFileError(f"{weights_path}: not a valid safetensors file ({e})") from None
+    return check_weights(tensors, expected, weights_path)
+
+
+def check_weights(tensors, expected, weights_path):
+    """The tensors, if their names, shapes and dtypes are `expected`'s."""
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
     if missing or extra:

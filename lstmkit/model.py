@@ -637,7 +637,8 @@ class Sequential(nn.Module):
         }
 
     def save(self, path, metadata=None, preprocessing=None):
-        """Save to folder `path`: config.json (architecture, compile settings,
+        """Save to folder `path` (or to one file, for a path ending in .keras,
+        .lstmkit or .safetensors): config.json (architecture, compile settings,
         JSON-able `metadata`, the `preprocessing` object's JSON, the last
         fit's settings) and model.safetensors (weights). In a run of several
         processes (torchrun) only the main one writes. Metadata and preprocessing default to
@@ -670,7 +671,10 @@ class Sequential(nn.Module):
             "preprocessing": preprocessing.document() if preprocessing is not None else None,
             "training_config": self.training_config,
         }
-        files.write_model(path, config, self.state_dict())
+        if files.is_single_file(path):
+            files.write_model_file(path, config, self.state_dict())
+        else:
+            files.write_model(path, config, self.state_dict())
 
 
 MAX_INPUT_RANK = 8
@@ -758,8 +762,13 @@ def load_model(path, device="cpu", compile=True):
     read back.
     """
     path = os.fspath(path)
-    config = files.read_config(path)
-    where = os.path.join(path, files.CONFIG_FILE)
+    single = os.path.isfile(path) or files.is_single_file(path)
+    if single:
+        config, tensors = files.read_model_file(path)
+        where = path
+    else:
+        config = files.read_config(path)
+        where = os.path.join(path, files.CONFIG_FILE)
     check_config(config, where)
     model, input_shape, input_dtype = model_from_config(config.get("model"), where)
     with torch.device("meta"):
@@ -768,7 +777,8 @@ def load_model(path, device="cpu", compile=True):
         except (InputError, InputTypeError) as e:
             raise ModelFileError(f"{where}: {e}") from None
     expected = {k: (v.shape, v.dtype) for k, v in model.state_dict().items()}
-    tensors = files.read_weights(path, config, expected)
+    tensors = (files.check_weights(tensors, expected, path) if single
+               else files.read_weights(path, config, expected))
     model = model.to_empty(device="cpu")
     model.load_state_dict(tensors)
     model.metadata = config.get("metadata") or {}

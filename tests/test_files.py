@@ -183,3 +183,22 @@ def test_stored_fixture_from_format_version_1_still_loads():
     x = np.array([[1, 2, 3, 4, 5], [5, 4, 3, 2, 1]])
     expected = np.array(json.loads((FIXTURE / "expected.json").read_text())["predictions"])
     np.testing.assert_allclose(model.predict(x), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["model.keras", "model.lstmkit", "model.safetensors"])
+def test_a_single_file_path_saves_one_safe_file(tmp_path, ids_data, name):
+    model = tutorial_model()
+    model.fit(*ids_data, epochs=1, verbose=0)
+    model.save(tmp_path / name)
+    assert sorted(os.listdir(tmp_path)) == [name]
+    loaded = lstmkit.load_model(tmp_path / name)
+    x = ids_data[0][:5]
+    assert np.array_equal(loaded.predict(x), model.predict(x))
+    data = bytearray((tmp_path / name).read_bytes())
+    data[-3] ^= 0xFF  # a flipped byte in the weights
+    (tmp_path / name).write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="checksum does not match"):
+        lstmkit.load_model(tmp_path / name)
+    (tmp_path / "other.safetensors").write_bytes(save_safetensors({"w": torch.zeros(2)}))
+    with pytest.raises(ModelFileError, match="not an lstmkit model"):
+        lstmkit.load_model(tmp_path / "other.safetensors")
