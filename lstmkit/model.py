@@ -23,6 +23,7 @@ from .data.sources import ArrayBatches, BatchSource
 from .distributed import current_group, join_launch
 from .errors import InputError, InputTypeError, ModelFileError, NotCompiledError
 from .layers import LAYERS, Embedding, Layer
+from .layers.spelling import Input
 from .layers.core import ACTIVATIONS
 from .metrics import prepare_target, resolve_loss, resolve_metrics
 from .optimizers import OPTIMIZERS, check_optimizer
@@ -49,6 +50,7 @@ class Sequential(nn.Module):
         self.input_dtype = None
         self._compiled = None
         self.optimizer = None
+        self.declared_input = None  # an Input(shape=...) given before the first layer
         self.metadata = {}  # JSON-able facts saved with the model (its task, its data)
         self.preprocessing = None  # what turns raw input into model input, saved with the model
         self.training_config = None  # the last fit's TrainConfig as JSON, saved with the model
@@ -58,7 +60,14 @@ class Sequential(nn.Module):
     # ----- structure -------------------------------------------------------
 
     def add(self, layer):
-        """Append a layer (an lstmkit Layer)."""
+        """Append a layer (an lstmkit Layer). An `Input(shape=...)` first, or
+        a first layer given `input_shape=` (Keras' spellings), builds the
+        model at once."""
+        if isinstance(layer, Input):
+            if len(self.layers) or self.built:
+                raise InputError("Input must come first in a Sequential")
+            self.declared_input = layer
+            return
         if not isinstance(layer, Layer):
             raise InputTypeError(
                 f"Sequential.add takes an lstmkit layer, got {type(layer).__name__}"
@@ -79,6 +88,14 @@ class Sequential(nn.Module):
             for previous in self.layers[:-1]:
                 shape = previous.output_shape(shape)
             layer.build(shape)
+        elif len(self.layers) == 1:
+            declared = self.declared_input.shape if self.declared_input is not None else (
+                getattr(layer, "declared_input_shape", None)
+                or getattr(getattr(layer, "layer", None), "declared_input_shape", None))
+            if declared is not None:
+                dtype = getattr(self.declared_input, "dtype", None)
+                self.build_per_sample(declared, None if dtype is None else
+                                      "int64" if "int" in dtype else "float32")
 
     @property
     def built(self):
@@ -701,7 +718,8 @@ def _layer_from_config(entry, where):
             f"{where}: unknown layer type {name!r}; known: {', '.join(LAYERS)}"
         )
     cls = LAYERS[name]
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    accepted = {name for name, p in inspect.signature(cls.__init__).parameters.items()
+                if name != "self" and p.kind is not p.VAR_KEYWORD}
     unknown = set(entry["config"]) - accepted
     if unknown:
         raise ModelFileError(f"{where}: {name} has no argument(s) {sorted(unknown)}")

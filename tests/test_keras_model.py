@@ -149,3 +149,29 @@ def test_initial_epoch_validation_freq_and_steps_per_epoch(ids_data):
     tutorial_model().fit(x, y, batch_size=30, epochs=5, initial_epoch=2, validation_freq=2,
                          validation_split=0.2, steps_per_epoch=3, verbose=0, callbacks=[Epochs()])
     assert seen == [(2, False, 3), (3, True, 3), (4, False, 3)]
+
+
+def test_keras_spellings_of_the_input_build_the_model_at_once():
+    from lstmkit.layers.spelling import Input
+    for model in (Sequential([LSTM(4, input_shape=(5, 3)), Dense(1)]),
+                  Sequential([Input(shape=(5, 3)), LSTM(4), Dense(1)]),
+                  Sequential([LSTM(4, batch_input_shape=(2, 5, 3), stateful=True), Dense(1)])):
+        assert model.built and model.input_shape == (5, 3)
+        assert model.layers[-1].linear.in_features == 4
+    lstm = LSTM(4, input_dim=3, input_length=5)
+    assert lstm.declared_input_shape == (5, 3)
+    with_name = LSTM(4, name="lstm_1", activation="tanh", recurrent_activation="sigmoid")
+    assert with_name.keras_name == "lstm_1"
+
+
+def test_what_the_fused_kernel_cannot_run_is_refused_with_the_reason():
+    from lstmkit.errors import InputTypeError
+    from lstmkit.layers import GRU
+    with pytest.raises(InputError, match=r"LSTM activation='relu'.*computes activation='tanh' only"):
+        LSTM(4, activation="relu")
+    with pytest.raises(InputError, match="reset_after=False"):
+        GRU(4, reset_after=False)
+    with pytest.raises(InputTypeError, match="dropout_U is Keras 1's spelling of recurrent_dropout"):
+        LSTM(4, dropout_U=0.2)
+    with pytest.raises(InputTypeError, match=r"LSTM has no argument\(s\) \['colour'\]"):
+        LSTM(4, colour="red")

@@ -11,6 +11,7 @@ from ..initializers import check_initializer, initialize
 from ..rnn import (front_align, fused_rnn, layer_weights, padded_rnn, reference_rnn,
                    run_module, scatter_back)
 from .core import Layer, check_positive_int, check_rate
+from .spelling import read_keras_arguments
 
 
 # Which kernel a masked batch takes when masked_impl='auto', by device and pass
@@ -33,14 +34,18 @@ class Recurrent(Layer):
 
     MODULE = None  # nn.LSTM or nn.GRU
     NAME = None
+    # Keras' arguments whose value the fused kernel fixes: accepted as these
+    KERAS_FIXED = {"activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": True,
+                   "unroll": False, "time_major": False, "go_backwards": False}
     recurrent = True
     input_rank = 2  # (timesteps, features) per sample
 
     def __init__(self, units, return_sequences=False, return_state=False, num_layers=1,
                  dropout=0.0, stateful=False, recurrent_dropout=0.0, weight_dropout=0.0,
                  masked_impl="auto", impl="auto", kernel_initializer="glorot_uniform",
-                 recurrent_initializer="orthogonal", bias_initializer="zeros"):
+                 recurrent_initializer="orthogonal", bias_initializer="zeros", **keras):
         super().__init__()
+        read_keras_arguments(self, keras, self.KERAS_FIXED)
         name = self.NAME
         check_positive_int(units, f"{name} units")
         check_positive_int(num_layers, f"{name} num_layers", upper=64)
@@ -303,10 +308,10 @@ class LSTM(Recurrent):
                  dropout=0.0, proj_size=0, stateful=False, recurrent_dropout=0.0,
                  weight_dropout=0.0, masked_impl="auto", impl="auto",
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
-                 bias_initializer="zeros", unit_forget_bias=True):
+                 bias_initializer="zeros", unit_forget_bias=True, **keras):
         super().__init__(units, return_sequences, return_state, num_layers, dropout, stateful,
                          recurrent_dropout, weight_dropout, masked_impl, impl,
-                         kernel_initializer, recurrent_initializer, bias_initializer)
+                         kernel_initializer, recurrent_initializer, bias_initializer, **keras)
         if proj_size:
             check_positive_int(proj_size, "LSTM proj_size", upper=units - 1 if units > 1 else 0)
         self.proj_size, self.unit_forget_bias = proj_size, bool(unit_forget_bias)
@@ -338,6 +343,7 @@ class GRU(Recurrent):
     """
 
     MODULE, NAME = nn.GRU, "GRU"
+    KERAS_FIXED = {**Recurrent.KERAS_FIXED, "reset_after": True}
 
 
 class Bidirectional(Layer):
@@ -365,8 +371,9 @@ class Bidirectional(Layer):
         None: lambda a, b: (a, b),
     }
 
-    def __init__(self, layer, merge_mode="concat"):
+    def __init__(self, layer, merge_mode="concat", **keras):
         super().__init__()
+        read_keras_arguments(self, keras)
         if not isinstance(layer, Recurrent):
             raise InputTypeError(
                 f"Bidirectional wraps an LSTM or GRU layer, got {type(layer).__name__}")

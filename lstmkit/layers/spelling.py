@@ -1,0 +1,79 @@
+"""Keras' spellings of a model's input, and the arguments Keras code passes
+to a layer beside lstmkit's own.
+
+`input_shape=`, `batch_input_shape=`, `input_dim=`, `input_length=` and
+`batch_size=` say what the first layer receives, so the model builds at
+once, as in Keras; `Input(shape=...)` as the first entry of a Sequential says
+the same. They are hints, not part of the saved configuration. Values that
+the fused kernel fixes (an LSTM's tanh and sigmoid) are accepted as those
+values and refused with the reason otherwise; Keras 1's names are refused
+with today's spelling; anything else is refused, naming the layer.
+"""
+
+from ..errors import InputError, InputTypeError
+
+# Keras 1 -> today
+KERAS_1 = {"output_dim": "units", "nb_filter": "filters", "filter_length": "kernel_size",
+           "init": "kernel_initializer", "inner_init": "recurrent_initializer",
+           "inner_activation": "recurrent_activation", "dropout_W": "dropout",
+           "dropout_U": "recurrent_dropout", "W_regularizer": "kernel_regularizer",
+           "U_regularizer": "recurrent_regularizer", "b_regularizer": "bias_regularizer",
+           "forget_bias_init": "unit_forget_bias", "border_mode": "padding",
+           "subsample_length": "strides", "pool_length": "pool_size"}
+
+
+class Input:
+    """The model's input, as Keras' `Input(shape=...)`: the shape of one
+    sample (without the batch axis), None for a size that varies. As the
+    first entry of a Sequential it builds the model at once."""
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):
+        if batch_shape is not None:
+            batch_size, shape = batch_shape[0], tuple(batch_shape[1:])
+        if shape is None:
+            raise InputError("Input needs shape=(...), the shape of one sample")
+        try:
+            self.shape = tuple(shape)
+        except TypeError:
+            self.shape = (shape,)
+        if not all(d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0)
+                   for d in self.shape):
+            raise InputError(f"Input shape must hold positive sizes or None, got {shape!r}")
+        self.batch_size, self.name = batch_size, name
+        self.dtype = None if dtype is None else str(dtype).replace("torch.", "")
+
+
+def read_keras_arguments(layer, given, fixed=None):
+    """Take the Keras-only arguments `given` to `layer` (a dict): set
+    `layer.declared_input_shape` (per sample, or None), `layer.batch_size`
+    and `layer.name`; check `fixed` {argument: the only value lstmkit runs}."""
+    given, name = dict(given), type(layer).__name__
+    shape = None
+    if given.get("batch_input_shape") is not None:
+        batch_shape = tuple(given.pop("batch_input_shape"))
+        given.setdefault("batch_size", batch_shape[0])
+        shape = batch_shape[1:]
+    if given.get("input_shape") is not None:
+        shape = tuple(given.pop("input_shape"))
+    length = given.pop("input_length", None)
+    if given.get("input_dim") is not None:  # Keras 2: the features of one step
+        dim = given.pop("input_dim")
+        shape = (dim,) if getattr(layer, "input_rank", None) != 2 else (length, dim)
+    elif length is not None:
+        shape = (length,) if getattr(layer, "input_rank", None) == 1 else shape
+    for key in ("batch_input_shape", "input_shape", "input_dim"):
+        given.pop(key, None)
+    layer.declared_input_shape = shape
+    layer.batch_size = given.pop("batch_size", None)
+    layer.keras_name = given.pop("name", None)
+    for argument, value in (fixed or {}).items():
+        if argument in given:
+            got = given.pop(argument)
+            if got != value:
+                raise InputError(f"{name} {argument}={got!r}: lstmkit's {name} runs the fused "
+                                 f"kernel (oneDNN, cuDNN), which computes {argument}={value!r} only")
+    old = [f"{k} is Keras 1's spelling of {KERAS_1[k]}" for k in given if k in KERAS_1]
+    if old:
+        raise InputTypeError(f"{name}: {'; '.join(old)}")
+    if given:
+        raise InputTypeError(f"{name} has no argument(s) {sorted(given)}")
