@@ -18,7 +18,8 @@ import torch
 
 from .data.batching import check_finite, to_tensor
 from .errors import InputError, InputTypeError
-from .layers import LSTM, Bidirectional, Embedding
+from .layers import (GRU, LSTM, Bidirectional, Dense, Dropout, Embedding, LockedDropout,
+                     Masking, TimeDistributed)
 from .rnn import gru_cell, layer_weights, lstm_cell
 
 
@@ -43,6 +44,10 @@ def zero_state(model, batch_size, dtype=None, device=None):
                      for _, (stacked, size) in states)
             for i, states in state_layout(model).items()}
 
+
+# the layers whose output at a step depends on that step (and, for the
+# recurrent ones, the state) alone: what a model must be made of to stream
+STEPWISE = (Embedding, Dense, Dropout, LockedDropout, Masking, TimeDistributed, LSTM, GRU)
 
 # Which kernel a recurrent layer takes in `step` with impl='auto': the cell
 # (lstmkit.rnn.lstm_cell, a handful of tensor operations) for a single step on
@@ -126,6 +131,13 @@ def check_streamable(model, why="step"):
                 f"layer {i} (Bidirectional) cannot stream: its backward direction starts at the "
                 "end of the sequence, which a step-by-step caller has not seen yet; run the "
                 "whole sequence with model(x) or predict, or use a one-directional layer")
+        if not isinstance(layer, STEPWISE):
+            raise InputError(
+                f"layer {i} ({type(layer).__name__}) cannot stream: it reads other steps than "
+                "the current one (a convolution its neighbours, a pooling the whole sequence), "
+                "so steps fed one by one would not give the whole sequence's result; step runs "
+                "layers that act step by step (Embedding, Dense, the dropouts, Masking, "
+                "TimeDistributed) and one-directional LSTM and GRU")
 
 
 def as_batch(model, x, dtype, device):

@@ -11,7 +11,8 @@ from hypothesis.extra import numpy as hnp
 
 from lstmkit import Sequential
 from lstmkit.errors import InputError, InputTypeError, LstmkitError
-from lstmkit.layers import GRU, LSTM, Bidirectional, Dense, Dropout, Embedding, Masking
+from lstmkit.layers import (GRU, LSTM, Bidirectional, Conv1D, Dense, Dropout, Embedding,
+                            GlobalAveragePooling1D, Masking)
 
 
 def stacked_projected_gru():
@@ -147,6 +148,17 @@ def test_a_bidirectional_layer_is_refused_with_the_reason():
     model.build((None, 2))
     with pytest.raises(InputError, match=r"layer 1 \(Bidirectional\) cannot stream: its "
                                          "backward direction starts at the end"):
+        model.step(torch.randn(2, 2))
+
+
+@pytest.mark.parametrize("layer", [GlobalAveragePooling1D(), Conv1D(4, 3)],
+                         ids=["pooling", "convolution"])
+def test_a_layer_that_reads_other_steps_is_refused_with_the_reason(layer):
+    torch.manual_seed(0)
+    model = Sequential([LSTM(4, return_sequences=True), layer, Dense(1)])
+    model.build((None, 2))
+    with pytest.raises(InputError, match=rf"layer 1 \({type(layer).__name__}\) cannot stream: "
+                                         "it reads other steps than the current one"):
         model.step(torch.randn(2, 2))
 
 
