@@ -30,7 +30,9 @@ computes its mask in the graph; LSTM and GRU become ONNX's LSTM and GRU
 operators (gate order i, o, f, c and z, r, h; torch's GRU is
 linear_before_reset=1) with `sequence_lens`, stacked and bidirectional
 included; a projected LSTM (proj_size), which ONNX's LSTM cannot express,
-is a Scan over the cell's equations. Where a mask arises (mask_zero,
+is a Scan over the cell's equations; Conv1D is ONNX's Conv ('same'
+padding, padded steps zeroed as lstmkit does), the global mean, max and
+attention poolings reduce over the real steps. Where a mask arises (mask_zero,
 Masking), each row's real steps are moved to the front, as lstmkit's
 recurrent layers read them, and per-step outputs are put back in place at
 the end. Computation is in
@@ -46,7 +48,8 @@ import torch
 from . import __version__
 from .errors import InputError, InternalError, MissingDependencyError
 from .files import atomic_write
-from .layers import (GRU, LSTM, Bidirectional, Dense, Dropout, Embedding, LockedDropout,
+from .layers import (GRU, LSTM, AttentionPooling1D, Bidirectional, Conv1D, Dense, Dropout,
+                     Embedding, GlobalAveragePooling1D, GlobalMaxPooling1D, LockedDropout,
                      Masking, TimeDistributed)
 from .rnn import layer_weights
 from .streaming import run, state_layout
@@ -187,14 +190,74 @@ def export_layer(g, index, layer, x, mask, states):
         return out, mask_out, finals
     if isinstance(layer, (LSTM, GRU)):
         return recurrent(g, index, layer, x, mask, states)
-    raise NotExportable(f"{where}: no ONNX form for this layer")
+    if isinstance(layer, Conv1D):
+        return conv1d(g, index, layer, x, mask), mask, {}
+    if isinstance(layer, (GlobalAveragePooling1D, GlobalMaxPooling1D, AttentionPooling1D)):
+        g.order = None  # no steps axis any more
+        return pooling(g, index, layer, x, mask), None, {}
+    raise NotExportable(f"{where}: this lstmkit has no ONNX form for it yet; the layers that "
+                        "export are Embedding, Dense, the dropouts, Masking, TimeDistributed(Dense "
+                        "or Embedding), Conv1D, the global and attention poolings, LSTM, GRU and "
+                        "Bidirectional")
+
+
+def as_float(g, mask):
+    """A bool mask (N, T) as float (N, T, 1), to multiply features by."""
+    return g.op("Unsqueeze", g.op("Cast", mask, to=1), g.ints([-1], "axes"))
+
+
+def conv1d(g, index, layer, x, mask):
+    """Conv1D with 'same' padding on x (N, T, F) whose real steps come first:
+    padded steps zeroed before, as lstmkit zeroes them, and after."""
+    if mask not in g.front_masks:
+        raise InternalError(f"layer {index}: its input's real steps are not at the front")
+    real = as_float(g, mask)  # (N, T, 1)
+    total = layer.dilation_rate * (layer.kernel_size - 1)
+    y = g.op("Conv", g.op("Transpose", g.op("Mul", x, real), perm=[0, 2, 1]),
+             g.weight(layer.conv.weight, f"conv{index}_kernel"),
+             g.weight(layer.conv.bias, f"conv{index}_bias"),
+             dilations=[layer.dilation_rate], pads=[total // 2, total - total // 2])  # (N, C, T)
+    y = g.op("Transpose", y, perm=[0, 2, 1])  # (N, T, filters)
+    activation = ACTIVATION_OPS[layer.activation_name]
+    y = g.op(activation, y) if activation else y
+    return g.op("Mul", y, real)
+
+
+def pooling(g, index, layer, x, mask):
+    """The global mean, max or attention pooling over the real steps of x
+    (N, T, F) -> (N, F); a row of no real step gives zeros, as in lstmkit."""
+    real = as_float(g, mask)  # (N, T, 1)
+    axis = g.ints([1], "axes")
+    count = g.op("ReduceSum", real, axis, keepdims=0)  # (N, 1)
+    if isinstance(layer, GlobalAveragePooling1D):
+        total = g.op("ReduceSum", g.op("Mul", x, real), axis, keepdims=0)  # (N, F)
+        return g.op("Div", total, g.op("Max", count, g.const(1.0, "one_float")))
+    real_bool = g.op("Unsqueeze", mask, g.ints([-1], "axes"))  # (N, T, 1)
+    some = g.op("Greater", count, g.const(0.0, "zero_float"))  # (N, 1): a real step at all
+    if isinstance(layer, GlobalMaxPooling1D):
+        top = g.op("ReduceMax", g.op("Where", real_bool, x, g.const(-np.inf, "minus_inf")),
+                   axes=[1], keepdims=0)  # (N, F)
+        return g.op("Where", some, top, g.const(0.0, "zero_float"))
+    # attention: e = v . tanh(W x + b), a softmax over the real steps
+    e = g.op("MatMul", g.op("Tanh", g.op("Add", g.op(
+        "MatMul", x, g.weight(layer.score.weight.T, f"attention{index}_w")),
+        g.weight(layer.score.bias, f"attention{index}_b"))),
+        g.weight(layer.vector.weight.T, f"attention{index}_v"))  # (N, T, 1)
+    e = g.op("Where", real_bool, e, g.const(-np.inf, "minus_inf"))
+    e = g.op("Where", g.op("Unsqueeze", some, g.ints([-1], "axes")), e,
+             g.const(0.0, "zero_float"))  # a row of no real step: no -inf everywhere
+    a = g.op("Mul", g.op("Softmax", e, axis=1), real)  # (N, T, 1)
+    return g.op("ReduceSum", g.op("Mul", a, g.op("Mul", x, real)), axis, keepdims=0)
+
+
+ACTIVATION_OPS = {"linear": None, "sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu",
+                  "softmax": "Softmax"}
 
 
 def dense(g, index, layer, x):
     y = g.op("Add", g.op("MatMul", x, g.weight(layer.linear.weight.T, f"dense{index}_kernel")),
              g.weight(layer.linear.bias, f"dense{index}_bias"))
-    activation = {"linear": None, "sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu",
-                  "softmax": "Softmax"}[layer.activation]
+    activation = ACTIVATION_OPS[layer.activation]
     if activation is None:
         return y
     return g.op(activation, y, axis=-1) if activation == "Softmax" else g.op(activation, y)

@@ -20,8 +20,9 @@ from lstmkit import export
 from lstmkit.cli import main
 from lstmkit.data.text import TextEncoder
 from lstmkit.errors import InputError, InternalError, MissingDependencyError
-from lstmkit.layers import (GRU, LSTM, Bidirectional, Dense, Dropout, Embedding, LockedDropout,
-                            Masking, TimeDistributed)
+from lstmkit.layers import (GRU, LSTM, AttentionPooling1D, Bidirectional, Conv1D, Dense,
+                            Dropout, Embedding, GlobalAveragePooling1D, GlobalMaxPooling1D,
+                            LockedDropout, Masking, TimeDistributed)
 from lstmkit.streaming import per_step_output
 from lstmkit.tasks import TASKS
 
@@ -60,6 +61,18 @@ MODELS = {
     "two masks, one after the other": lambda: built([
         Embedding(5, 4, mask_zero=True), LSTM(6, return_sequences=True),
         Dense(2, activation="relu"), Masking(), GRU(3, return_sequences=True), Dense(2)], (None,)),
+    "series: Masking, Conv1D front, LSTM": lambda: built([
+        Masking(), Conv1D(8, 7, activation="relu"), Conv1D(8, 5, activation="relu"),
+        Conv1D(8, 3, dilation_rate=2, activation="relu"), LSTM(6),
+        Dense(3, activation="softmax")], (None, 2)),
+    "attention pooling, convolution on ids": lambda: built([
+        Embedding(6, 3, mask_zero=True), Conv1D(4, 4, activation="tanh"),
+        Bidirectional(LSTM(5, return_sequences=True)), AttentionPooling1D(4),
+        Dense(2, activation="softmax")], (None,)),
+    "mean pooling": lambda: built([Conv1D(4, 3), LSTM(5, return_sequences=True),
+                                   GlobalAveragePooling1D(), Dense(1)], (None, 2)),
+    "max pooling, masked": lambda: built([Masking(), GRU(5, return_sequences=True),
+                                          GlobalMaxPooling1D(), Dense(1)], (None, 2)),
     "float64, masked projected": lambda: built([
         Embedding(6, 3, mask_zero=True), LSTM(5, proj_size=3),
         Dense(2, activation="softmax")], (None,), dtype=torch.float64),
