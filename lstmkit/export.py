@@ -107,6 +107,7 @@ class Graph:
         self.onnx, self.parent = onnx, parent
         self.nodes, self.initializers = [], []
         self.names = parent.names if parent else {}
+        self.small = {}  # small constants by value, shared
         # masks whose real steps come first in each row (that of `lengths`, and
         # each after `align`), and where each original step is now (N, T)
         # (None: in place), for putting per-step outputs back at the end
@@ -121,9 +122,14 @@ class Graph:
     def const(self, value, hint="const", dtype=np.float32):
         if self.parent is not None:
             return self.parent.const(value, hint, dtype)
-        name = self.fresh(hint)
         array = np.asarray(value, dtype=dtype)
+        key = (array.dtype.str, array.shape, array.tobytes()) if array.size <= 16 else None
+        if key in self.small:  # axes, shapes, 0 and 1: one initialiser each
+            return self.small[key]
+        name = self.fresh(hint)
         self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
+        if key is not None:
+            self.small[key] = name
         return name
 
     def weight(self, tensor, hint):
