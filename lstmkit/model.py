@@ -177,6 +177,8 @@ class Sequential(nn.Module):
 
     def run(self, x, mask=None, state=None, logits=False, return_state=False):
         """The layers in order; returns (output, mask, final states or None)."""
+        if not isinstance(x, torch.Tensor):  # a NumPy array or a list, as Keras takes them
+            x = to_tensor(x, "x", integer=isinstance(self.layers[0], Embedding))
         if not self.built:
             self._build_from(x)
         final = {} if return_state else None

@@ -270,6 +270,12 @@ LAYER_ARGUMENTS = {
         "kernel_initializer": INITIALIZER,
         "bias_initializer": BIAS_INITIALIZER,
     },
+    "Activation": {"activation": Required(Choice((*ACTIVATIONS, None)))},
+    "Flatten": {},
+    "RepeatVector": {"n": Required(Int(1, 2**20))},
+    "MaxPooling1D": {"pool_size": Int(1, 2**20), "strides": Nullable(Int(1, 2**20)),
+                     "padding": Choice(("valid", "same"))},
+    "SpatialDropout1D": {"rate": Required(RATE)},
     "Conv1D": {
         "filters": UNITS,
         "kernel_size": Int(1, 2**12),

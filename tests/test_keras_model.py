@@ -175,3 +175,36 @@ def test_what_the_fused_kernel_cannot_run_is_refused_with_the_reason():
         LSTM(4, dropout_U=0.2)
     with pytest.raises(InputTypeError, match=r"LSTM has no argument\(s\) \['colour'\]"):
         LSTM(4, colour="red")
+
+
+def test_the_weightless_layers_of_keras_examples():
+    from lstmkit.layers import (Activation, Conv1D, Flatten, MaxPooling1D, RepeatVector,
+                                SpatialDropout1D, TimeDistributed)
+    torch.manual_seed(0)
+    cnn_lstm = Sequential([Embedding(20, 8, input_length=12), SpatialDropout1D(0.2),
+                           Conv1D(4, 3, activation="relu"), MaxPooling1D(pool_size=4), LSTM(5),
+                           Dense(1), Activation("sigmoid")])
+    assert cnn_lstm.built and cnn_lstm.output_shape() == (1,)
+    assert cnn_lstm.layers[4].input_shape == (3, 4)  # 12 steps pooled by 4
+    seq2seq = Sequential([LSTM(6, input_shape=(5, 2)), RepeatVector(3),
+                          LSTM(6, return_sequences=True), TimeDistributed(Dense(4)),
+                          Activation("softmax")])
+    out = seq2seq(torch.randn(2, 5, 2))
+    assert out.shape == (2, 3, 4) and torch.allclose(out.sum(-1), torch.ones(2, 3))
+    flat = Sequential([Flatten(input_shape=(4, 3)), Dense(2)])
+    assert flat(torch.randn(5, 4, 3)).shape == (5, 2)
+    same = MaxPooling1D(pool_size=3, strides=2, padding="same")
+    assert same(torch.randn(1, 7, 2)).shape == (1, 4, 2) == (1, *same.output_shape((7, 2)))
+    assert not cnn_lstm.layers[-1].activation is None  # the loss works on its logits
+
+
+def test_a_layer_called_alone_builds_itself():
+    x = torch.randn(2, 5, 3)
+    lstm = LSTM(4)
+    assert lstm(x).shape == (2, 4) and lstm.rnn.input_size == 3
+    assert Dense(2)(torch.randn(3, 7)).shape == (3, 2)
+
+
+def test_the_model_called_on_a_numpy_array():
+    model = Sequential([Embedding(10, 3), LSTM(4), Dense(1)])
+    assert model(np.array([[1, 2, 3]])).shape == (1, 1)

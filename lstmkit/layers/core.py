@@ -14,6 +14,7 @@ from torch import nn
 
 from ..errors import InputError, InputTypeError
 from ..initializers import check_initializer, initialize
+from .spelling import read_keras_arguments
 from ..rnn import front_align, scatter_back
 
 
@@ -45,14 +46,21 @@ class Layer(nn.Module):
     # `stateful`, `states` and `reset_states()`
     recurrent = False
 
-    def __init__(self):
+    def __init__(self, **keras):
         super().__init__()
         self.built = False
         self.input_shape = None
+        read_keras_arguments(self, keras)  # input_shape=, name=, ... (see spelling.py)
 
     def build(self, input_shape):
         self.input_shape = tuple(input_shape)
         self.built = True
+
+    def __call__(self, x, *args, **kwargs):
+        """A layer called on a batch by itself builds for it first, as in Keras."""
+        if not self.built and isinstance(x, torch.Tensor):
+            self.build(tuple(x.shape[1:]))
+        return super().__call__(x, *args, **kwargs)
 
     def output_shape(self, input_shape):
         return tuple(input_shape)
@@ -91,8 +99,8 @@ class Embedding(Layer):
     input_rank = 1  # (timesteps,) per sample
 
     def __init__(self, input_dim, output_dim, mask_zero=False, embeddings_initializer="uniform",
-                 dropout=0.0):
-        super().__init__()
+                 dropout=0.0, **keras):
+        super().__init__(**keras)
         check_positive_int(input_dim, "Embedding input_dim", upper=2**26)
         check_positive_int(output_dim, "Embedding output_dim")
         check_rate(dropout, "Embedding dropout")
@@ -148,8 +156,8 @@ class Dropout(Layer):
     """Zeroes each element with probability `rate` during training, scaling the
     rest by 1 / (1 - rate); does nothing at evaluation."""
 
-    def __init__(self, rate):
-        super().__init__()
+    def __init__(self, rate, **keras):
+        super().__init__(**keras)
         check_rate(rate, "Dropout rate")
         self.rate = float(rate)
 
@@ -181,10 +189,9 @@ class Dense(Layer):
     Input (..., F); output (..., units), so it applies per step to a sequence.
     """
 
-    def __init__(
-        self, units, activation=None, kernel_initializer="glorot_uniform", bias_initializer="zeros"
-    ):
-        super().__init__()
+    def __init__(self, units, activation=None, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **keras):
+        super().__init__(**keras)
         check_positive_int(units, "Dense units")
         activation = "linear" if activation is None else activation
         if activation not in ACTIVATIONS:
@@ -230,8 +237,8 @@ class LockedDropout(Layer):
     SpatialDropout1D does. Training only; keeps the fused LSTM kernel when
     placed between LSTM layers."""
 
-    def __init__(self, rate):
-        super().__init__()
+    def __init__(self, rate, **keras):
+        super().__init__(**keras)
         check_rate(rate, "LockedDropout rate")
         self.rate = float(rate)
 
@@ -252,8 +259,8 @@ class Masking(Layer):
 
     input_rank = 2
 
-    def __init__(self, mask_value=0.0):
-        super().__init__()
+    def __init__(self, mask_value=0.0, **keras):
+        super().__init__(**keras)
         if isinstance(mask_value, bool) or not isinstance(mask_value, (int, float)):
             raise InputTypeError(f"Masking mask_value must be a number, got {mask_value!r}")
         self.mask_value = float(mask_value)
@@ -281,8 +288,8 @@ class TimeDistributed(Layer):
     layers that expect one sample at a time.
     """
 
-    def __init__(self, layer):
-        super().__init__()
+    def __init__(self, layer, **keras):
+        super().__init__(**keras)
         if not isinstance(layer, Layer):
             raise InputTypeError(f"TimeDistributed wraps an lstmkit layer, got {type(layer).__name__}")
         self.layer = layer
@@ -396,8 +403,9 @@ class AttentionPooling1D(Layer):
 
     input_rank = 2  # (timesteps, features) per sample
 
-    def __init__(self, units=64, kernel_initializer="glorot_uniform", bias_initializer="zeros"):
-        super().__init__()
+    def __init__(self, units=64, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 **keras):
+        super().__init__(**keras)
         check_positive_int(units, "AttentionPooling1D units")
         self.units = units
         self.kernel_initializer = check_initializer(kernel_initializer, "kernel_initializer")
@@ -462,8 +470,8 @@ class Conv1D(Layer):
     input_rank = 2  # (timesteps, features) per sample
 
     def __init__(self, filters=64, kernel_size=3, dilation_rate=1, activation=None,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros"):
-        super().__init__()
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **keras):
+        super().__init__(**keras)
         check_positive_int(filters, "Conv1D filters")
         check_positive_int(kernel_size, "Conv1D kernel_size", upper=2**12)
         check_positive_int(dilation_rate, "Conv1D dilation_rate", upper=2**12)

@@ -1,0 +1,144 @@
+"""The weightless layers Keras models put between the others: Activation,
+Flatten, RepeatVector, MaxPooling1D and SpatialDropout1D.
+
+Shapes exclude the batch axis, as everywhere in lstmkit.layers. None of
+these carries a mask on (a Keras Flatten, RepeatVector or MaxPooling1D drops
+it too), except SpatialDropout1D, which keeps the steps it is given.
+"""
+
+import torch.nn.functional as F
+
+from ..errors import InputError
+from .core import ACTIVATIONS, Layer, LockedDropout, check_positive_int
+
+
+class Activation(Layer):
+    """Applies an activation by name: 'linear', 'sigmoid', 'tanh', 'relu' or
+    'softmax' (on the last axis). Last in a model, its sigmoid or softmax is
+    skipped while training so the loss works on logits, as Dense's is."""
+
+    def __init__(self, activation, **keras):
+        super().__init__(**keras)
+        activation = "linear" if activation is None else activation
+        if activation not in ACTIVATIONS:
+            raise InputError(f"Activation: unknown name {activation!r}; known: "
+                             f"{', '.join(ACTIVATIONS)}")
+        self.activation = activation
+
+    def forward(self, x, mask=None, activation=True):
+        fn = ACTIVATIONS[self.activation]
+        return fn(x) if activation and fn is not None else x
+
+    def get_config(self):
+        return {"activation": self.activation}
+
+
+class Flatten(Layer):
+    """(N, d1, d2, ...) -> (N, d1 * d2 * ...); every axis but the batch's
+    must have a fixed size."""
+
+    def __init__(self, **keras):
+        super().__init__(**keras)
+
+    def build(self, input_shape):
+        if any(d is None for d in input_shape):
+            raise InputError(f"Flatten needs fixed sizes, got per-sample shape {tuple(input_shape)}: "
+                             "give the model input_shape=(timesteps, ...) or pad to one length")
+        super().build(input_shape)
+
+    def output_shape(self, input_shape):
+        size = 1
+        for d in input_shape:
+            size = None if d is None or size is None else size * d
+        return (size,)
+
+    def compute_mask(self, x, mask):
+        return None
+
+    def forward(self, x, mask=None):
+        return x.flatten(1)
+
+
+class RepeatVector(Layer):
+    """(N, F) -> (N, n, F): the same vector at each of n steps (the decoder
+    input of Keras' seq2seq examples)."""
+
+    def __init__(self, n, **keras):
+        super().__init__(**keras)
+        check_positive_int(n, "RepeatVector n")
+        self.n = n
+
+    def build(self, input_shape):
+        if len(input_shape) != 1:
+            raise InputError(f"RepeatVector expects (samples, features) input, got per-sample "
+                             f"shape {tuple(input_shape)}")
+        super().build(input_shape)
+
+    def output_shape(self, input_shape):
+        return (self.n, *input_shape)
+
+    def compute_mask(self, x, mask):
+        return None
+
+    def forward(self, x, mask=None):
+        return x[:, None].expand(-1, self.n, -1)  # (N, n, F)
+
+    def get_config(self):
+        return {"n": self.n}
+
+
+class MaxPooling1D(Layer):
+    """The maximum over windows of `pool_size` steps, every `strides` steps
+    (default pool_size), on (N, T, F): Keras' padding 'valid' (windows inside
+    the sequence) or 'same' (T / strides windows, rounded up)."""
+
+    input_rank = 2
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", **keras):
+        super().__init__(**keras)
+        check_positive_int(pool_size, "MaxPooling1D pool_size")
+        if strides is not None:
+            check_positive_int(strides, "MaxPooling1D strides")
+        if padding not in ("valid", "same"):
+            raise InputError(f"MaxPooling1D padding must be 'valid' or 'same', got {padding!r}")
+        self.pool_size, self.strides, self.padding = pool_size, strides, padding
+
+    @property
+    def stride(self):
+        return self.strides or self.pool_size
+
+    def build(self, input_shape):
+        if len(input_shape) != 2:
+            raise InputError(f"MaxPooling1D expects (samples, timesteps, features) input, got "
+                             f"per-sample shape {tuple(input_shape)}")
+        super().build(input_shape)
+
+    def output_shape(self, input_shape):
+        steps, features = input_shape
+        if steps is None:
+            return (None, features)
+        if self.padding == "same":
+            return (-(-steps // self.stride), features)
+        return (max((steps - self.pool_size) // self.stride + 1, 0), features)
+
+    def compute_mask(self, x, mask):
+        return None
+
+    def forward(self, x, mask=None):
+        x = x.transpose(1, 2)  # (N, F, T)
+        if self.padding == "same":
+            steps = x.shape[-1]
+            total = max((-(-steps // self.stride) - 1) * self.stride + self.pool_size - steps, 0)
+            x = F.pad(x, (total // 2, total - total // 2), value=float("-inf"))
+        return F.max_pool1d(x, self.pool_size, self.stride).transpose(1, 2)  # (N, T', F)
+
+    def get_config(self):
+        return {"pool_size": self.pool_size, "strides": self.strides, "padding": self.padding}
+
+
+class SpatialDropout1D(LockedDropout):
+    """Keras' name for LockedDropout: whole features dropped, the same at
+    every step."""
+
+    def __init__(self, rate, **keras):
+        super().__init__(rate, **keras)
