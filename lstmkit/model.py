@@ -385,8 +385,8 @@ class Sequential(nn.Module):
             )
 
     def fit(self, x, y=None, batch_size=None, epochs=None, verbose=None, callbacks=None,
-            validation_split=None, validation_data=None, shuffle=None, *, config=None,
-            resume=None, **settings):
+            validation_split=None, validation_data=None, shuffle=None, class_weight=None,
+            sample_weight=None, *, config=None, resume=None, **settings):
         """Train on (x, y), or on a batch source; returns a History.
 
         Args:
@@ -399,8 +399,12 @@ class Sequential(nn.Module):
                 Keras; None keeps the config's value (defaults 32, 1, 1, 0.0,
                 True; see lstmkit.config.TrainConfig).
             callbacks: objects with on_* methods (see lstmkit.callbacks).
-            validation_data: (x_val, y_val), or a batch source, used instead
-                of validation_split.
+            validation_data: (x_val, y_val) or (x_val, y_val, weights), or a
+                batch source, used instead of validation_split.
+            class_weight: {class id: weight} for the loss (as Keras: classes
+                not named weigh 1), for classification losses.
+            sample_weight: a weight per sample (N,), or per step (N, T) for
+                per-step outputs; the loss is the mean of weighted values.
             config: a TrainConfig holding every setting; the keyword
                 arguments override its fields.
             resume: a checkpoint file, or a folder (its newest checkpoint),
@@ -432,26 +436,39 @@ class Sequential(nn.Module):
                                                       compiled["loss"])
             y = None
         if isinstance(x, BatchSource):
+            if sample_weight is not None or class_weight is not None:
+                raise InputError("sample_weight and class_weight go with arrays x and y; a "
+                                 "batch source gives weights as the fourth item of its batches")
             source, validation = self._sources_given(x, y, validation_data, config)
         else:
             source, validation = self._sources_from_arrays(x, y, validation_data, config,
-                                                           compiled["loss"])
+                                                           compiled["loss"], sample_weight,
+                                                           class_weight)
         self._check_saveable(config)
         group = current_group()
         if group.world_size > 1 and config.seed is not None:
             set_seed(config.seed + group.rank)  # the same weights (DDP broadcasts them), own dropout
         return fit_model(self, source, config, validation, callbacks, resume, group)
 
-    def _sources_from_arrays(self, x, y, validation_data, config, loss):
+    def _sources_from_arrays(self, x, y, validation_data, config, loss, sample_weight=None,
+                             class_weight=None):
         """Check and convert the whole data set once, seed, build the model,
         and slice the validation part off: (train source, validation source)."""
         if y is None:
             raise InputError("fit needs targets y with arrays x (or a batch source as x)")
         x, y = self._prepare(x, y)
+        weights = None if sample_weight is None else sample_weights(sample_weight, len(x),
+                                                                    "sample_weight")
+        validation_weights = None
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise InputError("validation_data must be a pair (x_val, y_val)")
-            validation = self._prepare(*validation_data, "validation_data[0]", "validation_data[1]")
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise InputError("validation_data must be (x_val, y_val) or (x_val, y_val, "
+                                 "sample_weight_val)")
+            validation = self._prepare(*validation_data[:2], "validation_data[0]",
+                                       "validation_data[1]")
+            if len(validation_data) == 3 and validation_data[2] is not None:
+                validation_weights = sample_weights(validation_data[2], len(validation[0]),
+                                                    "validation_data[2]")
         elif config.validation_split:
             cut = int(len(x) * (1 - config.validation_split))
             if cut == 0 or cut == len(x):
@@ -460,6 +477,8 @@ class Sequential(nn.Module):
                     f"validation set with {len(x)} samples"
                 )
             x, y, validation = x[:cut], y[:cut], (x[cut:], y[cut:])
+            if weights is not None:
+                weights, validation_weights = weights[:cut], weights[cut:]
         else:
             validation = None
         self._check_stateful(config, len(x), None if validation is None else len(validation[0]))
@@ -473,6 +492,9 @@ class Sequential(nn.Module):
         if not self.built:
             self._build_from(x)
         y = prepare_target(y, self.output_shape(x.shape[1:]), loss)
+        if class_weight is not None:
+            by_class = class_weights(class_weight, y, loss)
+            weights = by_class if weights is None else weights * by_class
         lengths = None
         if config.bucket_by_length:
             mask = self.layers[0].compute_mask(x, None)
@@ -480,12 +502,13 @@ class Sequential(nn.Module):
                 raise InputError("bucket_by_length needs a mask: start the model with "
                                  "Embedding(mask_zero=True) or Masking()")
             lengths = mask.sum(1)
-        source = ArrayBatches(x, y, config.batch_size, config.shuffle, shuffle_seed, lengths)
+        source = ArrayBatches(x, y, config.batch_size, config.shuffle, shuffle_seed, lengths,
+                              weights=weights)
         if validation is not None:
             self._check_built_for(validation[0], "validation x")
             validation = ArrayBatches(validation[0], prepare_target(
                 validation[1], self.output_shape(validation[0].shape[1:]), loss,
-                "validation y"), config.batch_size)
+                "validation y"), config.batch_size, weights=validation_weights)
         return source, validation
 
     def _loader_source(self, data, y, config, loss):
@@ -817,6 +840,40 @@ def load_model(path, device="cpu", compile=True):
                           "(a callable or an object, which a file cannot hold), so it loads "
                           "uncompiled: call compile() before fit or evaluate", stacklevel=2)
     return model.to(resolve_device(device))
+
+
+def sample_weights(values, samples, argument):
+    """Weights for the loss, one per sample (or step), checked."""
+    weights = to_tensor(values, argument).to(torch.float32)
+    check_finite(weights, argument)
+    if len(weights) != samples:
+        raise InputError(f"{argument} holds {len(weights)} weights for {samples} samples")
+    if weights.dim() > 2 or bool((weights < 0).any()):
+        raise InputError(f"{argument} must be non-negative, one per sample (N,) or per step (N, T)")
+    return weights
+
+
+def class_weights(table, y, loss):
+    """Each sample's (step's) weight from {class id: weight}, for targets y
+    already in the loss's form."""
+    if not isinstance(table, dict) or not all(
+            isinstance(k, int) and isinstance(v, (int, float)) and v >= 0
+            for k, v in table.items()):
+        raise InputError("class_weight must be {class id (int): non-negative weight}")
+    if loss.target == "sparse":
+        ids = y
+    elif loss.target == "categorical":
+        ids = y.argmax(-1)
+    elif loss.target == "binary":
+        ids = (y > 0.5).long()
+        ids = ids[..., 0] if ids.dim() > 1 and ids.shape[-1] == 1 else ids
+    else:
+        raise InputError(f"class_weight needs a classification loss, got {loss.name!r}")
+    lookup = torch.ones(int(ids.max()) + 1 if ids.numel() else 1)
+    for k, v in table.items():
+        if 0 <= k < len(lookup):
+            lookup[k] = float(v)
+    return lookup[ids]
 
 
 def input_shape_from_weights(model, state_dict):

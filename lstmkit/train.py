@@ -112,8 +112,18 @@ HOOKS = ("on_train_begin", "on_epoch_begin", "on_train_batch_begin", "on_after_b
 
 
 def unpack(batch):
-    """(x, y, mask) from a source's (x, y) or (x, y, mask)."""
-    return (*batch, None) if len(batch) == 2 else tuple(batch)
+    """(x, y, mask, weights) from a source's (x, y), (x, y, mask) or
+    (x, y, mask, weights)."""
+    return (*batch, *(None,) * (4 - len(batch)))
+
+
+def weighted(values, weights):
+    """Per-sample (per-step) loss values times their weights, which may be
+    per sample (N,) for per-step values (N, T)."""
+    if weights is None:
+        return values
+    weights = weights.to(values.dtype)
+    return values * (weights[:, None] if weights.dim() < values.dim() else weights)
 
 
 def detach_state(state):
@@ -231,12 +241,14 @@ class Trainer:
             steps - start_batch)
         for batch, data in enumerate(batches, start_batch):
             self.call("on_train_batch_begin", batch)
-            x, y, mask = unpack(data)
+            x, y, mask, weights = unpack(data)
             x = x.to(self.device, non_blocking=True)
             y = y.to(self.device, non_blocking=True)
             if mask is not None:
                 mask = mask.to(self.device, non_blocking=True)
-            out, values, loss, mask = self.training_step(x, y, mask)
+            if weights is not None:
+                weights = weights.to(self.device, non_blocking=True)
+            out, values, loss, mask = self.training_step(x, y, mask, weights)
             if out is not None:
                 self.tally.add([values, *self.metric_values(out, y)], mask)
                 self.step_losses[batch] = loss  # one copy, no wait: checked later
@@ -267,7 +279,7 @@ class Trainer:
         steps = self.config.steps_per_epoch
         return len(source) if steps is None else min(steps, len(source))
 
-    def training_step(self, x, y, mask=None):
+    def training_step(self, x, y, mask=None, weights=None):
         """One forward, backward and update. Returns the outputs, the
         per-sample loss values, the loss and the mask (outputs None if the
         batch was skipped for a non-finite loss). A carried state goes in
@@ -280,7 +292,7 @@ class Trainer:
         else:
             out, mask = self.network(x, mask=mask, logits=self.loss.from_logits,
                                      return_mask=True)
-        values = self.loss.values(out, y)  # (N,) or (N, T)
+        values = weighted(self.loss.values(out, y), weights)  # (N,) or (N, T)
         loss = mean_over_real_steps(values, mask)
         self.optimizer.zero_grad(set_to_none=True)
         if self.config.skip_nonfinite:
@@ -366,10 +378,12 @@ class Trainer:
         self.call("on_test_begin")
         for batch, data in enumerate(source.batches(0, 0, group.rank, group.world_size)):
             self.call("on_test_batch_begin", batch)
-            x, y, mask = unpack(data)
+            x, y, mask, weights = unpack(data)
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             if mask is not None:
                 mask = mask.to(self.device, non_blocking=True)
+            if weights is not None:
+                weights = weights.to(self.device, non_blocking=True)
             if state is not None:  # the model itself: no gradients to average here
                 out, mask, state = self.model(x, mask=mask, state=state,
                                               logits=self.loss.from_logits, return_mask=True,
@@ -377,7 +391,8 @@ class Trainer:
             else:
                 out, mask = self.model(x, mask=mask, logits=self.loss.from_logits,
                                        return_mask=True)
-            tally.add([self.loss.values(out, y), *self.metric_values(out, y)], mask)
+            tally.add([weighted(self.loss.values(out, y), weights),
+                       *self.metric_values(out, y)], mask)
             self.call("on_test_batch_end", batch, tally)
         logs = tally.read(group)
         self.call("on_test_end", logs)

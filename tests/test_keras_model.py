@@ -208,3 +208,36 @@ def test_a_layer_called_alone_builds_itself():
 def test_the_model_called_on_a_numpy_array():
     model = Sequential([Embedding(10, 3), LSTM(4), Dense(1)])
     assert model(np.array([[1, 2, 3]])).shape == (1, 1)
+
+
+def test_sample_and_class_weights_weigh_the_loss(ids_data):
+    from conftest import tutorial_model
+    x, y = ids_data
+    model = tutorial_model(dropout=0.0)
+    model.build((None, 12))
+    model.eval()
+    with torch.no_grad():
+        p = model(torch.as_tensor(x)).squeeze(-1).double()
+    values = -(torch.as_tensor(y) * p.log() + (1 - torch.as_tensor(y)) * (1 - p).log())
+    weights = np.where(y > 0.5, 3.0, 0.5)
+
+    class Loss:
+        def on_test_end(self, trainer, logs):
+            self.loss = logs["loss"]
+
+    for kwargs in ({"sample_weight": weights}, {"class_weight": {0: 0.5, 1: 3.0}}):
+        seen = Loss()
+        still = tutorial_model(dropout=0.0)  # learning rate 0: the weights stay `model`'s
+        still.compile(optimizer=lambda p: torch.optim.SGD(p, lr=0.0), loss="binary_crossentropy")
+        still.load_state_dict(model.state_dict())
+        history = still.fit(x, y, batch_size=300, epochs=1, verbose=0,
+                            validation_data=(x, y, weights), callbacks=[seen], **kwargs)
+        expected = float((values * torch.as_tensor(weights)).mean())
+        assert seen.loss == pytest.approx(expected, rel=1e-4)
+        assert history.history["loss"][0] == pytest.approx(expected, rel=1e-4)
+    with pytest.raises(InputError, match="class_weight needs a classification loss"):
+        m = Sequential([LSTM(2), Dense(1)])
+        m.compile("adam", "mse")
+        m.fit(np.zeros((4, 3, 2)), np.zeros(4), class_weight={0: 1.0}, verbose=0)
+    with pytest.raises(InputError, match="sample_weight holds 3 weights for 300 samples"):
+        tutorial_model().fit(x, y, sample_weight=[1, 2, 3], verbose=0)

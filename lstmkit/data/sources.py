@@ -6,9 +6,11 @@ ragged sequences, windows cut on the fly and language-model streams are all
 sources, and none is a special case in the loop (PyTorch's Sampler and
 DistributedSampler.set_epoch; awd-lstm-lm's batchify / get_batch).
 
-A batch is a tuple (x, y) or (x, y, mask) of tensors: x the model's input,
-y its targets (already in the form the loss takes), mask (N, T) bools with
-True at real steps, for padding that no layer of the model marks.
+A batch is a tuple (x, y), (x, y, mask) or (x, y, mask, weights) of tensors:
+x the model's input, y its targets (already in the form the loss takes),
+mask (N, T) bools with True at real steps, for padding that no layer of the
+model marks (or None), weights each sample's (N,) or step's (N, T) weight in
+the loss.
 """
 
 import itertools
@@ -81,10 +83,13 @@ class ArrayBatches(BatchSource):
         lengths: each sample's real length; with shuffle, batches hold
             samples of similar lengths (see batch_indices).
         mask: (N, T) bools sliced with x, or None.
+        weights: each sample's (or step's) weight in the loss, or None;
+            batches are then (x, y, mask, weights).
     """
 
-    def __init__(self, x, y=None, batch_size=32, shuffle=False, seed=0, lengths=None, mask=None):
-        self.x, self.y, self.mask = x, y, mask
+    def __init__(self, x, y=None, batch_size=32, shuffle=False, seed=0, lengths=None, mask=None,
+                 weights=None):
+        self.x, self.y, self.mask, self.weights = x, y, mask, weights
         self.batch_size, self.shuffle, self.lengths = batch_size, shuffle, lengths
         self.generator = torch.Generator().manual_seed(seed) if shuffle else None
         self.samples = len(x)
@@ -98,7 +103,11 @@ class ArrayBatches(BatchSource):
         for index in itertools.islice(order, start, None):
             index = shard(index, rank, world)
             batch = (self.x[index], None if self.y is None else self.y[index])
-            yield batch if self.mask is None else (*batch, self.mask[index])
+            if self.weights is not None:
+                yield (*batch, None if self.mask is None else self.mask[index],
+                       self.weights[index])
+            else:
+                yield batch if self.mask is None else (*batch, self.mask[index])
 
     def state_dict(self):
         return {"generator": self.generator.get_state()} if self.shuffle else {}
@@ -108,7 +117,8 @@ class ArrayBatches(BatchSource):
             self.generator.set_state(state["generator"])
 
     def signature(self):
-        return {**super().signature(), "batch_size": self.batch_size}
+        return {**super().signature(), "batch_size": self.batch_size,
+                "weighted": self.weights is not None}
 
 
 class SequenceBatches(BatchSource):
