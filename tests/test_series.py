@@ -42,7 +42,7 @@ def sine_mixtures(n, classes=4, dimensions=3, seed=0, lengths=(20, 60)):
         x = (np.sin(2 * np.pi * frequencies[c, :, 0] * t + phase[0])
              + 0.5 * np.sin(2 * np.pi * frequencies[c, :, 1] * t + phase[1])
              + rng.normal(0, 0.3, size=(T, dimensions)))  # (T, D)
-        series.append((3.0 * x + 10.0).astype(np.float32))  # off-centre and scaled: the scaler's job
+        series.append((3.0 * x + 10.0).astype(np.float32))  # off-centre: the scaler's job
         labels.append(f"c{c}")
     return series, labels
 
@@ -69,8 +69,8 @@ def sines(tmp_path_factory):
     return train, test
 
 
-FAST = dict(members=2, epochs=40, patience=40, batch_size=16, units=16, learning_rate=5e-3,
-            device="cpu")
+FAST = dict(members=2, epochs=30, patience=30, batch_size=16, units=16, conv_filters=16,
+            learning_rate=5e-3, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -410,3 +410,15 @@ def test_the_task_is_registered():
     assert model.output_shape() == (3,)
     report = task.evaluate(model, ragged(4), [0, 1, 2, 0])
     assert report["samples"] == 4
+
+
+def test_members_beyond_five_start_a_new_split_each_holding_out_a_fifth():
+    series, labels = sine_mixtures(20, classes=2, dimensions=1, seed=3, lengths=(5, 9))
+    classifier = train_classifier(TimeSeriesData(series, labels), members=6, epochs=1,
+                                  units=2, conv_filters=2, device="cpu")
+    assert len(classifier.members) == 6 and classifier.info["seeds"] == list(range(6))
+    assert classifier.info["out_of_fold"]["samples"] == 20  # the first split covers every sample
+    p = classifier.predict_proba(series)
+    np.testing.assert_allclose(p, np.mean([predict_proba_model(m, classifier.preprocessing
+                                                               .transform(series))
+                                           for m in classifier.members], axis=0), rtol=1e-6)

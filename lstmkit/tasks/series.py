@@ -55,6 +55,7 @@ MANIFEST = "ensemble.json"
 FORMAT = "lstmkit.series_ensemble"
 FORMAT_VERSION = 1
 MAX_MEMBERS = 64
+FOLDS = 5  # each member holds out a fifth of the training data to stop on
 
 
 # ----- preprocessing -------------------------------------------------------------
@@ -154,7 +155,8 @@ class SeriesScaler(Preprocessing):
     @classmethod
     def from_json(cls, data):
         features = data.get("features")
-        if isinstance(features, bool) or not isinstance(features, int) or not 1 <= features <= 2**20:
+        if isinstance(features, bool) or not isinstance(features, int) or not (
+                1 <= features <= 2**20):
             raise InputError(f"features must be a positive int, got {features!r}")
         for key in ("mean", "std"):
             values = data.get(key)
@@ -412,7 +414,8 @@ class SeriesClassifier:
             names = []
             for i, model in enumerate(self.members):
                 names.append(f"member-{i}")
-                # training may have used a weighted loss or a set learning rate: the file keeps names
+                # training may have used a weighted loss or another learning rate: a file
+                # keeps names only
                 model.compile(loss="sparse_categorical_crossentropy", optimizer="adam",
                               metrics=["accuracy"], device=next(model.parameters()).device)
                 TASK.save(model, os.path.join(tmp, names[-1]), self.preprocessing, member=i,
@@ -501,9 +504,10 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
 
     Args:
         members: models in the ensemble. Their folds: the training data is
-            split, stratified, into max(members, 5) folds (at most one per
-            sample), and member i trains on all but fold i, stopped early on
-            fold i. Default 5.
+            split, stratified, into 5 folds (at most one per sample), and
+            member i trains on all but fold i, stopped early on fold i; a
+            sixth member and beyond start a new split, shuffled anew, so a
+            member always holds out a fifth. Default 5.
         seed: seeds the folds and each member (member i: 1000 * seed + i).
         epochs: the most epochs a member trains. Default 300.
         patience: epochs without a lower loss on the held-out fold before a
@@ -539,13 +543,18 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
     n, classes = len(x), len(scaler.labels)
     if n < 2:
         raise InputError(f"the training data holds {n} sample: at least 2 are needed")
-    folds = stratified_folds(y, min(max(members, 5), n), seed)
+    k = min(FOLDS, n)
+    splits = {}  # the fold number of each sample, per split
     device = resolve_device(device)
     loss = WeightedCrossEntropy(balanced_weights(y, classes)) if class_weight else None
-    models, seeds, best_epochs, oof = [], [], [], np.full((n, classes), np.nan)
+    models, seeds, best_epochs = [], [], []
+    oof, counts = np.zeros((n, classes)), np.zeros(n)
     for i in range(members):
-        held = np.flatnonzero(folds == i)
-        train = np.flatnonzero(folds != i)
+        split = i // k  # members beyond the k-th start a new split, shuffled anew
+        if split not in splits:
+            splits[split] = stratified_folds(y, k, seed if split == 0 else [seed, split])
+        held = np.flatnonzero(splits[split] == i % k)
+        train = np.flatnonzero(splits[split] != i % k)
         member_seed = 1000 * seed + i
         set_seed(member_seed)
         model = build_classifier(scaler.features, classes, device=device, **options)
@@ -558,20 +567,24 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
                   validation_data=SequenceBatches([x[j] for j in held], torch.as_tensor(y[held]),
                                                   256),
                   epochs=epochs, verbose=verbose, seed=member_seed, callbacks=[stop])
-        oof[held] = predict_proba_model(model, [x[j] for j in held])
+        held_p = predict_proba_model(model, [x[j] for j in held])
+        oof[held] += held_p
+        counts[held] += 1
         models.append(model)
         seeds.append(member_seed)
         best_epochs.append(None if stop.best_epoch is None else stop.best_epoch + 1)
         if print_fn:
+            accuracy = (held_p.argmax(1) == y[held]).mean()
             print_fn(f"member {i + 1}/{members}: best epoch {best_epochs[-1]}, held-out fold "
-                     f"accuracy {(oof[held].argmax(1) == y[held]).mean():.4f} ({len(held)} samples)")
-    seen = ~np.isnan(oof[:, 0])
+                     f"accuracy {accuracy:.4f} ({len(held)} samples)")
+    seen = counts > 0
+    oof[seen] /= counts[seen, None]
     info = {"settings": {"members": members, "seed": seed, "epochs": epochs, "patience": patience,
                          "batch_size": batch_size, "learning_rate": learning_rate,
                          "class_weight": class_weight, "missing": missing, **options},
             "seeds": seeds, "best_epochs": best_epochs, "training_samples": n,
             "data": data.problem_name or (os.path.basename(data.path) if data.path else None),
-            "out_of_fold": {"samples": int(seen.sum()),
+            "out_of_fold": {"samples": int(seen.sum()),  # scored by the members that held it out
                             **classification_report(y[seen], oof[seen].argmax(1), scaler.labels)},
             "seconds": time.perf_counter() - started}
     return SeriesClassifier(models, scaler, info)
@@ -683,7 +696,8 @@ class SeriesClassification(Task):
                            help=f"Adam's learning rate (default {d['learning_rate']})")
         train.add_argument("--units", type=int, default=d["units"],
                            help=f"LSTM units (default {d['units']})")
-        train.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=d["bidirectional"],
+        train.add_argument("--bidirectional", action=argparse.BooleanOptionalAction,
+                           default=d["bidirectional"],
                            help=f"a bidirectional LSTM (default {d['bidirectional']})")
         train.add_argument("--pooling", choices=POOLINGS, default=d["pooling"],
                            help=f"how steps become one vector (default {d['pooling']})")
@@ -778,7 +792,8 @@ def run_predict_command(args):
     classifier = SeriesClassifier.load(args.model, device=args.device)
     data = read_series_file(args.file)
     p = classifier.predict_proba(data, args.batch_size)
-    rows = ["sample,line,label," + ",".join(_csv_field(f"p_{label}") for label in classifier.labels)]
+    rows = ["sample,line,label,"
+            + ",".join(_csv_field(f"p_{label}") for label in classifier.labels)]
     for i, row in enumerate(p):
         line = data.lines[i] if data.lines is not None else ""
         rows.append(f"{i + 1},{line},{_csv_field(classifier.labels[row.argmax()])}," +
