@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import DataFileError, InputError
 from .batching import pad_sequences
-from .text import Vocabulary
+from .text import Vocabulary, tokenize
 
 ARCHIVE = "aclImdb_v1_labeled.tar.gz"
 WORD_INDEX = "imdb_word_index.json"
@@ -61,16 +61,7 @@ def load_imdb(path=None, num_words=1024, maxlen=None, word_index_path=None, seed
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or value < low):
             raise InputError(f"{argument} must be an int of at least {low}, got {value!r}")
-    path = os.fspath(path) if path is not None else _default_path()
-    if not os.path.exists(path):
-        raise DataFileError("no such file or folder", path)
-    if os.path.isdir(path) and os.path.isdir(os.path.join(path, "aclImdb")):
-        path = os.path.join(path, "aclImdb")
-    elif os.path.isdir(path) and not os.path.isdir(os.path.join(path, "train")):
-        raise DataFileError("expected the archive, an aclImdb/ folder or the folder holding it",
-                            path)
-    if word_index_path is None:
-        word_index_path = os.path.join(os.path.dirname(os.path.abspath(path)), WORD_INDEX)
+    path, word_index_path = resolve_paths(path, word_index_path)
     vocabulary = Vocabulary.from_word_index(read_word_index(word_index_path), num_words)
     splits = {"train": [], "test": []}
     for name, text in _reviews(path):
@@ -90,6 +81,45 @@ def load_imdb(path=None, num_words=1024, maxlen=None, word_index_path=None, seed
         y = np.array([label for _, _, label in rows], dtype=np.int64)
         result.append((pad_sequences(x, maxlen=maxlen) if maxlen is not None else x, y))
     return tuple(result)
+
+
+def resolve_paths(path=None, word_index_path=None):
+    """(reviews, word index): the archive or the aclImdb/ folder, checked,
+    (default: the shared archive, see _default_path) and the word index
+    (default: beside them)."""
+    path = os.fspath(path) if path is not None else _default_path()
+    if not os.path.exists(path):
+        raise DataFileError("no such file or folder", path)
+    if os.path.isdir(path) and os.path.isdir(os.path.join(path, "aclImdb")):
+        path = os.path.join(path, "aclImdb")
+    elif os.path.isdir(path) and not os.path.isdir(os.path.join(path, "train")):
+        raise DataFileError("expected the archive, an aclImdb/ folder or the folder holding it",
+                            path)
+    if word_index_path is None:
+        word_index_path = os.path.join(os.path.dirname(os.path.abspath(path)), WORD_INDEX)
+    return path, os.fspath(word_index_path)
+
+
+def read_ranks(path=None, word_index_path=None):
+    """Every review as the ranks of its words in Keras' word index (1 the
+    most frequent; words the index lacks left out, as Keras' copy leaves out
+    the words it did not index), with its label, by split in path order:
+    {'train': [(ranks, label), ...], 'test': [...]}. This is what Keras'
+    imdb.npz stores, from which `keras.datasets.imdb.load_data` derives its
+    ids (lstmkit.keras.datasets.imdb)."""
+    path, word_index_path = resolve_paths(path, word_index_path)
+    index = read_word_index(word_index_path)
+    splits = {"train": [], "test": []}
+    for name, text in _reviews(path):
+        split, label = _REVIEW.match(name).groups()
+        ranks = [index[w] for w in tokenize(text) if w in index]
+        splits[split].append((name, ranks, int(label == "pos")))
+    for split, rows in splits.items():
+        if not rows:
+            raise DataFileError(f"no reviews under aclImdb/{split}/{{pos,neg}}/", path)
+        rows.sort(key=lambda row: row[0])
+    return {split: [(ranks, label) for _, ranks, label in rows]
+            for split, rows in splits.items()}
 
 
 def read_word_index(path):
