@@ -2,8 +2,8 @@
 onnxruntime and NumPy alone: neither torch nor lstmkit is imported.
 
     .venv/bin/lstmkit demo --out runs/demo --quiet
-    .venv/bin/lstmkit export runs/demo --format onnx   # runs/demo/model.onnx, model.preprocessing.json
-    .venv/bin/python examples/onnx_inference.py runs/demo/model.onnx "not worth the money" "works great"
+    .venv/bin/lstmkit export runs/demo --format onnx    # model.onnx, model.preprocessing.json
+    .venv/bin/python examples/onnx_inference.py runs/demo/model.onnx "not worth it" "works great"
 
 Each text is encoded as lstmkit's TextEncoder does (Keras' tokenizer: lower
 case, punctuation to spaces; ids 0 pad, 1 start, 2 out of vocabulary; cut

@@ -165,8 +165,8 @@ def export_layer(g, index, layer, x, mask, states):
     if isinstance(layer, Dense):
         return dense(g, index, layer, x), mask, {}
     if isinstance(layer, Masking):
-        differs = g.op("Cast", g.op("Not", g.op("Equal", x, g.const(layer.mask_value, "mask_value"))),
-                       to=1)  # (N, T, F) float
+        equal = g.op("Equal", x, g.const(layer.mask_value, "mask_value"))
+        differs = g.op("Cast", g.op("Not", equal), to=1)  # (N, T, F) float
         real = g.op("ReduceMax", differs, axes=[-1], keepdims=0)  # (N, T)
         out = g.op("Mul", x, g.op("Unsqueeze", real, g.ints([-1], "axes")))
         out, mask = align(g, out, g.op("And", g.length_mask, g.op("Cast", real, to=9)), x_rank=3)
@@ -442,8 +442,9 @@ def build_graph(model):
     helper = onnx.helper
     g = Graph(onnx)
     per_step = list(model.input_shape[1:])
-    ids = isinstance(model.layers[0], Embedding) or (
-        isinstance(model.layers[0], TimeDistributed) and isinstance(model.layers[0].layer, Embedding))
+    first = model.layers[0]
+    ids = isinstance(first, Embedding) or (
+        isinstance(first, TimeDistributed) and isinstance(first.layer, Embedding))
     x_type = onnx.TensorProto.INT64 if ids else onnx.TensorProto.FLOAT
     layout = state_layout(model)
     inputs = [helper.make_tensor_value_info("x", x_type, ["batch", "time", *per_step]),
@@ -475,7 +476,8 @@ def build_graph(model):
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="lstmkit", producer_version=__version__)
     proto.ir_version = 8  # what opset 17 came with; onnxruntime 1.14 and later read it
-    contract = {"inputs": input_names(model), "outputs": ["output", *state_names(model, "new_state")],
+    contract = {"inputs": input_names(model),
+                "outputs": ["output", *state_names(model, "new_state")],
                 "states": {str(i): [[n, list(s)] for n, s in v] for i, v in layout.items()},
                 "lengths": "real steps at the front of each row; the model's own mask as well",
                 "output_activation": model.layers[-1].activation}

@@ -80,6 +80,8 @@ def run(model, x, state, lengths=None, impl="fused"):
         mask = kept = torch.arange(x.shape[1], device=x.device)[None] < lengths[:, None]  # (N, T)
     new_state = {}
     for i, layer in enumerate(model.layers):
+        if isinstance(layer, (Dropout, LockedDropout)) and not layer.training:
+            continue  # nothing at inference; skipping the call keeps a step cheap
         if layer.recurrent and uses_cell(layer, x, impl):
             out, new_state[i] = cell_run(layer, x, mask, state[i])
         elif layer.recurrent:
@@ -114,7 +116,8 @@ def cell_run(layer, x, mask, states):
                 new = tuple(torch.where(real, a, b) for a, b in zip(new, levels[level]))
             levels[level], inp = new, new[0]
         outputs.append(inp if real is None else inp * real)
-    final = tuple(torch.stack([levels[level][k] for level in range(L)]) for k in range(len(states)))
+    final = tuple(levels[0][k][None] if L == 1 else torch.stack([lv[k] for lv in levels])
+                  for k in range(len(states)))  # each (L, N, ·)
     y = torch.stack(outputs, 1) if layer.return_sequences else final[0][-1]  # (N, T, P) or (N, P)
     if layer.return_state:
         y = (y, *[s[-1] for s in final])
@@ -181,6 +184,10 @@ def numbers(value, argument):
     return t
 
 
+def layer_name(model, i):
+    return type(model.layers[i]).__name__
+
+
 def check_state(model, state, batch_size, dtype, device):
     """The state as {layer index: tuple of tensors}, each shaped as the
     layer needs for `batch_size` samples; InputError naming the layer otherwise."""
@@ -194,24 +201,30 @@ def check_state(model, state, batch_size, dtype, device):
                          f"recurrent layers are {sorted(layout)}")
     checked = {}
     for i, names in layout.items():
-        kind = type(model.layers[i]).__name__
         expected = [(stacked, batch_size, size) for _, (stacked, size) in names]
         if i not in state:
-            raise InputError(f"state has no entry for layer {i} ({kind}): give every recurrent "
-                             f"layer's state, or state=None to start afresh")
+            raise InputError(f"state has no entry for layer {i} ({layer_name(model, i)}): give "
+                             "every recurrent layer's state, or state=None to start afresh")
         value = state[i]
         value = (value,) if isinstance(value, torch.Tensor) else value
         if not isinstance(value, (tuple, list)):
-            raise InputTypeError(f"state[{i}] ({kind}) must be a tuple of tensors, got "
-                                 f"{type(value).__name__}")
-        tensors = tuple(numbers(s, f"state[{i}]").to(dtype=dtype, device=device) for s in value)
+            raise InputTypeError(f"state[{i}] ({layer_name(model, i)}) must be a tuple of "
+                                 f"tensors, got {type(value).__name__}")
+        tensors = tuple(s if isinstance(s, torch.Tensor) and s.dtype == dtype
+                        and s.device == device  # as step returned it: nothing to convert
+                        else numbers(s, f"state[{i}]").to(dtype=dtype, device=device)
+                        for s in value)
         got = [tuple(s.shape) for s in tensors]
         if got != expected:
-            raise InputError(f"state[{i}] ({kind}) must be {len(expected)} tensor(s) "
-                             f"({'/'.join(n for n, _ in names)}) shaped {expected} "
+            raise InputError(f"state[{i}] ({layer_name(model, i)}) must be {len(expected)} "
+                             f"tensor(s) ({'/'.join(n for n, _ in names)}) shaped {expected} "
                              f"(layers x directions, samples, units), got {got}")
-        for s in tensors:
-            check_finite(s, f"state[{i}]")
+        finite = torch.isfinite(tensors[0]).all()
+        for s in tensors[1:]:
+            finite = finite & torch.isfinite(s).all()
+        if not bool(finite):  # one host read for the layer; the message names the value
+            for s in tensors:
+                check_finite(s, f"state[{i}]")
         checked[i] = tensors
     return checked
 
@@ -270,7 +283,7 @@ def step(model, x, state=None, lengths=None, reset=None, impl="auto"):
     if impl not in ("auto", "fused", "cell"):
         raise InputError(f"step impl must be 'auto', 'fused' or 'cell', got {impl!r}")
     check_streamable(model)
-    weight = next(model.parameters())
+    weight = first_weight(model)
     dtype, device = weight.dtype, weight.device
     x, single = as_batch(model, x, dtype, device)
     N, T = x.shape[:2]
@@ -284,7 +297,8 @@ def step(model, x, state=None, lengths=None, reset=None, impl="auto"):
     if lengths is not None:
         lengths = check_lengths(lengths, N, T, device)
     training = model.training
-    carried = {i: layer.states for i, layer in enumerate(model.layers) if layer.recurrent}
+    carried = [(layer, layer.states) for layer in model.layers
+               if layer.recurrent and layer.stateful]
     try:
         if training:
             model.eval()
@@ -293,11 +307,19 @@ def step(model, x, state=None, lengths=None, reset=None, impl="auto"):
     finally:
         if training:
             model.train()
-        for i, states in carried.items():  # a stateful layer's carried state stays its own
-            model.layers[i].states = states
+        for layer, states in carried:  # a stateful layer's carried state stays its own
+            layer.states = states
     if single and isinstance(y, torch.Tensor) and per_step_output(model):
         y = y[:, 0]  # (N, 1, ...) -> (N, ...)
     return y, new_state
+
+
+def first_weight(model):
+    """The model's first parameter, found without walking every module."""
+    for layer in model.layers:
+        for weight in layer.parameters():
+            return weight
+    raise InputError("the model has no weights: nothing to step")
 
 
 def per_step_output(model):
