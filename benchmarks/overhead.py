@@ -83,6 +83,21 @@ class HandTrainer:
         return {"loss": loss_sum.item() / len(x), "accuracy": correct.item() / len(x)}
 
 
+def keras_script_model(model):
+    """The tutorial's model as a Keras script writes it, imports changed to
+    `lstmkit.keras`, holding `model`'s weights."""
+    import lstmkit.keras as keras
+
+    script = keras.models.Sequential()
+    script.add(keras.layers.Embedding(VOCAB, output_dim=EMBED))
+    script.add(keras.layers.LSTM(UNITS))
+    script.add(keras.layers.Dropout(DROPOUT))
+    script.add(keras.layers.Dense(1, activation="sigmoid"))
+    script.compile(loss="binary_crossentropy", optimizer="rmsprop", metrics=["accuracy"])
+    script.load_state_dict(model.state_dict())
+    return script.to("cpu")
+
+
 @torch.inference_mode()
 def hand_predict(model, x, batch_size):
     model.eval()
@@ -143,9 +158,12 @@ def main(argv=None):
     trainer = HandTrainer(hand, args.batch_size, args.seed)
     n = len(x)
 
+    keras_model = keras_script_model(model)
     train = {
         "lstmkit": lambda r: model.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0),
         "hand": lambda r: trainer.epoch(x, y),
+        "keras_api": lambda r: keras_model.fit(x, y, batch_size=args.batch_size, epochs=1,
+                                               verbose=0),
     }
     infer = {
         "lstmkit": lambda r: model.predict(x, batch_size=args.predict_batch_size),
@@ -154,14 +172,16 @@ def main(argv=None):
     # warm-up: oneDNN builds its kernels for each shape on first use
     warm = min(n, 20 * args.batch_size)
     model.fit(x[:warm], y[:warm], batch_size=args.batch_size, verbose=0)
+    keras_model.fit(x[:warm], y[:warm], batch_size=args.batch_size, verbose=0)
     trainer.epoch(x[:warm], y[:warm])
     for fn in infer.values():
         fn(0)
 
     with OtherLoad() as whole:
+        train_runs = interleave(train, args.rounds, n, args.extra_rounds)
         results = {
-            "train": compare(interleave(train, args.rounds, n, args.extra_rounds),
-                             "lstmkit", "hand"),
+            "train": compare(train_runs, "lstmkit", "hand"),
+            "train_keras_api": compare(train_runs, "keras_api", "lstmkit"),
             "inference": compare(interleave(infer, args.predict_rounds, n, args.extra_rounds),
                                  "lstmkit", "hand"),
         }
@@ -200,6 +220,9 @@ def main(argv=None):
               f"{ratio['median_of_rounds']:.3f} (median of paired rounds, "
               f"{ratio['min_of_rounds']:.3f}-{ratio['max_of_rounds']:.3f}); "
               f"{len(r['undisturbed_rounds'])} of {r['rounds_run']} rounds undisturbed")
+    ratio = results["train_keras_api"]["ratio_keras_api_over_lstmkit"]
+    print(f"train      ratio lstmkit.keras script/lstmkit {ratio['median_of_rounds']:.3f} "
+          f"(median of paired rounds, {ratio['min_of_rounds']:.3f}-{ratio['max_of_rounds']:.3f})")
     print(f"wrote {out}")
 
     if args.profile:
