@@ -25,11 +25,11 @@ from ._support import NotSupportedError
 from ._support import refusals as _refusals
 from .models import Sequential
 
-__all__ = ["Sequential", "Initializer", "activations", "backend", "callbacks", "datasets",
+__all__ = ["Sequential", "Initializer", "Input", "Layer", "activations", "backend", "callbacks", "datasets",
            "initializers", "layers", "losses", "metrics", "models", "optimizers",
            "preprocessing", "utils", "NotSupportedError", "__version__"]
 
-_MODULES = "lstmkit has no such module: its Keras modules are " + ", ".join(__all__[2:-2])
+_MODULES = "lstmkit has no such module: its Keras modules are " + ", ".join(__all__[4:-2])
 _HINTS = {
     "Model": "lstmkit has Sequential models only (no functional API, no subclassed Model): "
              "use Sequential([...]), or write a torch.nn.Module",

@@ -83,8 +83,18 @@ class Optimizer:
               "loss_scale_factor": None, "gradient_accumulation_steps": None}
     DECOUPLED_BY_TORCH = False  # AdamW applies the decay itself
 
-    def __init__(self, **arguments):
+    ORDER = None  # Keras' positional order, if not ARGUMENTS' then COMMON's
+
+    def __init__(self, *args, **arguments):
         cls = type(self).__name__
+        order = self.ORDER or (*self.ARGUMENTS, *self.COMMON)
+        if len(args) > len(order):
+            raise InputTypeError(f"{cls} takes at most {len(order)} positional arguments "
+                                 f"({', '.join(order)}), got {len(args)}")
+        for name, value in zip(order, args):
+            if name in arguments:
+                raise InputTypeError(f"{cls} got {name} twice")
+            arguments[name] = value
         for old, new in (("lr", "learning_rate"), ("decay", "a learning-rate schedule "
                                                             "(keras.callbacks.LearningRateScheduler)")):
             if old in arguments:
@@ -270,6 +280,8 @@ class AdamW(Adam):
 
     TORCH, NAME = torch.optim.AdamW, "adamw"
     COMMON = {**Optimizer.COMMON, "weight_decay": 0.004}
+    ORDER = ("learning_rate", "weight_decay", "beta_1", "beta_2", "epsilon", "amsgrad",
+             *(k for k in Optimizer.COMMON if k != "weight_decay"))
     DECOUPLED_BY_TORCH = True
 
     def check(self):
