@@ -333,14 +333,17 @@ def test_train_eval_and_predict_from_the_command_line(sines, tmp_path, capsys):
     train, test = sines
     out = tmp_path / "model"
     assert main(["series", "train", str(train), "--test", str(test), "--out", str(out),
-                 "--members", "1", "--epochs", "15", "--units", "8", "--quiet",
-                 "--device", "cpu", "--pooling", "max", "--bidirectional"]) == 0
+                 "--members", "1", "--epochs", "5", "--units", "8", "--conv-filters", "8",
+                 "--quiet", "--device", "cpu", "--pooling", "max", "--bidirectional",
+                 "--folds", "2"]) == 0
     printed = capsys.readouterr().out
     assert "160 samples, 3 feature(s)" in printed and "out-of-fold accuracy" in printed
+    assert "2-fold cross-validation on" in printed
     assert "test (" in printed and "confusion" in printed and f"model saved to {out}" in printed
     manifest = json.loads((out / "ensemble.json").read_text())
     assert manifest["info"]["settings"]["pooling"] == "max"
     assert manifest["info"]["test"]["samples"] == 120
+    assert manifest["info"]["cross_validation"]["samples"] == 160
 
     assert main(["series", "eval", str(out), str(test), "--out", str(tmp_path / "r.json")]) == 0
     printed = capsys.readouterr().out
@@ -422,3 +425,15 @@ def test_members_beyond_five_start_a_new_split_each_holding_out_a_fifth():
     np.testing.assert_allclose(p, np.mean([predict_proba_model(m, classifier.preprocessing
                                                                .transform(series))
                                            for m in classifier.members], axis=0), rtol=1e-6)
+
+
+def test_cross_validation_scores_every_sample_once_by_a_classifier_that_did_not_see_it(sines,
+                                                                                       capsys):
+    from lstmkit.tasks.series import cross_validate
+    data = read_ts(sines[0])
+    result = cross_validate(data, folds=3, seed=0, **{**FAST, "members": 1, "epochs": 3})
+    assert result["folds"] == 3 and result["samples"] == 160
+    assert sum(r["samples"] for r in result["per_fold"]) == 160
+    assert np.sum(result["confusion"]) == 160
+    with pytest.raises(InputError, match="folds 64: the data hold only 20 samples"):
+        cross_validate(TimeSeriesData(data.series[:20], data.labels[:20]), folds=64)

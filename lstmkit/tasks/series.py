@@ -590,6 +590,40 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
     return SeriesClassifier(models, scaler, info)
 
 
+def cross_validate(data, folds=5, seed=0, print_fn=None, **options):
+    """k-fold cross-validation on labelled data: for each of `folds`
+    stratified folds, a classifier trained by `train_classifier(**options)`
+    on the others scores it. Returns {"folds", "per_fold": [report, ...],
+    and the pooled report (every sample scored once, by the classifier that
+    did not see it)}."""
+    _check_int(folds, "folds", 2, MAX_MEMBERS)
+    labels = class_labels_of(data, "the data")
+    y = np.array([labels.index(label) for label in data.labels])
+    if folds > len(y):
+        raise InputError(f"folds {folds}: the data hold only {len(y)} samples")
+    assignment = stratified_folds(y, folds, [seed, 7919])  # apart from the members' folds
+    predicted, per_fold = np.zeros(len(y), dtype=np.int64), []
+    for f in range(folds):
+        held, rest = np.flatnonzero(assignment == f), np.flatnonzero(assignment != f)
+        classifier = train_classifier(_subset(data, rest), seed=seed, **options)
+        p = classifier.predict_proba(_subset(data, held))
+        predicted[held] = [labels.index(classifier.labels[i]) for i in p.argmax(1)]
+        per_fold.append(classification_report(y[held], predicted[held], labels))
+        if print_fn:
+            print_fn(f"fold {f + 1}/{folds}: accuracy {per_fold[-1]['accuracy']:.4f} "
+                     f"({len(held)} samples)")
+    return {"folds": folds, "per_fold": per_fold,
+            **classification_report(y, predicted, labels)}
+
+
+def _subset(data, index):
+    """The samples `index` of a TimeSeriesData, with their lines."""
+    return TimeSeriesData([data.series[i] for i in index], [data.labels[i] for i in index],
+                          class_labels=data.class_labels, problem_name=data.problem_name,
+                          path=data.path,
+                          lines=None if data.lines is None else [data.lines[i] for i in index])
+
+
 def _check_int(value, argument, low, high=None):
     if isinstance(value, bool) or not isinstance(value, int):
         raise InputTypeError(f"{argument} must be an int, got {type(value).__name__} {value!r}")
@@ -685,6 +719,9 @@ class SeriesClassification(Task):
                            ".csv, .txt)")
         train.add_argument("--test", metavar="TEST", help="a labelled file scored once after "
                            "training")
+        train.add_argument("--folds", type=int, metavar="K",
+                           help="first estimate the figures by K-fold cross-validation on TRAIN "
+                                "(K trainings of the whole ensemble)")
         add_training_options(train, self.defaults, out="runs/series")
         d = self.defaults
         train.add_argument("--members", type=int, default=d["members"],
@@ -758,13 +795,24 @@ def run_train_command(args):
         scaler.encode_labels(test, "the test data")
     print(f"{train.path}: {len(train)} samples, {train.n_features} feature(s), lengths "
           f"{train.lengths.min()}-{train.lengths.max()}, classes {', '.join(scaler.labels)}")
-    classifier = train_classifier(
-        train, members=args.members, seed=args.seed, epochs=args.epochs, patience=args.patience,
+    options = dict(
+        members=args.members, epochs=args.epochs, patience=args.patience,
         batch_size=args.batch_size, learning_rate=args.learning_rate,
         class_weight=None if args.class_weight == "none" else args.class_weight,
-        missing=args.missing, device=args.device, verbose=0 if args.quiet else 2,
-        print_fn=print, units=args.units, bidirectional=args.bidirectional,
-        pooling=args.pooling, conv_filters=args.conv_filters, dropout=args.dropout)
+        missing=args.missing, device=args.device, units=args.units,
+        bidirectional=args.bidirectional, pooling=args.pooling, conv_filters=args.conv_filters,
+        dropout=args.dropout)
+    validation = None
+    if args.folds is not None:
+        validation = cross_validate(train, folds=args.folds, seed=args.seed, print_fn=print,
+                                    verbose=0, **options)
+        print(f"{args.folds}-fold cross-validation on {train.path}:")
+        for line in format_report(validation):
+            print("  " + line)
+    classifier = train_classifier(train, seed=args.seed, verbose=0 if args.quiet else 2,
+                                  print_fn=print, **options)
+    if validation is not None:
+        classifier.info["cross_validation"] = validation
     oof = classifier.info["out_of_fold"]
     print(f"out-of-fold accuracy {oof['accuracy']:.4f} ({oof['samples']} training samples, each "
           f"predicted by the member that held it out)")
