@@ -233,6 +233,9 @@ def test_missing_values_are_interpolated_or_refused_with_the_place():
         scaler.transform(data([[[1.0, 1]], [[np.nan, np.nan]]], ["x", "y"], "t.ts"))
     with pytest.raises(DataFileError, match="sample 1 step 1, feature 2 is infinite"):
         scaler.transform(data([[[1.0, np.inf]]], ["x"], "t.ts"))
+    with pytest.raises(DataFileError, match="sample 1 step 3, feature 1 is missing"):  # as filed
+        SeriesScaler.fit(train, missing="refuse").transform(
+            data([[[np.nan, np.nan], [1.0, 1], [np.nan, 1]]], ["x"], "t.ts"))
 
 
 def test_labels_and_features_the_model_does_not_know_are_refused():

@@ -32,6 +32,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -97,7 +98,8 @@ class SeriesScaler(Preprocessing):
         trimmed = [trim_padding(s, data, i) for i, s in enumerate(data.series)]
         values = np.concatenate(trimmed).astype(np.float64)  # (total steps, F)
         _refuse_infinite(trimmed, data)
-        with np.errstate(invalid="ignore"), _no_empty_warning():
+        with warnings.catch_warnings():  # a feature of no value warns; it reads 0 below
+            warnings.simplefilter("ignore", RuntimeWarning)
             mean, std = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
         mean = np.where(np.isfinite(mean), mean, 0.0)
         std = np.where(np.isfinite(std) & (std > 1e-12), std, 1.0)
@@ -118,16 +120,18 @@ class SeriesScaler(Preprocessing):
                 got = series.shape[1] if series.ndim == 2 else f"shape {series.shape}"
                 raise _error(data, i, f"has {got} features per step, the model reads "
                                       f"{self.features}")
+            start = first_real_step(series, data, i)  # steps are named as the file numbers them
             series = trim_padding(series, data, i)
             if np.isinf(series).any():
                 step, feature = np.argwhere(np.isinf(series))[0]
-                raise _error(data, i, f"step {step + 1}, feature {feature + 1} is infinite")
+                raise _error(data, i, f"step {start + step + 1}, feature {feature + 1} is "
+                                      "infinite")
             scaled = (series - self.mean) / self.std
             if np.isnan(scaled).any():
                 if self.missing == "refuse":
                     step, feature = np.argwhere(np.isnan(scaled))[0]
-                    raise _error(data, i, f"step {step + 1}, feature {feature + 1} is missing "
-                                          "(NaN); the model was trained with missing='refuse' "
+                    raise _error(data, i, f"step {start + step + 1}, feature {feature + 1} is "
+                                          "missing (NaN); the model was trained with missing='refuse' "
                                           "(train with missing='interpolate' to fill gaps)")
                 scaled = interpolate(scaled)
             out.append(scaled.astype(np.float32))
@@ -174,19 +178,6 @@ class SeriesScaler(Preprocessing):
             raise InputError(f"missing must be one of {', '.join(MISSING)}, got "
                              f"{data.get('missing')!r}")
         return cls(features, data["mean"], data["std"], labels, data["missing"])
-
-
-class _no_empty_warning:
-    """np.nanmean warns on an all-NaN feature; it reads 0 (handled after)."""
-
-    def __enter__(self):
-        import warnings
-        self.catch = warnings.catch_warnings()
-        self.catch.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        return self.catch.__exit__(*exc)
 
 
 def as_series_data(data):
@@ -237,6 +228,14 @@ def trim_padding(series, data, i):
         raise _error(data, i, "has no values (every step is missing)")
     first, last = np.flatnonzero(real)[[0, -1]]
     return series[first:last + 1]
+
+
+def first_real_step(series, data, i):
+    """The index of the first step where some feature has a value."""
+    real = ~np.isnan(series).all(axis=1)
+    if not real.any():
+        raise _error(data, i, "has no values (every step is missing)")
+    return int(np.flatnonzero(real)[0])
 
 
 def interpolate(series):
