@@ -393,6 +393,8 @@ def test_bad_input_is_a_one_line_error_and_writes_nothing(sines, tmp_path, capsy
     assert "gaps.ts, line 11: sample 3 step 4, feature 2 is missing (NaN)" in err
     err = one_line_error(capsys, ["series", "train", str(tmp_path / "empty.ts"), *fast])
     assert "empty.ts: the file is empty" in err
+    err = one_line_error(capsys, ["series", "train", str(train), "--resume", str(out), *fast])
+    assert "does not checkpoint or resume yet" in err
     err = one_line_error(capsys, ["series", "train", str(disagree), *fast])
     assert "line 9" in err and "expected 2 as @dimensions" in err
     assert not out.exists() and not [p for p in os.listdir(tmp_path) if p.startswith(".never")]

@@ -783,6 +783,9 @@ def run_train_command(args):
     if args.resume or args.checkpoint_every:
         raise InputError("series train does not checkpoint or resume yet: each member trains in "
                          "seconds to minutes; rerun without --resume / --checkpoint-every")
+    if getattr(args, "nproc", 1) != 1:
+        raise InputError(f"--nproc {args.nproc}: series train runs in one process (its members "
+                         "are small); leave --nproc out")
     train = read_series_file(args.train)
     test = read_series_file(args.test) if args.test else None
     out = os.path.abspath(args.out)
