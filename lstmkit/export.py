@@ -32,7 +32,10 @@ linear_before_reset=1) with `sequence_lens`, stacked and bidirectional
 included; a projected LSTM (proj_size), which ONNX's LSTM cannot express,
 is a Scan over the cell's equations; Conv1D is ONNX's Conv ('same'
 padding, padded steps zeroed as lstmkit does), the global mean, max and
-attention poolings reduce over the real steps. Where a mask arises (mask_zero,
+attention poolings reduce over the real steps; Activation, Flatten,
+RepeatVector and MaxPooling1D are their ONNX ops (the last three read the
+steps where they stand and, as in lstmkit, end the mask: every step after
+them is real, whatever `lengths` said). Where a mask arises (mask_zero,
 Masking), each row's real steps are moved to the front, as lstmkit's
 recurrent layers read them, and per-step outputs are put back in place at
 the end. Computation is in
@@ -48,9 +51,9 @@ import torch
 from . import __version__
 from .errors import InputError, InternalError, MissingDependencyError
 from .files import atomic_write
-from .layers import (GRU, LSTM, AttentionPooling1D, Bidirectional, Conv1D, Dense, Dropout,
-                     Embedding, GlobalAveragePooling1D, GlobalMaxPooling1D, LockedDropout,
-                     Masking, TimeDistributed)
+from .layers import (GRU, LSTM, Activation, AttentionPooling1D, Bidirectional, Conv1D, Dense,
+                     Dropout, Embedding, Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D,
+                     LockedDropout, Masking, MaxPooling1D, RepeatVector, TimeDistributed)
 from .rnn import layer_weights
 from .streaming import run, state_layout
 
@@ -198,13 +201,57 @@ def export_layer(g, index, layer, x, mask, states):
         return recurrent(g, index, layer, x, mask, states)
     if isinstance(layer, Conv1D):
         return conv1d(g, index, layer, x, mask), mask, {}
+    if isinstance(layer, Activation):
+        return activate(g, layer.activation, x), mask, {}
+    if isinstance(layer, (Flatten, RepeatVector, MaxPooling1D)):
+        # they read the steps where they stand and drop the mask, as lstmkit's do
+        x = in_place(g, x)
+        if isinstance(layer, Flatten):
+            return g.op("Flatten", x, axis=1), None, {}
+        if isinstance(layer, RepeatVector):
+            out = g.op("Expand", g.op("Unsqueeze", x, g.ints([1], "axes")),
+                       g.ints([1, layer.n, 1]))  # (N, 1, F) broadcast to (N, n, F)
+            return out, all_real(g, out), {}
+        pads = {"auto_pad": "SAME_UPPER"} if layer.padding == "same" else {}
+        out = g.op("MaxPool", g.op("Transpose", x, perm=[0, 2, 1]), kernel_shape=[layer.pool_size],
+                   strides=[layer.stride], **pads)
+        out = g.op("Transpose", out, perm=[0, 2, 1])  # (N, T', F)
+        return out, all_real(g, out), {}
     if isinstance(layer, (GlobalAveragePooling1D, GlobalMaxPooling1D, AttentionPooling1D)):
         g.order = None  # no steps axis any more
         return pooling(g, index, layer, x, mask), None, {}
     raise NotExportable(f"{where}: this lstmkit has no ONNX form for it yet; the layers that "
-                        "export are Embedding, Dense, the dropouts, Masking, TimeDistributed(Dense "
-                        "or Embedding), Conv1D, the global and attention poolings, LSTM, GRU and "
+                        "export are Embedding, Dense, Activation, the dropouts, Masking, "
+                        "TimeDistributed(Dense or Embedding), Conv1D, MaxPooling1D, Flatten, "
+                        "RepeatVector, the global and attention poolings, LSTM, GRU and "
                         "Bidirectional")
+
+
+def activate(g, name, x):
+    op = ACTIVATION_OPS[name]
+    if op is None:
+        return x
+    return g.op(op, x, axis=-1) if op == "Softmax" else g.op(op, x)
+
+
+def in_place(g, x):
+    """x (N, T, ...) with each step back where it came from, undoing `align`."""
+    if g.order is None:
+        return x
+    x = g.op("GatherElements", x, along_features(g, g.order, x), axis=1)
+    g.order = None
+    return x
+
+
+def all_real(g, x):
+    """A mask (N, T) of x (N, T, F) marking every step real, as lstmkit runs
+    the steps after a layer that drops the mask; `lengths` no longer applies."""
+    shape = g.op("Slice", g.op("Shape", x), g.ints([0]), g.ints([2]), g.ints([0]))
+    mask = g.op("ConstantOfShape", shape,
+                value=g.onnx.helper.make_tensor("true", g.onnx.TensorProto.BOOL, [1], [True]))
+    g.front_masks.add(mask)
+    g.length_mask = mask
+    return mask
 
 
 def as_float(g, mask):
@@ -223,9 +270,7 @@ def conv1d(g, index, layer, x, mask):
              g.weight(layer.conv.weight, f"conv{index}_kernel"),
              g.weight(layer.conv.bias, f"conv{index}_bias"),
              dilations=[layer.dilation_rate], pads=[total // 2, total - total // 2])  # (N, C, T)
-    y = g.op("Transpose", y, perm=[0, 2, 1])  # (N, T, filters)
-    activation = ACTIVATION_OPS[layer.activation_name]
-    y = g.op(activation, y) if activation else y
+    y = activate(g, layer.activation_name, g.op("Transpose", y, perm=[0, 2, 1]))  # (N, T, filters)
     return g.op("Mul", y, real)
 
 
@@ -263,10 +308,7 @@ ACTIVATION_OPS = {"linear": None, "sigmoid": "Sigmoid", "tanh": "Tanh", "relu": 
 def dense(g, index, layer, x):
     y = g.op("Add", g.op("MatMul", x, g.weight(layer.linear.weight.T, f"dense{index}_kernel")),
              g.weight(layer.linear.bias, f"dense{index}_bias"))
-    activation = ACTIVATION_OPS[layer.activation]
-    if activation is None:
-        return y
-    return g.op(activation, y, axis=-1) if activation == "Softmax" else g.op(activation, y)
+    return activate(g, layer.activation, y)
 
 
 def front_alignment(g, mask):
@@ -447,7 +489,8 @@ def build_graph(model):
         isinstance(first, TimeDistributed) and isinstance(first.layer, Embedding))
     x_type = onnx.TensorProto.INT64 if ids else onnx.TensorProto.FLOAT
     layout = state_layout(model)
-    inputs = [helper.make_tensor_value_info("x", x_type, ["batch", "time", *per_step]),
+    time = model.input_shape[0] or "time"  # a model built for a number of steps takes that
+    inputs = [helper.make_tensor_value_info("x", x_type, ["batch", time, *per_step]),
               helper.make_tensor_value_info("lengths", onnx.TensorProto.INT64, ["batch"])]
     for i, names in layout.items():
         for name, (stacked, size) in names:
@@ -504,9 +547,29 @@ def check_exportable(model):
                          "float32 or float64 weights; cast a copy with .float() first")
 
 
+def fewest_steps(model):
+    """The steps a check's input needs: the model's own number when it was
+    built for one (a Flatten needs it), else the fewest every layer can take
+    (a MaxPooling1D's window)."""
+    if model.input_shape[0] is not None:
+        return model.input_shape[0]
+    for steps in range(1, 4097):
+        shape = (steps, *model.input_shape[1:])
+        for layer in model.layers:
+            shape = layer.output_shape(shape)
+            if shape and shape[0] is not None and shape[0] < 1:
+                break
+        else:
+            return steps
+    raise InputError("no input of up to 4096 steps gives every layer a step to read")
+
+
 def sample_inputs(model, rng, batch_size=3, steps=5):
     """Inputs for a check: random x (ids, some 0; floats, some steps equal to
-    a Masking value), lengths from full to 0, and random states."""
+    a Masking value), lengths from full to 0, and random states. `steps` is
+    raised to what the model needs (`fewest_steps`), or set to the number it
+    was built for."""
+    steps = model.input_shape[0] or max(steps, fewest_steps(model))
     per_step = list(model.input_shape[1:])
     first = model.layers[0]
     inner = first.layer if isinstance(first, TimeDistributed) else first

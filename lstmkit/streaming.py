@@ -18,8 +18,8 @@ import torch
 
 from .data.batching import check_finite, to_tensor
 from .errors import InputError, InputTypeError
-from .layers import (GRU, LSTM, Bidirectional, Dense, Dropout, Embedding, LockedDropout,
-                     Masking, TimeDistributed)
+from .layers import (GRU, LSTM, Activation, Bidirectional, Dense, Dropout, Embedding,
+                     LockedDropout, Masking, TimeDistributed)
 from .rnn import gru_cell, layer_weights, lstm_cell
 
 
@@ -47,7 +47,8 @@ def zero_state(model, batch_size, dtype=None, device=None):
 
 # the layers whose output at a step depends on that step (and, for the
 # recurrent ones, the state) alone: what a model must be made of to stream
-STEPWISE = (Embedding, Dense, Dropout, LockedDropout, Masking, TimeDistributed, LSTM, GRU)
+STEPWISE = (Embedding, Dense, Activation, Dropout, LockedDropout, Masking, TimeDistributed, LSTM,
+            GRU)
 
 # Which kernel a recurrent layer takes in `step` with impl='auto': the cell
 # (lstmkit.rnn.lstm_cell, a handful of tensor operations) for a single step on
@@ -89,7 +90,9 @@ def run(model, x, state, lengths=None, impl="fused"):
         else:
             out = layer(x, mask=mask)
         produced = layer.compute_mask(x, mask)
-        if kept is not None and produced is not None and produced is not mask:
+        if produced is None:  # a layer that drops the mask drops the lengths too: its steps,
+            kept = None       # if any (RepeatVector, MaxPooling1D), are all real, as in lstmkit
+        elif kept is not None and produced is not mask:
             produced = produced & kept  # a layer's own padding, and the steps past each length
         mask, x = produced, out
     return x, new_state
@@ -139,8 +142,8 @@ def check_streamable(model, why="step"):
                 f"layer {i} ({type(layer).__name__}) cannot stream: it reads other steps than "
                 "the current one (a convolution its neighbours, a pooling the whole sequence), "
                 "so steps fed one by one would not give the whole sequence's result; step runs "
-                "layers that act step by step (Embedding, Dense, the dropouts, Masking, "
-                "TimeDistributed) and one-directional LSTM and GRU")
+                "layers that act step by step (Embedding, Dense, Activation, the dropouts, "
+                "Masking, TimeDistributed) and one-directional LSTM and GRU")
 
 
 def as_batch(model, x, dtype, device):

@@ -20,9 +20,10 @@ from lstmkit import export
 from lstmkit.cli import main
 from lstmkit.data.text import TextEncoder
 from lstmkit.errors import InputError, InternalError, MissingDependencyError
-from lstmkit.layers import (GRU, LSTM, AttentionPooling1D, Bidirectional, Conv1D, Dense,
-                            Dropout, Embedding, GlobalAveragePooling1D, GlobalMaxPooling1D,
-                            LockedDropout, Masking, TimeDistributed)
+from lstmkit.layers import (GRU, LSTM, Activation, AttentionPooling1D, Bidirectional, Conv1D,
+                            Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
+                            GlobalMaxPooling1D, LockedDropout, Masking, MaxPooling1D,
+                            RepeatVector, SpatialDropout1D, TimeDistributed)
 from lstmkit.streaming import per_step_output
 from lstmkit.tasks import TASKS
 
@@ -73,6 +74,13 @@ MODELS = {
                                    GlobalAveragePooling1D(), Dense(1)], (None, 2)),
     "max pooling, masked": lambda: built([Masking(), GRU(5, return_sequences=True),
                                           GlobalMaxPooling1D(), Dense(1)], (None, 2)),
+    "Keras' CNN-LSTM: Conv1D, MaxPooling1D, Activation": lambda: built([
+        Embedding(20, 6, mask_zero=True), SpatialDropout1D(0.2), Conv1D(4, 3, activation="relu"),
+        MaxPooling1D(3, strides=2, padding="same"), LSTM(5), Dense(1), Activation("sigmoid")],
+        (None,)),
+    "Keras' seq2seq: RepeatVector": lambda: built([
+        LSTM(4), RepeatVector(3), LSTM(5, return_sequences=True), TimeDistributed(Dense(2)),
+        Activation("softmax")], (None, 2)),
     "float64, masked projected": lambda: built([
         Embedding(6, 3, mask_zero=True), LSTM(5, proj_size=3),
         Dense(2, activation="softmax")], (None,), dtype=torch.float64),
@@ -133,6 +141,7 @@ def test_onnxruntime_gives_lstmkits_outputs_and_states(name, tmp_path):
     per_step = per_step_output(model)
     for batch_size, steps in RUNS:
         feeds = export.sample_inputs(model, rng, batch_size, steps)
+        steps = feeds["x"].shape[1]  # raised to what a pooling window needs
         # every step real: the whole batch at once, as model(x, state=...) runs it
         whole = {**feeds, "lengths": np.full(batch_size, steps, dtype=np.int64)}
         got = dict(zip(names, session.run(None, whole)))
@@ -144,8 +153,14 @@ def test_onnxruntime_gives_lstmkits_outputs_and_states(name, tmp_path):
         for i, v in layout.items():
             for (n, _), s in zip(v, new[i]):
                 assert_close(got[f"new_state_{i}_{n}"], s, f"{batch_size}x{steps} state {i} {n}")
-        # lengths from full down to 0: each row equals that row cut and run alone
+        # lengths from full down to 0: each row equals that row cut and run alone,
+        # unless a layer ends the mask before the steps are all read (a pooling
+        # window, RepeatVector): from there every step is real, as in lstmkit
         got = dict(zip(names, session.run(None, feeds)))
+        if any(isinstance(layer, (MaxPooling1D, RepeatVector)) for layer in model.layers):
+            for name, a, b in zip(names, got.values(), export.reference_outputs(model, feeds)):
+                assert_close(a, b, f"{batch_size}x{steps} {name}, with lengths")
+            continue
         for r, (out, new) in enumerate(lstmkit_rows(model, feeds)):
             n = int(feeds["lengths"][r])
             if out is not None:
@@ -165,8 +180,11 @@ def test_onnxruntime_gives_lstmkits_outputs_and_states(name, tmp_path):
     ([LSTM(3), Dense(1)], (7, 2)),
     ([Embedding(9, 2, mask_zero=True), Dense(3)], (None,)),
     ([LSTM(3, kernel_initializer=torch.nn.init.xavier_uniform_), Dense(1)], (None, 2)),
+    ([Embedding(9, 3, mask_zero=True), Flatten(), Dense(1, activation="sigmoid")], (6,)),
+    ([Embedding(9, 3), Conv1D(4, 3), MaxPooling1D(4), LSTM(3), Dense(1)], (None,)),
 ], ids=["return_state", "bidirectional GRU return_state", "TimeDistributed Embedding",
-        "built for 7 steps", "no recurrent layer", "an initialiser function, named in metadata"])
+        "built for 7 steps", "no recurrent layer", "an initialiser function, named in metadata",
+        "Flatten, built for 6 steps", "a pooling window longer than one step"])
 def test_other_layouts_export_and_agree_with_lstmkit(layers, shape, tmp_path):
     """Checked by the export's own comparison with lstmkit (a last layer's
     return_state: its output, the states being the graph's state outputs)."""

@@ -11,8 +11,9 @@ from hypothesis.extra import numpy as hnp
 
 from lstmkit import Sequential
 from lstmkit.errors import InputError, InputTypeError, LstmkitError
-from lstmkit.layers import (GRU, LSTM, Bidirectional, Conv1D, Dense, Dropout, Embedding,
-                            GlobalAveragePooling1D, Masking)
+from lstmkit.layers import (GRU, LSTM, Activation, Bidirectional, Conv1D, Dense, Dropout,
+                            Embedding, GlobalAveragePooling1D, Masking, MaxPooling1D,
+                            SpatialDropout1D)
 
 
 def stacked_projected_gru():
@@ -33,7 +34,8 @@ def classifier(mask_zero=False):
 
 
 @pytest.mark.parametrize("model", [stacked_projected_gru(), Sequential(
-    [GRU(4, return_sequences=True), Dense(3)]), Sequential(
+    [GRU(4, return_sequences=True), SpatialDropout1D(0.5), Dense(3), Activation("softmax")]),
+    Sequential(
     [LSTM(5, return_sequences=True, proj_size=2, num_layers=3), Dense(1)])],
     ids=["stacked-gru-projected", "gru", "projected-stacked"])
 @pytest.mark.parametrize("impl", ["auto", "fused", "cell"])
@@ -151,8 +153,8 @@ def test_a_bidirectional_layer_is_refused_with_the_reason():
         model.step(torch.randn(2, 2))
 
 
-@pytest.mark.parametrize("layer", [GlobalAveragePooling1D(), Conv1D(4, 3)],
-                         ids=["pooling", "convolution"])
+@pytest.mark.parametrize("layer", [GlobalAveragePooling1D(), Conv1D(4, 3), MaxPooling1D(2)],
+                         ids=["pooling", "convolution", "pooling window"])
 def test_a_layer_that_reads_other_steps_is_refused_with_the_reason(layer):
     torch.manual_seed(0)
     model = Sequential([LSTM(4, return_sequences=True), layer, Dense(1)])
