@@ -264,6 +264,12 @@ def conv1d(g, index, layer, x, mask):
     padded steps zeroed before, as lstmkit zeroes them, and after."""
     if mask not in g.front_masks:
         raise InternalError(f"layer {index}: its input's real steps are not at the front")
+    options = {"padding": getattr(layer, "padding", "same"),
+               "strides": getattr(layer, "strides", 1)}
+    if options != {"padding": "same", "strides": 1}:  # what this export knows of Conv1D
+        raise NotExportable(f"layer {index} (Conv1D): only padding='same' and strides=1 export "
+                            f"so far, got padding={options['padding']!r}, "
+                            f"strides={options['strides']!r}")
     real = as_float(g, mask)  # (N, T, 1)
     total = layer.dilation_rate * (layer.kernel_size - 1)
     y = g.op("Conv", g.op("Transpose", g.op("Mul", x, real), perm=[0, 2, 1]),
