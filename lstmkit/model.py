@@ -462,8 +462,8 @@ class Sequential(nn.Module):
         validation_weights = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise InputError("validation_data must be (x_val, y_val) or (x_val, y_val, "
-                                 "sample_weight_val)")
+                raise InputError("validation_data must be a pair (x_val, y_val), or "
+                                 "(x_val, y_val, sample_weight_val)")
             validation = self._prepare(*validation_data[:2], "validation_data[0]",
                                        "validation_data[1]")
             if len(validation_data) == 3 and validation_data[2] is not None:

@@ -19,7 +19,7 @@ that its bounds are the constructors' own.
 import math
 
 from .errors import ModelFileError
-from .initializers import INITIALIZERS
+from .initializers import INITIALIZERS, VECTOR_INITIALIZERS
 from .layers import LAYERS
 from .layers.core import ACTIVATIONS
 from .layers.recurrent import Bidirectional, Recurrent
@@ -220,14 +220,15 @@ class Model(Record):
 UNITS = Int(1, 2**20)  # as check_positive_int's default bound
 RATE = Number(0, 1, high_open=True)
 INITIALIZER = Choice(INITIALIZERS)  # in a file, only names: callables are not saved
-# a bias is a vector: the others need fans or a matrix, and fail when built
-BIAS_INITIALIZER = Choice(("uniform", "normal", "zeros", "ones"))
+# a bias is a vector: the others need a matrix, and fail when built
+BIAS_INITIALIZER = Choice(VECTOR_INITIALIZERS)
 RECURRENT = {
     "units": Required(UNITS),
     "return_sequences": Bool(),
     "return_state": Bool(),
     "num_layers": Int(1, 64),
     "dropout": RATE,
+    "input_dropout": RATE,
     "stateful": Bool(),
     "recurrent_dropout": RATE,
     "weight_dropout": RATE,

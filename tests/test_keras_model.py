@@ -241,3 +241,25 @@ def test_sample_and_class_weights_weigh_the_loss(ids_data):
         m.fit(np.zeros((4, 3, 2)), np.zeros(4), class_weight={0: 1.0}, verbose=0)
     with pytest.raises(InputError, match="sample_weight holds 3 weights for 300 samples"):
         tutorial_model().fit(x, y, sample_weight=[1, 2, 3], verbose=0)
+
+
+def test_keras_lstm_dropout_drops_the_inputs_one_mask_a_sequence():
+    import lstmkit
+    import lstmkit.keras as keras
+    layer = keras.layers.LSTM(3, dropout=0.5)
+    assert layer.input_dropout == 0.5 and layer.dropout == 0.0
+    layer.build((None, 4))
+    seen = []
+    layer.lstm.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    layer.train()
+    layer(torch.ones(2, 6, 4))
+    x = seen[0]
+    assert torch.equal(x[:, :1].expand_as(x), x)  # the same mask at every step
+    assert bool((x == 0).any()) and bool((x == 2).any())
+    layer.eval()
+    layer(torch.ones(2, 6, 4))
+    assert torch.equal(seen[1], torch.ones(2, 6, 4))
+    model = Sequential([layer, Dense(1)])
+    model.build((None, 6, 4))
+    assert lstmkit.load_model is not None and model.get_config()["layers"][0]["config"][
+        "input_dropout"] == 0.5

@@ -40,9 +40,10 @@ ROWS = [
          "layers.SpatialDropout1D", "layers.Flatten", "layers.RepeatVector", "layers.Activation",
          "layers.Input", "Input"), ACCEPTED,
         "lstmkit.layers' classes, with Keras' arguments and input spellings"),
-    Row(("layers.LSTM(4, dropout=.2)", "layers.GRU(4, dropout=.2)"), DIFFERENT,
-        "dropout acts between stacked layers (num_layers > 1), torch's meaning; on one layer it "
-        "does nothing, where Keras drops the inputs: put Dropout or SpatialDropout1D before it"),
+    Row(("layers.LSTM(4, dropout=.2)", "layers.GRU(4, dropout=.2)"), ACCEPTED,
+        "Keras' meaning: the input features dropped, one mask a sequence (lstmkit's "
+        "input_dropout, on the fused kernel); lstmkit.layers.LSTM's own dropout= acts between "
+        "stacked layers (num_layers > 1), torch's meaning"),
     Row(("layers.Conv1D(4, 3)",), DIFFERENT,
         "pads 'same' (the output as long as the input), Keras' default is 'valid'; padding= and "
         "strides= are not taken"),

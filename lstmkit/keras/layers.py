@@ -57,6 +57,23 @@ _HINTS = {
 }
 
 
+class LSTM(_layers.LSTM):
+    """lstmkit's LSTM with Keras' meaning of `dropout`: the input features
+    dropped, one mask a sequence for all its steps (lstmkit's
+    `input_dropout`; lstmkit.layers.LSTM's own `dropout` acts between
+    stacked layers). Its saved configuration is lstmkit's LSTM's."""
+
+    def __init__(self, units, *, dropout=0.0, **kwargs):
+        super().__init__(units, input_dropout=dropout, **kwargs)
+
+
+class GRU(_layers.GRU):
+    """lstmkit's GRU with Keras' meaning of `dropout` (see LSTM)."""
+
+    def __init__(self, units, *, dropout=0.0, **kwargs):
+        super().__init__(units, input_dropout=dropout, **kwargs)
+
+
 def _available():
     return [k for k, names in KERAS_TO_LSTMKIT.items()
             if any(hasattr(_layers, n) for n in names)] + list(_LSTMKIT_ONLY)

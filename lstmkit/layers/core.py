@@ -112,7 +112,8 @@ class Embedding(Layer):
 
     def build(self, input_shape):
         self.embedding = nn.Embedding(self.input_dim, self.output_dim)
-        initialize(self.embedding.weight, self.embeddings_initializer)
+        # the table is (input_dim, output_dim), Keras' layout: fans as Keras reads them
+        initialize(self.embedding.weight, self.embeddings_initializer, layout="in_out")
         super().build(input_shape)
 
     def output_shape(self, input_shape):

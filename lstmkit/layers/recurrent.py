@@ -43,14 +43,16 @@ class Recurrent(Layer):
     def __init__(self, units, return_sequences=False, return_state=False, num_layers=1,
                  dropout=0.0, stateful=False, recurrent_dropout=0.0, weight_dropout=0.0,
                  masked_impl="auto", impl="auto", kernel_initializer="glorot_uniform",
-                 recurrent_initializer="orthogonal", bias_initializer="zeros", **keras):
+                 recurrent_initializer="orthogonal", bias_initializer="zeros",
+                 input_dropout=0.0, **keras):
         super().__init__()
         read_keras_arguments(self, keras, self.KERAS_FIXED)
         name = self.NAME
         check_positive_int(units, f"{name} units")
         check_positive_int(num_layers, f"{name} num_layers", upper=64)
         for argument, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout),
-                               ("weight_dropout", weight_dropout)):
+                               ("weight_dropout", weight_dropout),
+                               ("input_dropout", input_dropout)):
             check_rate(rate, f"{name} {argument}")
         if impl not in ("auto", "fused", "reference"):
             raise InputError(f"{name} impl must be 'auto', 'fused' or 'reference', got {impl!r}")
@@ -69,6 +71,7 @@ class Recurrent(Layer):
         self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
         self.stateful = bool(stateful)
         self.recurrent_dropout, self.weight_dropout = float(recurrent_dropout), float(weight_dropout)
+        self.input_dropout = float(input_dropout)
         self.masked_impl, self.impl = masked_impl, impl
         self.kernel_initializer = check_initializer(kernel_initializer, "kernel_initializer")
         self.recurrent_initializer = check_initializer(
@@ -185,6 +188,8 @@ class Recurrent(Layer):
                     f"this batch has {x.shape[0]}: keep the batch size fixed or call reset_states()")
             initial_state = self.states
         states = self.initial_states(x, initial_state)
+        if self.input_dropout and self.training:  # Keras' dropout: one mask a sequence
+            x = x * F.dropout(x.new_ones(x.shape[0], 1, x.shape[-1]), self.input_dropout, True)
         reference = self.impl == "reference" or (
             self.impl == "auto" and self.recurrent_dropout > 0 and self.training)
         overrides = self.dropped_weights() if self.weight_dropout and self.training else None
@@ -247,6 +252,7 @@ class Recurrent(Layer):
             "kernel_initializer": self.kernel_initializer,
             "recurrent_initializer": self.recurrent_initializer,
             "bias_initializer": self.bias_initializer,
+            "input_dropout": self.input_dropout,
         }
 
 
@@ -262,7 +268,9 @@ class LSTM(Recurrent):
         num_layers: LSTMs stacked inside this layer, each reading the one
             below's outputs. Default 1.
         dropout: dropout on the outputs of each stacked layer but the last
-            (training only; torch's meaning, not Keras' input dropout). Default 0.
+            (training only; torch's meaning, not Keras' input dropout, which
+            is `input_dropout` here and `dropout` in lstmkit.keras.layers).
+            Default 0.
         proj_size: project h to this size after each step (LSTMP, Sak et al.
             2014); the output and h are then (…, proj_size). Default 0 (none).
         stateful: start each call from the final state of the previous call,
@@ -295,6 +303,9 @@ class LSTM(Recurrent):
         bias_initializer: default 'zeros'.
         unit_forget_bias: add 1 to the forget-gate bias at initialisation
             (Jozefowicz et al. 2015; Keras' default). Default True.
+        input_dropout: dropout on the input features, one mask per sequence
+            for all its steps (Keras' LSTM(dropout=...)), training only;
+            keeps the fused kernel. Default 0.
 
     With a mask (from `Embedding(mask_zero=True)` or `Masking`), padded steps
     are skipped, wherever they are: the state carries over them, the output
@@ -308,10 +319,11 @@ class LSTM(Recurrent):
                  dropout=0.0, proj_size=0, stateful=False, recurrent_dropout=0.0,
                  weight_dropout=0.0, masked_impl="auto", impl="auto",
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
-                 bias_initializer="zeros", unit_forget_bias=True, **keras):
+                 bias_initializer="zeros", unit_forget_bias=True, input_dropout=0.0, **keras):
         super().__init__(units, return_sequences, return_state, num_layers, dropout, stateful,
                          recurrent_dropout, weight_dropout, masked_impl, impl,
-                         kernel_initializer, recurrent_initializer, bias_initializer, **keras)
+                         kernel_initializer, recurrent_initializer, bias_initializer,
+                         input_dropout, **keras)
         if proj_size:
             check_positive_int(proj_size, "LSTM proj_size", upper=units - 1 if units > 1 else 0)
         self.proj_size, self.unit_forget_bias = proj_size, bool(unit_forget_bias)
