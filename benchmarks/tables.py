@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -148,20 +149,25 @@ def series_classification(report):
 
     lstmkit, minirocket = report["lstmkit"], report["minirocket"]
     members = report["config"]["settings"]["members"]
-    lines = ["| | test accuracy, mean ± sd | range over seeds | fit time per seed |",
+    def fit_time(figures, digits):  # the machine was shared: the median, and the quietest run
+        runs = figures["fit_seconds"]["runs"]
+        return f"{statistics.median(runs):.{digits}f} s ({min(runs):.{digits}f} s)"
+
+    lines = ["| | test accuracy, mean ± sd | range over seeds | fit time per seed, median "
+             "(fastest) |",
              "|---|---|---|---|",
              measured(f"lstmkit `series train` (ensemble of {members})", lstmkit,
-                      f"{lstmkit['fit_seconds']['mean']:.0f} s")]
+                      fit_time(lstmkit, 0))]
     pooled = lstmkit.get("all_seeds_pooled")
     if pooled:
         lines.append(f"| lstmkit, the {len(lstmkit['runs'])} seeds' ensembles averaged "
-                     f"({pooled['members']} members) | {pooled['accuracy']:.3f} | | "
-                     f"{lstmkit['fit_seconds']['mean'] * len(lstmkit['runs']):.0f} s |")
+                     f"({pooled['members']} members) | {pooled['accuracy']:.3f} | | the "
+                     f"{len(lstmkit['runs'])} fits |")
     if "skipped" in minirocket:
         lines.append(f"| MiniRocket | not run: {minirocket['skipped']} | | |")
     else:
         lines.append(measured(f"MiniRocket (aeon {minirocket['aeon']})", minirocket,
-                              f"{minirocket['fit_seconds']['mean']:.2f} s"))
+                              fit_time(minirocket, 2)))
     lines += [f"| {row['method']}, as the issue measured it | {row['test_accuracy']:.3f} | | |"
               for row in report["aeon_measured_in_the_issue"]]
     lines += [f"| {row['method']}, as published | {row['test_accuracy']:.3f} | | |"
