@@ -442,3 +442,23 @@ def test_cross_validation_scores_every_sample_once_by_a_classifier_that_did_not_
     assert np.sum(result["confusion"]) == 160
     with pytest.raises(InputError, match="folds 64: the data hold only 20 samples"):
         cross_validate(TimeSeriesData(data.series[:20], data.labels[:20]), folds=64)
+
+
+def test_balanced_class_weights_train_and_the_saved_members_keep_named_settings(tmp_path):
+    series, labels = sine_mixtures(40, classes=2, dimensions=2, seed=4, lengths=(6, 12))
+    keep = [i for i, label in enumerate(labels) if label == "c0" or i % 8 == 1]  # 20 to 5
+    data = TimeSeriesData([series[i] for i in keep], [labels[i] for i in keep])
+    from lstmkit.tasks.series import WeightedCrossEntropy, balanced_weights
+    np.testing.assert_allclose(balanced_weights(np.array([0] * 20 + [1] * 5), 2), [0.625, 2.5])
+    p = torch.tensor([[0.9, 0.1], [0.2, 0.8]])
+    loss = WeightedCrossEntropy([0.5, 2.0])(p, torch.tensor([0, 1]))
+    torch.testing.assert_close(loss, torch.tensor([-0.5 * np.log(0.9), -2.0 * np.log(0.8)],
+                                                  dtype=torch.float32))
+    classifier = train_classifier(data, members=1, epochs=2, units=2, conv_filters=2,
+                                  class_weight="balanced", device="cpu")
+    assert classifier.info["settings"]["class_weight"] == "balanced"
+    classifier.save(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "member-0" / "config.json").read_text())
+    assert config["compile"]["loss"] == "sparse_categorical_crossentropy"
+    with pytest.raises(InputError, match="class_weight must be None or 'balanced'"):
+        train_classifier(data, class_weight="inverse")
