@@ -74,9 +74,14 @@ def run(nproc, threads, args):
             sys.executable, "-m", "torch.distributed.run", "--standalone",
             f"--nproc-per-node={nproc}", *script]
         env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-        subprocess.run(command, check=True, env=env, capture_output=True, text=True)
+        for attempt in (1, 2):  # a start-up failure is shown and tried once more
+            done = subprocess.run(command, env=env, capture_output=True, text=True)
+            if done.returncode == 0:
+                break
+            print(f"run failed (attempt {attempt}):\n{done.stderr[-4000:]}", file=sys.stderr)
+        done.check_returncode()
         with open(result) as f:
-            return json.load(f)
+            return {**json.load(f), "attempts": attempt}
 
 
 def main(argv=None):

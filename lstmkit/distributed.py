@@ -14,6 +14,7 @@ MASTER_ADDR, MASTER_PORT) joins it with `join_launch`, on NCCL for CUDA and
 Gloo for the CPU, and trains with DistributedDataParallel.
 """
 
+import atexit
 import datetime
 import os
 
@@ -107,6 +108,16 @@ def join_launch(device):
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     dist.init_process_group("nccl" if cuda else "gloo",
                             timeout=datetime.timedelta(seconds=TIMEOUT_SECONDS))
+    # leave the group before the interpreter ends: a group torn down at exit
+    # by its destructor can abort the process ("terminate called without an
+    # active exception", exit code -6) while its threads still run
+    atexit.register(leave)
+
+
+def leave():
+    """Leave the process group, if this process joined one."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def is_main_process():

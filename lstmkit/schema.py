@@ -285,6 +285,8 @@ LAYER_ARGUMENTS = {
         # a convolution's kernel is 3-D: an initialiser that needs a matrix fails on it
         "kernel_initializer": Choice([n for n in INITIALIZERS if n != "identity"]),
         "bias_initializer": BIAS_INITIALIZER,
+        "padding": Choice(("same", "valid")),
+        "strides": Int(1, 2**12),
     },
 }
 ARGUMENTS = {name: Record(fields, taken_by=name) for name, fields in LAYER_ARGUMENTS.items()}

@@ -104,8 +104,6 @@ def test_imdb_bidirectional_lstm(imdb_copy):
     assert set(history.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
 
 
-@pytest.mark.xfail(strict=True, reason="needs Conv1D(padding='valid', strides=1): lstmkit's "
-                                       "Conv1D pads 'same' and takes neither argument")
 def test_imdb_cnn_lstm(imdb_copy):
     from lstmkit.keras.preprocessing import sequence
     from lstmkit.keras.models import Sequential

@@ -263,3 +263,19 @@ def test_keras_lstm_dropout_drops_the_inputs_one_mask_a_sequence():
     model.build((None, 6, 4))
     assert lstmkit.load_model is not None and model.get_config()["layers"][0]["config"][
         "input_dropout"] == 0.5
+
+
+@pytest.mark.parametrize("padding, strides, steps", [("valid", 1, 8), ("valid", 2, 4),
+                                                      ("same", 2, 5), ("same", 1, 10)])
+def test_conv1d_takes_keras_padding_and_strides(padding, strides, steps):
+    from lstmkit.layers import Conv1D
+    torch.manual_seed(0)
+    layer = Conv1D(4, 3, padding=padding, strides=strides)
+    x = torch.randn(2, 10, 3)
+    y = layer(x)
+    assert y.shape == (2, steps, 4) == (2, *layer.output_shape((10, 3)))
+    total = max((-(-10 // strides) - 1) * strides + 3 - 10, 0) if padding == "same" else 0
+    padded = torch.nn.functional.pad(x.transpose(1, 2), (total // 2, total - total // 2))
+    expected = torch.nn.functional.conv1d(padded, layer.conv.weight, layer.conv.bias,
+                                          strides).transpose(1, 2)  # TensorFlow's 'same
+    torch.testing.assert_close(y, expected)

@@ -44,9 +44,9 @@ ROWS = [
         "Keras' meaning: the input features dropped, one mask a sequence (lstmkit's "
         "input_dropout, on the fused kernel); lstmkit.layers.LSTM's own dropout= acts between "
         "stacked layers (num_layers > 1), torch's meaning"),
-    Row(("layers.Conv1D(4, 3)",), DIFFERENT,
-        "pads 'same' (the output as long as the input), Keras' default is 'valid'; padding= and "
-        "strides= are not taken"),
+    Row(("layers.Conv1D(4, 3)", "layers.Conv1D(4, 3, strides=2, padding='same')"), ACCEPTED,
+        "Keras' arguments and default padding='valid' (lstmkit.layers.Conv1D defaults to "
+        "'same'); a mask passes only 'same' with stride 1, as Keras drops it otherwise"),
     Row(("layers.Layer", "Layer"), DIFFERENT,
         "lstmkit's base class: a subclass writes build, output_shape and forward, not Keras' "
         "call"),

@@ -74,6 +74,20 @@ class GRU(_layers.GRU):
         super().__init__(units, input_dropout=dropout, **kwargs)
 
 
+class Conv1D(_layers.Conv1D):
+    """lstmkit's Conv1D in Keras' argument order and with Keras' default
+    padding='valid' (lstmkit.layers.Conv1D defaults to 'same')."""
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", dilation_rate=1,
+                 activation=None, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 **kwargs):
+        super().__init__(filters, kernel_size, dilation_rate, activation, kernel_initializer,
+                         bias_initializer, padding, strides, **kwargs)
+
+
+Convolution1D = Conv1D
+
+
 def _available():
     return [k for k, names in KERAS_TO_LSTMKIT.items()
             if any(hasattr(_layers, n) for n in names)] + list(_LSTMKIT_ONLY)

@@ -450,9 +450,10 @@ class AttentionPooling1D(Layer):
 
 class Conv1D(Layer):
     """A convolution over the steps, (N, T, F) -> (N, T, filters), the
-    output as long as the input (Keras' padding='same'): the front of the
-    fully convolutional and LSTM-FCN classifiers (Wang et al. 2017; Karim et
-    al. 2017).
+    output as long as the input (Keras' padding='same', lstmkit's default):
+    the front of the fully convolutional and LSTM-FCN classifiers (Wang et
+    al. 2017; Karim et al. 2017). padding='valid' (Keras' default; windows
+    inside the sequence) and strides > 1 shorten the output, as Keras'.
 
     Args:
         filters: output features per step. Default 64.
@@ -461,8 +462,9 @@ class Conv1D(Layer):
         dilation_rate: the spacing of those steps. Default 1.
         activation: as Dense's ('relu', 'tanh', ..., None). Default None.
         kernel_initializer: default 'glorot_uniform'; bias_initializer: 'zeros'.
+        padding: 'same' (default) or 'valid'. strides: default 1.
 
-    With a mask, each sample's real steps are moved to the front and the
+    With a mask ('same', stride 1), each sample's real steps are moved to the front and the
     padded ones zeroed before the convolution, so the outputs at real steps
     are those of the sample convolved alone (zeros beyond its ends, as
     'same' pads); outputs at padded steps are zero and the mask passes on.
@@ -471,11 +473,18 @@ class Conv1D(Layer):
     input_rank = 2  # (timesteps, features) per sample
 
     def __init__(self, filters=64, kernel_size=3, dilation_rate=1, activation=None,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **keras):
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", padding="same",
+                 strides=1, **keras):
         super().__init__(**keras)
         check_positive_int(filters, "Conv1D filters")
         check_positive_int(kernel_size, "Conv1D kernel_size", upper=2**12)
         check_positive_int(dilation_rate, "Conv1D dilation_rate", upper=2**12)
+        check_positive_int(strides, "Conv1D strides", upper=2**12)
+        if padding not in ("same", "valid"):
+            raise InputError(f"Conv1D padding must be 'same' or 'valid', got {padding!r}")
+        if strides > 1 and dilation_rate > 1:
+            raise InputError("Conv1D takes strides > 1 or dilation_rate > 1, not both (as Keras)")
+        self.padding, self.strides = padding, strides
         activation = "linear" if activation is None else activation
         if activation not in ACTIVATIONS or activation == "softmax":
             raise InputError(f"Conv1D activation: unknown name {activation!r}; known: "
@@ -496,10 +505,26 @@ class Conv1D(Layer):
         initialize(self.conv.bias, self.bias_initializer)
         super().build(input_shape)
 
+    @property
+    def keeps_steps(self):
+        """Whether each output step is an input step ('same', stride 1): only
+        then does the mask pass on."""
+        return self.padding == "same" and self.strides == 1
+
     def output_shape(self, input_shape):
-        return (input_shape[0], self.filters)
+        steps = input_shape[0]
+        if steps is not None and not self.keeps_steps:
+            reach = self.dilation_rate * (self.kernel_size - 1) + 1
+            steps = (-(-steps // self.strides) if self.padding == "same"
+                     else max((steps - reach) // self.strides + 1, 0))
+        return (steps, self.filters)
+
+    def compute_mask(self, x, mask):
+        return mask if self.keeps_steps else None
 
     def forward(self, x, mask=None):
+        if not self.keeps_steps:
+            return self.strided(x)
         order = real = None
         if mask is not None:
             x, order, lengths = front_align(x, mask)
@@ -512,8 +537,22 @@ class Conv1D(Layer):
         y = fn(y) if fn is not None else y
         return y if mask is None else scatter_back(torch.where(real, y, 0), order)
 
+    def strided(self, x):
+        """Keras' 'valid' (windows inside the sequence) or strided 'same'
+        padding; a mask does not pass these (as in Keras, which drops it)."""
+        x = x.transpose(1, 2)  # (N, F, T)
+        if self.padding == "same":
+            steps, reach = x.shape[-1], self.dilation_rate * (self.kernel_size - 1) + 1
+            total = max((-(-steps // self.strides) - 1) * self.strides + reach - steps, 0)
+            x = F.pad(x, (total // 2, total - total // 2))
+        y = F.conv1d(x, self.conv.weight, self.conv.bias, self.strides,
+                     dilation=self.dilation_rate).transpose(1, 2)  # (N, T', filters)
+        fn = ACTIVATIONS[self.activation_name]
+        return fn(y) if fn is not None else y
+
     def get_config(self):
         return {"filters": self.filters, "kernel_size": self.kernel_size,
                 "dilation_rate": self.dilation_rate, "activation": self.activation_name,
                 "kernel_initializer": self.kernel_initializer,
-                "bias_initializer": self.bias_initializer}
+                "bias_initializer": self.bias_initializer, "padding": self.padding,
+                "strides": self.strides}
