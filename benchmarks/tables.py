@@ -59,7 +59,19 @@ def overhead(report):
         *_ratio_rows(report["results"], "hand",
                      [(f"training (batch {config['batch_size']})", "train"),
                       (f"inference (batch {config['predict_batch_size']})", "inference")], 3),
+        *_keras_api_row(report["results"], config),
     ]
+
+
+def _keras_api_row(results, config):
+    """The tutorial as a Keras script through lstmkit.keras, against lstmkit's
+    own API, where the run measured it."""
+    if "train_keras_api" not in results:
+        return []
+    ratio = results["train_keras_api"]["ratio_keras_api_over_lstmkit"]
+    return [f"| training, the Keras script through `lstmkit.keras` / lstmkit's API "
+            f"(batch {config['batch_size']}) | {ratio['median_of_rounds']:.3f} | "
+            f"{ratio['min_of_rounds']:.2f}–{ratio['max_of_rounds']:.2f} |"]
 
 
 def keras_compare(report):
@@ -175,8 +187,21 @@ def series_classification(report):
     return lines
 
 
+def ddp_scaling(report):
+    """Training samples/s with one process and with two, on one machine."""
+    config, results = report["config"], report["results"]
+    return [
+        f"| {config['global_batch_size']} samples a step, over all processes | samples/s "
+        "(median of runs) | relative to 1 process x 2 threads |",
+        "|---|---|---|",
+        *(f"| {name} | {figures['median']:.0f} | {figures['relative_to_one_process']:.2f}x |"
+          for name, figures in results.items()),
+    ]
+
+
 TABLES = {fn.__name__: fn for fn in (imdb_sentiment, overhead, keras_compare, masking,
-                                     regularizers, onnx_speed, series_classification)}
+                                     regularizers, onnx_speed, series_classification,
+                                     ddp_scaling)}
 
 
 def render(name, results=RESULTS):

@@ -115,8 +115,10 @@ def join_launch(device):
 
 
 def leave():
-    """Leave the process group, if this process joined one."""
+    """Leave the process group, if this process joined one, together with
+    the others (a process that failed has been stopped by torchrun)."""
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 
