@@ -338,15 +338,14 @@ def check_steps_input(layer, input_shape):
                          f"{', '.join(map(str, input_shape))})")
 
 
-class GlobalAveragePooling1D(Layer):
-    """The mean over the steps: (N, T, F) -> (N, F), over real steps only
-    when a mask comes in (Keras' GlobalAveragePooling1D). A sample with no
-    real step gives zeros."""
+class StepPooling(Layer):
+    """What the poolings over the steps share: (N, T, F) -> (N, F), and no
+    mask after them. Subclasses write forward(x, mask)."""
 
     input_rank = 2  # (timesteps, features) per sample
 
     def build(self, input_shape):
-        check_steps_input("GlobalAveragePooling1D", input_shape)
+        check_steps_input(type(self).__name__, input_shape)
         super().build(input_shape)
 
     def output_shape(self, input_shape):
@@ -354,6 +353,13 @@ class GlobalAveragePooling1D(Layer):
 
     def compute_mask(self, x, mask):
         return None
+
+
+class GlobalAveragePooling1D(StepPooling):
+    """The mean over the steps: (N, T, F) -> (N, F), over real steps only
+    when a mask comes in (Keras' GlobalAveragePooling1D). A sample with no
+    real step gives zeros."""
+
 
     def forward(self, x, mask=None):
         if mask is None:
@@ -363,22 +369,11 @@ class GlobalAveragePooling1D(Layer):
         return total / real.sum(1).clamp(min=1).to(x.dtype)
 
 
-class GlobalMaxPooling1D(Layer):
+class GlobalMaxPooling1D(StepPooling):
     """The largest value of each feature over the steps: (N, T, F) -> (N, F),
     over real steps only when a mask comes in (Keras' GlobalMaxPooling1D).
     A sample with no real step gives zeros."""
 
-    input_rank = 2  # (timesteps, features) per sample
-
-    def build(self, input_shape):
-        check_steps_input("GlobalMaxPooling1D", input_shape)
-        super().build(input_shape)
-
-    def output_shape(self, input_shape):
-        return (input_shape[-1],)
-
-    def compute_mask(self, x, mask):
-        return None
 
     def forward(self, x, mask=None):
         if mask is None:
@@ -388,7 +383,7 @@ class GlobalMaxPooling1D(Layer):
         return torch.where(real.any(1), top, 0)
 
 
-class AttentionPooling1D(Layer):
+class AttentionPooling1D(StepPooling):
     """A weighted mean over the steps, the weights learnt (feed-forward
     attention, Raffel & Ellis 2016): (N, T, F) -> (N, F).
 
@@ -402,8 +397,6 @@ class AttentionPooling1D(Layer):
             bias_initializer: b, default 'zeros'.
     """
 
-    input_rank = 2  # (timesteps, features) per sample
-
     def __init__(self, units=64, kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  **keras):
         super().__init__(**keras)
@@ -413,19 +406,13 @@ class AttentionPooling1D(Layer):
         self.bias_initializer = check_initializer(bias_initializer, "bias_initializer")
 
     def build(self, input_shape):
-        check_steps_input("AttentionPooling1D", input_shape)
+        check_steps_input(type(self).__name__, input_shape)  # before sizing the weights
         self.score = nn.Linear(input_shape[-1], self.units)
         self.vector = nn.Linear(self.units, 1, bias=False)
         initialize(self.score.weight, self.kernel_initializer)
         initialize(self.score.bias, self.bias_initializer)
         initialize(self.vector.weight, self.kernel_initializer)
         super().build(input_shape)
-
-    def output_shape(self, input_shape):
-        return (input_shape[-1],)
-
-    def compute_mask(self, x, mask):
-        return None
 
     def weights(self, x, mask=None):
         """The attention weights a, (N, T): 0 at padded steps, summing to 1
