@@ -204,6 +204,12 @@ TABLES = {fn.__name__: fn for fn in (imdb_sentiment, overhead, keras_compare, ma
                                      ddp_scaling)}
 
 
+def table(fn):
+    """Register `fn(report) -> lines` as the table of results/<fn name>.json."""
+    TABLES[fn.__name__] = fn
+    return fn
+
+
 def render(name, results=RESULTS):
     """The table `name` built from results/<name>.json, as it sits between its markers."""
     with open(os.path.join(results, f"{name}.json")) as f:
