@@ -16,6 +16,7 @@ import json
 import math
 import os
 import re
+import shutil
 import tempfile
 from itertools import accumulate
 
@@ -23,7 +24,7 @@ import safetensors.torch
 from safetensors.torch import load as load_safetensors  # from bytes; never unpickles
 from safetensors import SafetensorError
 
-from .errors import ModelFileError
+from .errors import InputError, ModelFileError
 
 FORMAT = "lstmkit.model"
 FORMAT_VERSION = 1
@@ -63,6 +64,24 @@ def _umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def replace_folder(tmp, path):
+    """Put the complete folder `tmp` at `path`, replacing what is there: the
+    old folder is renamed aside first and removed last, so `path` holds the
+    old content or the new, never a part (a staged output folder)."""
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise InputError(f"--out {path} exists and is not a folder")
+    old = None
+    if os.path.exists(path):
+        old = tempfile.mkdtemp(dir=os.path.dirname(path),
+                               prefix=f".{os.path.basename(path)}.old-")
+        os.rmdir(old)
+        os.rename(path, old)
+    os.rename(tmp, path)
+    fsync_dir(os.path.dirname(path))
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def fsync_dir(folder):

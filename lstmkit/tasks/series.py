@@ -21,8 +21,8 @@ differ, one label per sample. The pieces, in the order data flows:
   load. A saved classifier is a folder: `ensemble.json` (the manifest) and
   one sub-folder per member, each an ordinary lstmkit model that
   `lstmkit.load_model` reads alone.
-- `classification_report`: accuracy, balanced accuracy, macro F1 and the
-  confusion matrix.
+- the figures (accuracy, balanced accuracy, macro F1, the confusion
+  matrix) come from lstmkit.reports, shared with text classification.
 """
 
 import argparse
@@ -43,10 +43,11 @@ from ..data.preprocessing import Preprocessing
 from ..data.sources import SequenceBatches
 from ..data.tsfile import TimeSeriesData, read_series_file
 from ..errors import DataFileError, InputError, InputTypeError, ModelFileError
-from ..files import atomic_write, fsync_dir, parse_json
+from ..files import atomic_write, parse_json, replace_folder
 from ..layers import (LSTM, AttentionPooling1D, Bidirectional, Dense, Dropout,
                       GlobalAveragePooling1D, GlobalMaxPooling1D)
 from ..model import Sequential, load_model
+from ..reports import classification_report, format_report, log_loss
 from ..train import resolve_device, set_seed
 from .base import Task, add_command, add_training_options
 
@@ -480,22 +481,6 @@ def _umask():
     return mask
 
 
-def replace_folder(tmp, path):
-    """Put the complete folder `tmp` at `path`, replacing what is there."""
-    if os.path.lexists(path) and not os.path.isdir(path):
-        raise InputError(f"--out {path} exists and is not a folder")
-    old = None
-    if os.path.exists(path):
-        old = tempfile.mkdtemp(dir=os.path.dirname(path),
-                               prefix=f".{os.path.basename(path)}.old-")
-        os.rmdir(old)
-        os.rename(path, old)
-    os.rename(tmp, path)
-    fsync_dir(os.path.dirname(path))
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_size=16,
                      learning_rate=1e-3, class_weight=None, missing="interpolate",
                      device="auto", verbose=0, print_fn=None, **model_options):
@@ -629,49 +614,6 @@ def _check_int(value, argument, low, high=None):
     if value < low or (high is not None and value > high):
         bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise InputError(f"{argument} must be {bounds}, got {value}")
-
-
-# ----- figures -------------------------------------------------------------------
-
-def classification_report(y_true, y_pred, labels):
-    """Accuracy, balanced accuracy (the mean recall over the classes
-    present), macro F1 (the mean over the classes present or predicted) and
-    the confusion matrix (rows: true class, columns: predicted, in the order
-    of `labels`), from class ids."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    C = len(labels)
-    confusion = np.zeros((C, C), dtype=np.int64)
-    np.add.at(confusion, (y_true, y_pred), 1)
-    true, predicted, hits = confusion.sum(1), confusion.sum(0), np.diag(confusion)
-    present = true > 0
-    recall = np.divide(hits, true, out=np.zeros(C), where=present)
-    precision = np.divide(hits, predicted, out=np.zeros(C), where=predicted > 0)
-    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(C),
-                   where=precision + recall > 0)
-    counted = present | (predicted > 0)  # a class neither present nor predicted has no F1
-    return {"samples": int(len(y_true)),
-            "accuracy": float(hits.sum() / max(len(y_true), 1)),
-            "balanced_accuracy": float(recall[present].mean()) if present.any() else 0.0,
-            "macro_f1": float(f1[counted].mean()) if counted.any() else 0.0,
-            "labels": list(labels), "confusion": confusion.tolist()}
-
-
-def log_loss(y, p):
-    return float(-np.log(np.clip(p[np.arange(len(y)), y], 1e-7, 1.0)).mean())
-
-
-def format_report(report):
-    """Lines of a report for the terminal: the figures, then the confusion matrix."""
-    lines = [f"accuracy {report['accuracy']:.4f}, balanced accuracy "
-             f"{report['balanced_accuracy']:.4f}, macro F1 {report['macro_f1']:.4f} "
-             f"({report['samples']} samples)", "confusion (rows: true, columns: predicted):"]
-    labels = [str(label) for label in report["labels"]]
-    width = max(6, *(len(label) for label in labels), *(len(str(v)) for row in
-                                                         report["confusion"] for v in row))
-    lines.append(" " * (width + 2) + " ".join(f"{label:>{width}}" for label in labels))
-    for label, row in zip(labels, report["confusion"]):
-        lines.append(f"{label:>{width}}  " + " ".join(f"{v:>{width}}" for v in row))
-    return lines
 
 
 # ----- the task and its commands ------------------------------------------------------
