@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -136,3 +137,33 @@ def test_a_failing_process_ends_the_job_with_its_message(tmp_path):
     done = launch(tmp_path, tmp_path / "failed", "classifier", 2, fail_at=3)
     assert done.returncode != 0
     assert "rank 1 failed on purpose" in done.stderr
+
+
+def test_series_train_in_two_processes_writes_once_what_one_process_writes(tmp_path):
+    rng = np.random.default_rng(0)
+    lines = ["@problemName Waves", "@univariate true", "@equalLength true", "@seriesLength 12",
+             "@classLabel true up down", "@data"]
+    for i in range(40):
+        label = "up" if i % 2 else "down"
+        values = np.linspace(0, 1, 12) * (1 if label == "up" else -1) + rng.normal(0, 0.3, 12)
+        lines.append(",".join(f"{v:.4f}" for v in values) + f":{label}")
+    data = tmp_path / "waves.ts"
+    data.write_text("\n".join(lines) + "\n")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "LSTMKIT_DIST_TIMEOUT": "30"}
+    runs = {}  # without dropout: each process draws its own masks, so with it the runs differ
+    for nproc in (1, 2):
+        out = tmp_path / f"model{nproc}"
+        command = [sys.executable, "-m", "lstmkit", "series", "train", str(data), "--members", "2",
+                   "--epochs", "3", "--patience", "3", "--batch-size", "8", "--dropout", "0", "--quiet",
+                   "--out", str(out), "--nproc", str(nproc)]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+        if done.returncode and TEARDOWN_ABORT in done.stderr:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert done.stdout.count("model saved to") == 1  # the main process reports
+        runs[nproc] = out
+    assert sorted(os.listdir(runs[2])) == sorted(os.listdir(runs[1]))
+    assert not [name for name in os.listdir(tmp_path) if name.startswith(".model")]  # no leftovers
+    for member in ("member-0", "member-1"):
+        assert_close_weights(load_file(str(runs[1] / member / "model.safetensors")),
+                             load_file(str(runs[2] / member / "model.safetensors")))

@@ -42,6 +42,7 @@ from ..callbacks import EarlyStopping
 from ..data.preprocessing import Preprocessing
 from ..data.sources import SequenceBatches
 from ..data.tsfile import TimeSeriesData, read_series_file
+from ..distributed import is_main_process
 from ..errors import DataFileError, InputError, InputTypeError, ModelFileError
 from ..files import atomic_write, parse_json, replace_folder
 from ..layers import (LSTM, AttentionPooling1D, Bidirectional, Dense, Dropout,
@@ -725,9 +726,10 @@ def run_train_command(args):
     if args.resume or args.checkpoint_every:
         raise InputError("series train does not checkpoint or resume yet: each member trains in "
                          "seconds to minutes; rerun without --resume / --checkpoint-every")
-    if getattr(args, "nproc", 1) != 1:
-        raise InputError(f"--nproc {args.nproc}: series train runs in one process (its members "
-                         "are small); leave --nproc out")
+    # under torchrun every process trains each member on its shard of the batches (DDP);
+    # the main one reports and writes the ensemble
+    main = is_main_process()
+    say = print if main else (lambda *args, **kwargs: None)
     train = read_series_file(args.train)
     test = read_series_file(args.test) if args.test else None
     out = os.path.abspath(args.out)
@@ -737,7 +739,7 @@ def run_train_command(args):
     if test is not None:  # refuse a test file the model cannot read before training
         scaler.transform(test, "the test data")
         scaler.encode_labels(test, "the test data")
-    print(f"{train.path}: {len(train)} samples, {train.n_features} feature(s), lengths "
+    say(f"{train.path}: {len(train)} samples, {train.n_features} feature(s), lengths "
           f"{train.lengths.min()}-{train.lengths.max()}, classes {', '.join(scaler.labels)}")
     options = dict(
         members=args.members, epochs=args.epochs, patience=args.patience,
@@ -748,26 +750,28 @@ def run_train_command(args):
         dropout=args.dropout)
     validation = None
     if args.folds is not None:
-        validation = cross_validate(train, folds=args.folds, seed=args.seed, print_fn=print,
+        validation = cross_validate(train, folds=args.folds, seed=args.seed, print_fn=say,
                                     verbose=0, **options)
-        print(f"{args.folds}-fold cross-validation on {train.path}:")
+        say(f"{args.folds}-fold cross-validation on {train.path}:")
         for line in format_report(validation):
-            print("  " + line)
-    classifier = train_classifier(train, seed=args.seed, verbose=0 if args.quiet else 2,
-                                  print_fn=print, **options)
+            say("  " + line)
+    classifier = train_classifier(train, seed=args.seed,
+                                  verbose=0 if args.quiet or not main else 2, print_fn=say,
+                                  **options)
     if validation is not None:
         classifier.info["cross_validation"] = validation
     oof = classifier.info["out_of_fold"]
-    print(f"out-of-fold accuracy {oof['accuracy']:.4f} ({oof['samples']} training samples, each "
+    say(f"out-of-fold accuracy {oof['accuracy']:.4f} ({oof['samples']} training samples, each "
           f"predicted by the member that held it out)")
     if test is not None:
         report = classifier.evaluate(test)
         classifier.info["test"] = {"file": test.path, **report}
-        print(f"test ({test.path}):")
+        say(f"test ({test.path}):")
         for line in format_report(report):
-            print("  " + line)
-    classifier.save(out)
-    print(f"model saved to {out} ({classifier.info['seconds']:.0f} s of training)")
+            say("  " + line)
+    if main:
+        classifier.save(out)
+    say(f"model saved to {out} ({classifier.info['seconds']:.0f} s of training)")
 
 
 def run_eval_command(args):
