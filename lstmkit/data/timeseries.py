@@ -1,0 +1,287 @@
+"""Reading a time series from a CSV file: the date and value columns, the
+dates parsed, the sampling frequency inferred, and from it the seasonal
+period by the calendar (the forecasting protocol's table: never from
+inspecting the values).
+
+Missing values (an empty cell, NA, NaN) are an error naming their lines,
+unless a fill policy is given; an infinite value, a value that is not a
+number, an unparsable, repeated or out-of-order date always is. Dates
+missing from the regular grid (gaps) are reported and, by default, the
+rows are used as they are; 'interpolate' and 'previous' insert the missing
+dates and fill their values.
+"""
+
+import csv
+import datetime
+import math
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import DataFileError, InputError
+
+# frequency: (seasonal period m, the protocol's horizon h)
+FREQUENCIES = {"yearly": (1, 10), "quarterly": (4, 8), "monthly": (12, 24), "weekly": (52, 104),
+               "daily": (7, 14), "hourly": (24, 48)}
+FILLS = ("refuse", "interpolate", "previous")
+MISSING = {"", "na", "nan", "null", "none", "n/a", "?"}
+DATE = re.compile(r"^(?P<y>\d{1,4})(?:-(?P<m>\d{1,2})(?:-(?P<d>\d{1,2})"
+                  r"(?:[ T](?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?)?)?$")
+MONTH_STEPS = {1: "monthly", 3: "quarterly", 12: "yearly"}
+DAY_STEPS = {datetime.timedelta(days=1): "daily", datetime.timedelta(days=7): "weekly",
+             datetime.timedelta(hours=1): "hourly"}
+
+
+@dataclass
+class TimeSeries:
+    """One series read from a file.
+
+    Attributes:
+        values: (steps,) float64, oldest first.
+        dates: one datetime per step, or None for a file without dates.
+        frequency: 'monthly', 'daily', ... (see FREQUENCIES), or None.
+        season: the seasonal period the frequency implies (1 if unknown).
+        name: the value column's name; date_name the date column's.
+        lines: the file's line number of each step (None for an inserted one).
+        gaps: (line after which dates are missing, how many) pairs.
+        path: the file.
+    """
+
+    values: np.ndarray
+    dates: list = None
+    frequency: str = None
+    season: int = 1
+    name: str = "value"
+    date_name: str = None
+    lines: list = None
+    gaps: list = field(default_factory=list)
+    path: str = None
+
+    def __len__(self):
+        return len(self.values)
+
+    def future_dates(self, horizon):
+        """The `horizon` dates after the last, at the series' frequency."""
+        if self.dates is None or self.frequency is None:
+            return None
+        return [step_date(self.dates[-1], self.frequency, k) for k in range(1, horizon + 1)]
+
+
+def parse_date(text):
+    """A datetime from 'YYYY', 'YYYY-MM', 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM[:SS]'
+    (years from 1, so '1-01' is year 1, January); None if it is not one."""
+    match = DATE.match(text.strip())
+    if match is None:
+        return None
+    parts = {k: int(v) if v else None for k, v in match.groupdict().items()}
+    try:
+        return datetime.datetime(parts["y"], parts["m"] or 1, parts["d"] or 1, parts["H"] or 0,
+                                 parts["M"] or 0, parts["S"] or 0)
+    except ValueError:
+        return None
+
+
+def step_date(date, frequency, k):
+    """The date k steps after `date` at `frequency`."""
+    if frequency in ("monthly", "quarterly", "yearly"):
+        months = date.year * 12 + date.month - 1 + k * {"monthly": 1, "quarterly": 3,
+                                                          "yearly": 12}[frequency]
+        return date.replace(year=months // 12, month=months % 12 + 1)
+    return date + k * {"daily": datetime.timedelta(days=1), "weekly": datetime.timedelta(days=7),
+                       "hourly": datetime.timedelta(hours=1)}[frequency]
+
+
+def infer_frequency(dates):
+    """The frequency of sorted dates: the most common step between them,
+    read as calendar months (monthly, quarterly, yearly) when every date
+    falls on the same day and time of its month, else as a fixed duration
+    (daily, weekly, hourly). None when the step is none of those."""
+    if len(dates) < 2:
+        return None
+    if all(d.day == dates[0].day and d.time() == dates[0].time() for d in dates):
+        steps = Counter((b.year - a.year) * 12 + b.month - a.month for a, b in zip(dates, dates[1:]))
+        step = steps.most_common(1)[0][0]
+        if step in MONTH_STEPS:
+            return MONTH_STEPS[step]
+    steps = Counter(b - a for a, b in zip(dates, dates[1:]))
+    return DAY_STEPS.get(steps.most_common(1)[0][0])
+
+
+def season_of(frequency):
+    """The seasonal period m of a frequency (1 when unknown), as the protocol sets it."""
+    return FREQUENCIES.get(frequency, (1, None))[0]
+
+
+def _steps_between(a, b, frequency):
+    """How many steps of `frequency` from a to b (a float if not whole)."""
+    if frequency in ("monthly", "quarterly", "yearly"):
+        months = (b.year - a.year) * 12 + b.month - a.month
+        return months / {"monthly": 1, "quarterly": 3, "yearly": 12}[frequency]
+    unit = {"daily": 86400, "weekly": 7 * 86400, "hourly": 3600}[frequency]
+    return (b - a).total_seconds() / unit
+
+
+def _column(header, wanted, what):
+    if wanted is None:
+        return None
+    if wanted in header:
+        return header.index(wanted)
+    if wanted.isdigit() and 1 <= int(wanted) <= len(header):
+        return int(wanted) - 1
+    raise InputError(f"--{what}-col {wanted!r} is not a column of the file; its columns: "
+                     f"{', '.join(header)}")
+
+
+def read_series_csv(path, date_col=None, value_col=None, fill="refuse"):
+    """The series in CSV file `path` as a TimeSeries.
+
+    Args:
+        date_col: the date column's name (or 1-based number); default: the
+            first column whose every cell is a date; none if no column is.
+        value_col: the value column's name (or number); default: the first
+            column after the date column whose cells are numbers.
+        fill: what happens to missing values and missing dates: 'refuse'
+            (default: missing values are an error naming their lines; gaps
+            in the dates are reported and the rows used as they are),
+            'interpolate' (missing dates inserted, values filled linearly
+            between their neighbours) or 'previous' (the last value carried).
+    """
+    if fill not in FILLS:
+        raise InputError(f"fill must be one of {', '.join(FILLS)}, got {fill!r}")
+    path = os.fspath(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = [(reader.line_num, row) for reader in [csv.reader(f)] for row in reader]
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise DataFileError(f"cannot be read as CSV text: {e}", path) from None
+    rows = [(n, [c.strip() for c in row]) for n, row in rows if any(c.strip() for c in row)]
+    if len(rows) < 2:
+        raise DataFileError("holds no data rows (a header and at least one row are needed)", path)
+    header = [c or f"column {i + 1}" for i, c in enumerate(rows[0][1])]
+    body = rows[1:]
+    for n, row in body:
+        if len(row) != len(header):
+            raise DataFileError(f"has {len(row)} fields, the header {len(header)}", path, n)
+    date_index = _column(header, date_col, "date")
+    if date_index is None:
+        date_index = next((i for i in range(len(header))
+                           if all(parse_date(row[i]) is not None for _, row in body)), None)
+    value_index = _column(header, value_col, "value")
+    if value_index is None:
+        candidates = [i for i in range(len(header)) if i != date_index]
+        value_index = next((i for i in candidates if all(
+            _number(row[i]) is not None or row[i].lower() in MISSING for _, row in body)),
+            candidates[0] if candidates else None)
+        if value_index is None:
+            raise DataFileError("has no value column (only the date column)", path)
+    if value_index == date_index:
+        raise InputError(f"the date and value columns are the same ({header[value_index]!r})")
+    lines = [n for n, _ in body]
+    values = np.empty(len(body))
+    missing = []
+    for k, (n, row) in enumerate(body):
+        cell = row[value_index]
+        number = _number(cell)
+        if number is None:
+            if cell.lower() not in MISSING:
+                raise DataFileError(f"{cell!r} in column {header[value_index]!r} is not a number",
+                                    path, n, value_index + 1)
+            missing.append(k)
+            number = math.nan
+        elif math.isinf(number):
+            raise DataFileError(f"{cell!r} in column {header[value_index]!r} is infinite", path, n,
+                                value_index + 1)
+        values[k] = number
+    dates = None
+    if date_index is not None:
+        dates = []
+        for n, row in body:
+            d = parse_date(row[date_index])
+            if d is None:
+                raise DataFileError(f"{row[date_index]!r} in column {header[date_index]!r} is not "
+                                    "a date (YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DD HH:MM)",
+                                    path, n, date_index + 1)
+            if dates and d <= dates[-1]:
+                what = "repeats" if d == dates[-1] else "comes before"
+                raise DataFileError(f"date {row[date_index]} {what} the previous row's: rows must "
+                                    "be in time order, oldest first, one per date", path, n,
+                                    date_index + 1)
+            dates.append(d)
+    if missing and fill == "refuse":
+        shown = ", ".join(str(lines[k]) for k in missing[:5]) + (", ..." if len(missing) > 5 else "")
+        raise DataFileError(f"{len(missing)} missing value(s) in column {header[value_index]!r}, "
+                            f"on line(s) {shown}; pass --fill interpolate or --fill previous to "
+                            "fill them", path)
+    if missing and len(missing) == len(values):
+        raise DataFileError(f"column {header[value_index]!r} holds no values", path)
+    frequency = infer_frequency(dates) if dates else None
+    gaps = []
+    if frequency is not None:
+        for k, (a, b) in enumerate(zip(dates, dates[1:])):
+            steps = _steps_between(a, b, frequency)
+            if steps != int(steps):
+                raise DataFileError(f"date {b} is off the {frequency} grid of the dates before it "
+                                    f"(a step of {steps:g}); the dates must be evenly spaced", path,
+                                    lines[k + 1], date_index + 1)
+            if steps > 1:
+                gaps.append((lines[k], int(steps) - 1))
+    if gaps and fill != "refuse":
+        values, dates, lines = _insert_gaps(values, dates, lines, frequency)
+    if np.isnan(values).any():
+        values = _fill(values, fill)
+    return TimeSeries(values, dates, frequency, season_of(frequency), header[value_index],
+                      None if date_index is None else header[date_index], lines, gaps, path)
+
+
+def _number(text):
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return None if math.isnan(value) else value
+
+
+def _insert_gaps(values, dates, lines, frequency):
+    """The missing dates of the grid inserted, their values NaN (filled next)."""
+    out_values, out_dates, out_lines = [values[0]], [dates[0]], [lines[0]]
+    for k in range(1, len(values)):
+        steps = int(_steps_between(dates[k - 1], dates[k], frequency))
+        for j in range(1, steps):
+            out_values.append(math.nan)
+            out_dates.append(step_date(dates[k - 1], frequency, j))
+            out_lines.append(None)
+        out_values.append(values[k])
+        out_dates.append(dates[k])
+        out_lines.append(lines[k])
+    return np.array(out_values), out_dates, out_lines
+
+
+def _fill(values, fill):
+    """NaN filled: linearly between neighbours (the ends with the nearest
+    value), or with the previous value (the first ones with the first value)."""
+    known = ~np.isnan(values)
+    steps = np.arange(len(values))
+    if fill == "interpolate":
+        return np.interp(steps, steps[known], values[known])
+    index = np.maximum.accumulate(np.where(known, steps, -1))  # the last known step so far
+    return np.where(index >= 0, values[np.maximum(index, 0)], values[known][0])
+
+
+def describe(series):
+    """One line about a series as read: its size, dates, frequency and gaps."""
+    text = f"{series.path}: {len(series)} values of {series.name!r}"
+    if series.dates:
+        text += (f", {series.dates[0]:%Y-%m-%d} to {series.dates[-1]:%Y-%m-%d}, "
+                 f"{series.frequency or 'irregular'} (season {series.season})")
+    if series.gaps:
+        total = sum(n for _, n in series.gaps)
+        where = ", ".join(f"after line {line}" for line, _ in series.gaps[:3])
+        text += (f"; {total} date(s) missing ({where}{', ...' if len(series.gaps) > 3 else ''})"
+                 + (", rows used as they are (--fill interpolate inserts them)"
+                    if series.lines and None not in series.lines else ", inserted and filled"))
+    return text

@@ -1,0 +1,10 @@
+"""Time-series forecasting with LSTMs: metrics, baselines, scaling, the
+Forecaster and rolling-origin backtesting."""
+
+from .baselines import BASELINES, drift, naive, seasonal_naive, ses
+from .forecaster import DEFAULTS, Forecast, ForecastPreprocessing, Forecaster
+from .metrics import coverage, mae, mase, pinball, rmse, scores, smape
+
+__all__ = ["BASELINES", "DEFAULTS", "Forecast", "ForecastPreprocessing", "Forecaster",
+           "coverage", "drift", "mae", "mase", "naive", "pinball", "rmse", "scores",
+           "seasonal_naive", "ses", "smape"]

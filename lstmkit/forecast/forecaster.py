@@ -1,0 +1,646 @@
+"""The Forecaster: one or several series in, point forecasts and
+prediction intervals for the next `horizon` steps out.
+
+    f = Forecaster().fit(values, horizon=24, season=12, dates=dates)
+    result = f.predict()        # result.point (24,), result.lower, result.upper
+    f.save("runs/airline"); Forecaster.load("runs/airline").predict()
+
+What fit does, in order: each series is scaled on its own training values
+(scaling.SeriesScaling: log when every value is positive, then
+standardised); the windows of all series are pooled into one global model;
+an ensemble of members (network.build_network), one per seed and input
+length (N-BEATS' ensembling over look-backs), each stopped early on an
+inner validation block (the last `horizon` values of each series), then
+refitted on all windows for its best number of epochs; the ensemble's
+forecast is the median of its members' quantiles. Intervals are the
+pinball-trained quantiles, optionally widened by split-conformal
+calibration on the validation block (conformalised quantile regression,
+Romano et al. 2019).
+"""
+
+import datetime
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import __version__
+from ..data.preprocessing import Preprocessing
+from ..data.timeseries import FREQUENCIES, TimeSeries, step_date
+from ..errors import InputError, InputTypeError, ModelFileError
+from ..files import atomic_write, parse_json, replace_folder
+from ..model import load_model
+from .features import calendar_features
+from .network import BASES, assemble, run_network
+from .scaling import SCALERS, WINDOW_LEVELS, SeriesScaling
+from .training import pooled_windows, train_member
+
+TASK_NAME = "forecasting"
+MANIFEST = "forecaster.json"
+FORMAT = "lstmkit.forecaster"
+FORMAT_VERSION = 1
+MAX_MEMBERS = 64
+
+# Chosen by inner validation on the training parts only (each series' last
+# horizon of its training part held out); see benchmarks/forecasting.py.
+DEFAULTS = {
+    "lookbacks": (1.5, 3.0),   # input lengths, as multiples of the horizon
+    "seeds": 2,                # members per input length
+    "units": 64, "layers": 1, "dropout": 0.0,
+    "level": "last", "base": "seasonal", "log": "auto", "scaler": "standard",
+    "calendar": True,
+    "quantiles": (0.1, 0.5, 0.9),
+    "calibrate": True,
+    "refit": True,
+    "batch_size": 64, "batches_per_epoch": 20, "max_epochs": 60, "patience": 8,
+    "learning_rate": 3e-3, "clip_grad_norm": 1.0,
+    "recursive": False,
+}
+
+
+@dataclass
+class Forecast:
+    """What predict returns; arrays (H,) for one series, (S, H) for several.
+
+    Attributes:
+        point: the point forecasts (the median quantile).
+        quantiles: {q: forecasts of quantile q}.
+        lower, upper: the outermost quantiles (the interval's bounds).
+        level: the interval's nominal coverage (upper q - lower q).
+        dates: the future dates of each series (lists), or None.
+    """
+
+    point: np.ndarray
+    quantiles: dict
+    lower: np.ndarray
+    upper: np.ndarray
+    level: float
+    dates: list = None
+
+
+class ForecastPreprocessing(Preprocessing):
+    """What a forecaster's members need to read raw series, saved with each:
+    the settings, each training series' scaling, its last date, the
+    calendar used, and the conformal corrections."""
+
+    KIND = "forecast_scaling"
+    VERSION = 1
+
+    def __init__(self, settings, scalings, horizon, season, frequency, calendar, last_dates,
+                 widths, correction):
+        self.settings, self.scalings = dict(settings), list(scalings)
+        self.horizon, self.season, self.frequency = horizon, season, frequency
+        self.calendar, self.last_dates = calendar, list(last_dates)
+        self.widths = dict(widths)  # known, past, static covariate counts
+        self.correction = correction  # (H,) conformal widening, in scaled units, or None
+
+    def to_json(self):
+        return {"settings": {k: list(v) if isinstance(v, tuple) else v
+                             for k, v in self.settings.items()},
+                "scalings": [s.to_json() for s in self.scalings], "horizon": self.horizon,
+                "season": self.season, "frequency": self.frequency, "calendar": self.calendar,
+                "last_dates": [None if d is None else d.isoformat() for d in self.last_dates],
+                "widths": self.widths,
+                "correction": None if self.correction is None else list(map(float,
+                                                                            self.correction))}
+
+    @classmethod
+    def from_json(cls, data):
+        if not isinstance(data, dict):
+            raise InputError("forecast preprocessing must be an object")
+        for key in ("horizon", "season"):
+            if isinstance(data.get(key), bool) or not isinstance(data.get(key), int) or \
+                    data[key] < 1:
+                raise InputError(f"{key} must be a positive int, got {data.get(key)!r}")
+        settings = data.get("settings")
+        if not isinstance(settings, dict) or set(settings) != set(DEFAULTS):
+            raise InputError("settings must name every forecaster setting")
+        settings = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
+        if data.get("frequency") not in (None, *FREQUENCIES) or data.get("calendar") not in (
+                "dates", "phase", "none"):
+            raise InputError("frequency or calendar is not one this lstmkit knows")
+        scalings = [SeriesScaling.from_json(s) for s in data.get("scalings") or []]
+        if not scalings:
+            raise InputError("scalings must hold one entry per training series")
+        try:
+            dates = [None if d is None else datetime.datetime.fromisoformat(d)
+                     for d in data.get("last_dates") or []]
+        except (TypeError, ValueError):
+            raise InputError("last_dates must be ISO dates") from None
+        widths = data.get("widths")
+        if not isinstance(widths, dict) or set(widths) != {"known", "past", "static"}:
+            raise InputError("widths must give known, past and static")
+        correction = data.get("correction")
+        if correction is not None and (not isinstance(correction, list)
+                                       or len(correction) != data["horizon"]):
+            raise InputError("correction must hold one value per horizon step")
+        return cls(settings, scalings, data["horizon"], data["season"], data["frequency"],
+                   data["calendar"], dates, widths, None if correction is None
+                   else np.array(correction))
+
+
+def _as_series_list(series):
+    """A list of 1-D float64 arrays (and their dates, where a TimeSeries gave them)."""
+    if isinstance(series, TimeSeries):
+        return [series.values], [series.dates], series
+    if isinstance(series, np.ndarray) and series.ndim == 1 or (
+            isinstance(series, (list, tuple)) and series and
+            all(isinstance(v, (int, float, np.number)) for v in series)):
+        return [np.asarray(series, dtype=np.float64)], [None], None
+    if isinstance(series, np.ndarray) and series.ndim == 2:
+        return [np.asarray(s, dtype=np.float64) for s in series], [None] * len(series), None
+    if isinstance(series, (list, tuple)):
+        out, dates = [], []
+        for s in series:
+            if isinstance(s, TimeSeries):
+                out.append(s.values)
+                dates.append(s.dates)
+            else:
+                out.append(np.asarray(s, dtype=np.float64))
+                dates.append(None)
+        return out, dates, None
+    raise InputTypeError(f"series must be an array, a list of arrays or a TimeSeries, got "
+                         f"{type(series).__name__}")
+
+
+def check_series(values, i, horizon, count):
+    """A series checked: 1-D, finite, long enough for the horizon, not constant."""
+    where = "the series" if count == 1 else f"series {i}"
+    if values.ndim != 1:
+        raise InputError(f"{where} must be 1-D, got shape {values.shape}")
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise InputError(f"{where} holds {int(bad.sum())} NaN or infinite value(s), the first "
+                         f"at step {int(np.flatnonzero(bad)[0])}")
+    minimum = minimum_length(horizon)
+    if len(values) < minimum:
+        raise InputError(f"{where} has {len(values)} values; a horizon of {horizon} needs at "
+                         f"least {minimum} (windows to train on and {horizon} values to "
+                         "validate on)")
+
+
+def check_values(values, where):
+    """Values to forecast from checked: 1-D, not empty, finite."""
+    if values.ndim != 1 or len(values) == 0:
+        raise InputError(f"{where} must be a non-empty 1-D series, got shape {values.shape}")
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise InputError(f"{where} holds {int(bad.sum())} NaN or infinite value(s), the first "
+                         f"at step {int(np.flatnonzero(bad)[0])}")
+
+
+def minimum_length(horizon):
+    """The fewest values a series needs for `horizon`: a horizon's worth to
+    validate on and two before it (shorter inputs are padded and masked)."""
+    return horizon + 2
+
+
+class Forecaster:
+    """An ensemble of LSTM forecasters over one or several series.
+
+    Args (each defaults to DEFAULTS, chosen on training data only):
+        lookbacks: input lengths as multiples of the horizon; one group of
+            members per length. Series shorter are padded and masked.
+        seeds: members per input length, each its own seed.
+        units, layers, dropout: each member's LSTM.
+        level: the per-window level subtracted from inputs and added to
+            outputs: 'last' value, 'mean' of the last season, 'none'.
+        base: 'seasonal' (learn the correction to seasonal naive) or 'none'.
+        log: 'auto' (log when every training value is positive), True, False.
+        scaler: per series, 'standard', 'minmax' or 'none'.
+        calendar: known-future calendar features from the dates (or the
+            position in the season without dates).
+        quantiles: the quantiles trained with the pinball loss; must hold 0.5.
+        calibrate: widen the intervals by split-conformal calibration on the
+            inner validation block.
+        refit: after early stopping, retrain on all windows for the best
+            number of epochs.
+        batch_size, batches_per_epoch, max_epochs, patience, learning_rate,
+            clip_grad_norm: training (an epoch is batches_per_epoch batches
+            of windows drawn at random).
+        recursive: a one-step network rolled forward, feeding its median
+            back (the direct multi-horizon network is the default).
+    """
+
+    def __init__(self, **settings):
+        unknown = sorted(set(settings) - set(DEFAULTS))
+        if unknown:
+            raise InputError(f"unknown forecaster setting(s) {unknown}; known: "
+                             f"{', '.join(DEFAULTS)}")
+        self.settings = {**DEFAULTS, **settings}
+        self._check_settings()
+        self.members, self.preprocessing, self.info = [], None, {}
+
+    def _check_settings(self):
+        s = self.settings
+        for key, choices in (("level", WINDOW_LEVELS), ("base", BASES), ("scaler", SCALERS),
+                             ("log", ("auto", True, False))):
+            if s[key] not in choices:
+                raise InputError(f"{key} must be one of {', '.join(map(repr, choices))}, got "
+                                 f"{s[key]!r}")
+        q = tuple(float(v) for v in s["quantiles"])
+        if 0.5 not in q or any(not 0 < v < 1 for v in q) or list(q) != sorted(set(q)):
+            raise InputError(f"quantiles must be increasing, between 0 and 1, and hold 0.5, got "
+                             f"{s['quantiles']!r}")
+        s["quantiles"] = q
+        s["lookbacks"] = tuple(float(v) for v in s["lookbacks"])
+        if not s["lookbacks"] or any(v <= 0 for v in s["lookbacks"]):
+            raise InputError(f"lookbacks must be positive multiples of the horizon, got "
+                             f"{s['lookbacks']!r}")
+        for key in ("seeds", "units", "layers", "batch_size", "batches_per_epoch", "max_epochs"):
+            if isinstance(s[key], bool) or not isinstance(s[key], int) or s[key] < 1:
+                raise InputError(f"{key} must be a positive int, got {s[key]!r}")
+        if len(s["lookbacks"]) * s["seeds"] > MAX_MEMBERS:
+            raise InputError(f"at most {MAX_MEMBERS} members (lookbacks x seeds)")
+
+    # ----- fitting ---------------------------------------------------------------
+
+    def fit(self, series, horizon, season=None, frequency=None, dates=None, known=None,
+            past=None, static=None, seed=0, verbose=0, print_fn=None):
+        """Train on `series` to forecast `horizon` steps.
+
+        Args:
+            series: a 1-D array, a list of 1-D arrays (one global model), or a
+                TimeSeries (lstmkit.data.timeseries; its dates, frequency and
+                season are used).
+            horizon: steps to forecast (an int of at least 1).
+            season: the seasonal period m; default the frequency's (1 if none).
+            frequency: 'monthly', 'daily', ...; with dates, for the calendar.
+            dates: one datetime per step (a list per series for several).
+            known: per series, (n + horizon, K) covariates known in advance
+                (holidays, prices, ...), future included.
+            past: per series, (n, P) covariates observed up to now only.
+            static: per series, (S,) features of the series itself.
+            seed: member i of input length j gets seed 1000 * seed + ...;
+                the same seed, the same forecaster.
+        Returns self.
+        """
+        started = time.perf_counter()
+        values, given_dates, ts = _as_series_list(series)
+        if ts is not None:
+            frequency = frequency or ts.frequency
+            season = season if season is not None else ts.season
+            dates = dates if dates is not None else ts.dates
+        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
+            raise InputError(f"horizon must be a positive int, got {horizon!r}")
+        horizon = int(horizon)
+        if season is None:
+            season = FREQUENCIES.get(frequency, (1, None))[0]
+        if isinstance(season, bool) or not isinstance(season, (int, np.integer)) or season < 1:
+            raise InputError(f"season must be a positive int, got {season!r}")
+        season = int(season)
+        if dates is not None and len(values) == 1 and not (
+                dates and isinstance(dates[0], (list, tuple))):
+            dates = [dates]
+        dates = dates if dates is not None else given_dates
+        for i, v in enumerate(values):
+            check_series(v, i, horizon, len(values))
+        known, past, static = (_per_series(c, len(values), name) for c, name in
+                               ((known, "known"), (past, "past"), (static, "static")))
+        widths = {"known": _width(known, 1, values, horizon, "known"),
+                  "past": _width(past, 1, values, 0, "past"),
+                  "static": _width(static, 0, values, None, "static")}
+        s = self.settings
+        log = s["log"] if s["log"] != "auto" else all((v > 0).all() for v in values)
+        scalings = [SeriesScaling.fit(v, log, s["scaler"], "the series" if len(values) == 1
+                                      else f"series {i}") for i, v in enumerate(values)]
+        calendar = ("dates" if s["calendar"] and frequency in FREQUENCIES and dates is not None
+                    and all(d is not None for d in dates) else
+                    "phase" if s["calendar"] and season > 1 else "none")
+        last_dates = [d[-1] if calendar == "dates" else None for d in dates]
+        self.preprocessing = ForecastPreprocessing(s, scalings, horizon, season, frequency,
+                                                   calendar, last_dates, widths, None)
+        out_horizon = 1 if s["recursive"] else horizon
+        prepared = [self._prepare(scalings[i].transform(v), i, d, k, p, st) for i, (v, d, k, p, st)
+                    in enumerate(zip(values, dates, known, past, static))]
+        features = prepared[0]["features"]
+        members, info_members, val_predictions = [], [], []
+        cutoff_val = lambda n: n - horizon
+        for j, lookback in enumerate(s["lookbacks"]):
+            timesteps = max(int(round(lookback * horizon)), 1)
+            train, val = pooled_windows(prepared, timesteps, out_horizon, season, s, cutoff_val)
+            if s["recursive"]:  # validate a one-step network on the block's one-step targets
+                val = pooled_windows(prepared, timesteps, 1, season, s, cutoff_val)[1]
+            for r in range(s["seeds"]):
+                member_seed = 1000 * seed + 100 * j + r
+                model, best, best_loss = train_member(train, val, features, out_horizon, s,
+                                                      member_seed, verbose=verbose)
+                val_predictions.append(self._validation_quantiles(model, prepared, timesteps,
+                                                                  horizon))
+                if s["refit"]:
+                    everything, _ = pooled_windows(prepared, timesteps, out_horizon, season, s,
+                                                   lambda n: n)
+                    model, _, _ = train_member(everything, None, features, out_horizon, s,
+                                               member_seed, epochs=best, verbose=verbose)
+                model.metadata = {"task": TASK_NAME, "timesteps": timesteps,
+                                  "member": len(members), "seed": member_seed}
+                members.append(model)
+                info_members.append({"timesteps": timesteps, "seed": member_seed,
+                                     "best_epoch": best, "val_loss": best_loss})
+                if print_fn:
+                    print_fn(f"member {len(members)}/{len(s['lookbacks']) * s['seeds']}: "
+                             f"{timesteps} input steps, best epoch {best}, validation "
+                             f"pinball {best_loss:.4f}")
+        self.members = members
+        self._training = (values, dates)
+        if s["calibrate"]:
+            self.preprocessing.correction = self._conformal(prepared, val_predictions, horizon)
+        self.info = {"members": info_members, "series": len(values), "horizon": horizon,
+                     "season": season, "frequency": frequency, "log": bool(log),
+                     "calendar": calendar, "seconds": time.perf_counter() - started}
+        return self
+
+    def _prepare(self, z, i, dates, known, past, static):
+        """One scaled series and its covariate arrays, as assemble takes them
+        (i: which training series it continues, for its dates; None for another)."""
+        pre = self.preprocessing
+        n, H = len(z), pre.horizon
+        calendar = self._calendar(n, H, dates, i)
+        known_all = calendar if known is None else np.concatenate(
+            [calendar, np.asarray(known, np.float64)[:n + H]], 1)
+        known_all = known_all if known_all.shape[1] else None
+        features = 2 + (0 if known_all is None else known_all.shape[1]) + \
+            pre.widths["past"] + pre.widths["static"]
+        return {"z": z, "known": known_all,
+                "past": None if past is None else np.asarray(past, np.float64),
+                "static": None if static is None else np.asarray(static, np.float64),
+                "features": features}
+
+    def _calendar(self, n, horizon, dates, i):
+        pre = self.preprocessing
+        steps = np.arange(n + horizon)
+        if pre.calendar == "dates":
+            if dates is None:
+                if i is None:
+                    raise InputError("this forecaster reads calendar features from the dates: "
+                                     "pass the dates of the series to forecast from")
+                dates = [step_date(pre.last_dates[i], pre.frequency, k - n + 1) for k in range(n)]
+            future = [step_date(dates[-1], pre.frequency, k) for k in range(1, horizon + 1)]
+            return calendar_features(steps, pre.frequency, pre.season, list(dates) + future)
+        if pre.calendar == "phase":
+            return calendar_features(steps, None, pre.season)
+        return np.zeros((n + horizon, 0))
+
+    def _validation_quantiles(self, model, prepared, timesteps, horizon):
+        """Each series' validation-block quantiles (H, Q), scaled units, from
+        the origin where the block starts (the early-stopped network)."""
+        out = []
+        for p in prepared:
+            n = len(p["z"])
+            cut = {**p, "z": p["z"][:n - horizon],
+                   "past": None if p["past"] is None else p["past"][:n - horizon]}
+            out.append(self._quantiles_of([model], cut, timesteps_of=[timesteps],
+                                          horizon=horizon))
+        return out
+
+    def _conformal(self, prepared, val_predictions, horizon):
+        """The split-conformal widening of the intervals (H,), in scaled
+        units: the (1 - alpha) quantile of the nonconformity scores
+        max(lower - y, y - upper) on every series' validation block, by step
+        of the horizon when there are enough scores, else pooled."""
+        members = len(val_predictions)
+        scores = []
+        for i, p in enumerate(prepared):
+            y = p["z"][-horizon:]
+            q = np.median([val_predictions[m][i] for m in range(members)], axis=0)  # (H, Q)
+            scores.append(np.maximum(q[:, 0] - y, y - q[:, -1]))
+        scores = np.array(scores)  # (S, H)
+        alpha = 1 - (self.settings["quantiles"][-1] - self.settings["quantiles"][0])
+        level = min(1.0, (1 - alpha) * (1 + 1 / scores.size))
+        return np.full(horizon, float(np.quantile(scores, level, method="higher")))
+
+    # ----- predicting --------------------------------------------------------------
+
+    def _quantiles_of(self, members, p, timesteps_of, horizon):
+        """The median over `members` of the quantiles (H, Q) from the end of
+        prepared series p, in scaled units (level and base added back)."""
+        s, pre = self.settings, self.preprocessing
+        out = []
+        for model, timesteps in zip(members, timesteps_of):
+            if s["recursive"]:
+                out.append(self._recursive(model, p, timesteps, horizon))
+                continue
+            n = len(p["z"])
+            w = assemble(p["z"], [n - 1], timesteps, pre.horizon, pre.season, s["level"],
+                         s["base"], p["known"], p["past"], p["static"])
+            q = run_network(model, w["x"], w["mask"], pre.horizon, s["quantiles"])[0]
+            out.append(q + w["level"][0] + w["base"][0][:, None])
+        return np.sort(np.median(out, axis=0), axis=1)[:horizon]  # quantiles kept in order
+
+    def _recursive(self, model, p, timesteps, horizon):
+        """A one-step network rolled forward on its own medians; the
+        interval of step k is the one-step interval widened by sqrt(k)."""
+        s, pre = self.settings, self.preprocessing
+        z = p["z"].copy()
+        rows = []
+        for k in range(horizon):
+            n = len(z)
+            w = assemble(z, [n - 1], timesteps, 1, pre.season, s["level"], s["base"],
+                         p["known"],
+                         None if p["past"] is None else _extend(p["past"], n), p["static"])
+            q = run_network(model, w["x"], w["mask"], 1, s["quantiles"])[0, 0]
+            centre = q + w["level"][0] + w["base"][0, 0]
+            median = centre[list(s["quantiles"]).index(0.5)]
+            rows.append(median + (centre - median) * np.sqrt(k + 1))
+            z = np.append(z, median)
+        return np.array(rows)
+
+    def predict(self, horizon=None, series=None, dates=None, known=None, past=None,
+                static=None):
+        """Forecast `horizon` steps (default the trained one) after the end
+        of `series` (default the training series; new values of series the
+        model was trained on, in the same order, or other series: the first
+        training series' scaling is then fitted anew on each). Returns a
+        Forecast."""
+        if not self.members:
+            raise InputError("the forecaster is not fitted: call fit first")
+        pre, s = self.preprocessing, self.settings
+        horizon = pre.horizon if horizon is None else horizon
+        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or not (
+                1 <= horizon <= pre.horizon):
+            raise InputError(f"horizon must be between 1 and the trained {pre.horizon} (a "
+                             f"direct model forecasts the horizon it was trained for), got "
+                             f"{horizon!r}")
+        if series is None:
+            if self._training is None:
+                raise InputError("this forecaster was loaded from a file: pass the series to "
+                                 "forecast from")
+            values, dates_list = self._training
+        else:
+            values, dates_list, ts = _as_series_list(series)
+            if dates is not None:
+                dates_list = [dates] if len(values) == 1 and not isinstance(
+                    dates[0], (list, tuple)) else dates
+        for i, v in enumerate(values):
+            check_values(v, "the series" if len(values) == 1 else f"series {i}")
+        known, past, static = (_per_series(c, len(values), name) for c, name in
+                               ((known, "known"), (past, "past"), (static, "static")))
+        timesteps = [m.metadata["timesteps"] for m in self.members]
+        points, quantiles = [], []
+        for i, (v, d, k, p, st) in enumerate(zip(values, dates_list, known, past, static)):
+            scaling = self._scaling_for(i, v, len(values))
+            continued = series is None or len(values) == len(pre.scalings)
+            prepared = self._prepare(scaling.transform(v), i if continued else None, d, k, p, st)
+            q = self._quantiles_of(self.members, prepared, timesteps, horizon)
+            if pre.correction is not None:
+                q[:, 0] -= pre.correction[:horizon]
+                q[:, -1] += pre.correction[:horizon]
+            quantiles.append(scaling.inverse(q))  # (H, Q) in the series' units
+        quantiles = np.array(quantiles)  # (S, H, Q)
+        one = len(values) == 1
+        qs = s["quantiles"]
+        by_q = {q: quantiles[0, :, j] if one else quantiles[:, :, j] for j, q in enumerate(qs)}
+        future = None
+        if pre.frequency in FREQUENCIES and all(d is not None for d in dates_list):
+            future = [[step_date(d[-1], pre.frequency, k) for k in range(1, horizon + 1)]
+                      for d in dates_list]
+        elif pre.calendar == "dates" and series is None:
+            future = [[step_date(d, pre.frequency, k) for k in range(1, horizon + 1)]
+                      for d in pre.last_dates]
+        return Forecast(by_q[0.5], by_q, by_q[qs[0]], by_q[qs[-1]], qs[-1] - qs[0],
+                        None if future is None else (future[0] if one else future))
+
+    def _scaling_for(self, i, values, count):
+        """The scaling of series i: the trained one when the series are the
+        training series continued, else one fitted on `values` alike."""
+        pre = self.preprocessing
+        if count == len(pre.scalings):
+            return pre.scalings[i]
+        first = pre.scalings[0]
+        log = first.log and bool((values > 0).all())
+        return SeriesScaling.fit(values, log, first.scaler)
+
+    _training = None
+
+    def fit_predict(self, series, horizon, **options):
+        return self.fit(series, horizon, **options).predict()
+
+    # ----- files -------------------------------------------------------------------
+
+    def save(self, path):
+        """Write the forecaster to folder `path`: forecaster.json (the
+        manifest) and one lstmkit model folder per member, each carrying
+        the ForecastPreprocessing. Staged in a sibling folder and renamed
+        into place, so `path` holds the old forecaster or the new, never a part."""
+        if not self.members:
+            raise InputError("the forecaster is not fitted: nothing to save")
+        path = os.path.abspath(os.fspath(path))
+        parent = os.path.dirname(path)
+        if not os.path.isdir(parent):
+            raise InputError(f"{path}: the folder {parent} does not exist")
+        tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}.tmp-")
+        try:
+            self.write(tmp)
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(tmp, 0o777 & ~mask)  # mkdtemp makes it 0700
+            replace_folder(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def write(self, folder):
+        """The forecaster's files written into the existing `folder`."""
+        names = []
+        for i, model in enumerate(self.members):
+            names.append(f"member-{i}")
+            model.compile(loss="mae", optimizer="adam", device="cpu")  # a file keeps names only
+            model.save(os.path.join(folder, names[-1]), metadata=model.metadata,
+                       preprocessing=self.preprocessing)
+        manifest = {"format": FORMAT, "format_version": FORMAT_VERSION,
+                    "lstmkit_version": __version__, "task": TASK_NAME, "members": names,
+                    "info": _jsonable(self.info)}
+        atomic_write(os.path.join(folder, MANIFEST),
+                     json.dumps(manifest, indent=2, allow_nan=False).encode())
+
+    @classmethod
+    def load(cls, path):
+        """A forecaster saved by `save`."""
+        path = os.fspath(path)
+        manifest_path = os.path.join(path, MANIFEST)
+        if not os.path.isfile(manifest_path):
+            raise ModelFileError(f"{path}: not a saved forecaster (no {MANIFEST})")
+        with open(manifest_path, "rb") as f:
+            manifest = parse_json(f.read(), manifest_path)
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise ModelFileError(f"{manifest_path}: not a forecaster (no format '{FORMAT}')")
+        version = manifest.get("format_version")
+        if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
+            raise ModelFileError(f"{manifest_path}: format_version {version!r} is not one this "
+                                 f"lstmkit reads ({FORMAT_VERSION})")
+        names = manifest.get("members")
+        if not isinstance(names, list) or not 1 <= len(names) <= MAX_MEMBERS or not all(
+                isinstance(n, str) and n.startswith("member-") and n[7:].isdigit()
+                for n in names):
+            raise ModelFileError(f"{manifest_path}: members must be a list of 1 to {MAX_MEMBERS} "
+                                 "names member-<n>")
+        members = [load_model(os.path.join(path, n), device="cpu") for n in names]
+        pre = members[0].preprocessing
+        for name, model in zip(names, members):
+            where = os.path.join(path, name)
+            if not isinstance(model.preprocessing, ForecastPreprocessing) or (
+                    model.preprocessing.to_json() != pre.to_json()):
+                raise ModelFileError(f"{where}: its preprocessing differs from {names[0]}'s: the "
+                                     "members do not belong together")
+            t = model.metadata.get("timesteps")
+            if isinstance(t, bool) or not isinstance(t, int) or t < 1:
+                raise ModelFileError(f"{where}: metadata timesteps must be a positive int")
+        forecaster = cls(**pre.settings)
+        forecaster.members, forecaster.preprocessing = members, pre
+        forecaster.info = manifest.get("info") if isinstance(manifest.get("info"), dict) else {}
+        return forecaster
+
+
+def _extend(past, n):
+    """Past covariates padded with their last row to n steps (recursive steps)."""
+    return past if len(past) >= n else np.concatenate([past, np.repeat(past[-1:], n - len(past),
+                                                                       0)])
+
+
+def _per_series(covariate, count, name):
+    """A covariate given for one series (an array) or per series (a list) as a list."""
+    if covariate is None:
+        return [None] * count
+    if count == 1 and not isinstance(covariate, (list, tuple)):
+        return [covariate]
+    if not isinstance(covariate, (list, tuple)) or len(covariate) != count:
+        raise InputError(f"{name} must be given per series: a list of {count}")
+    return list(covariate)
+
+
+def _width(covariates, ndim, values, extra, name):
+    """Columns of a covariate (0 if not given), each series' array checked."""
+    widths = set()
+    for i, (c, v) in enumerate(zip(covariates, values)):
+        if c is None:
+            widths.add(0)
+            continue
+        a = np.asarray(c, dtype=np.float64)
+        if ndim == 0:
+            if a.ndim != 1:
+                raise InputError(f"static covariates of series {i} must be 1-D (features,)")
+        elif a.ndim != 2 or (extra is not None and len(a) < len(v) + extra):
+            raise InputError(f"{name} covariates of series {i} must be (steps, features) with at "
+                             f"least {len(v) + (extra or 0)} steps, got shape {a.shape}")
+        if not np.isfinite(a).all():
+            raise InputError(f"{name} covariates of series {i} hold NaN or infinite values")
+        widths.add(a.shape[-1])
+    if len(widths) > 1:
+        raise InputError(f"{name} covariates differ in width between series: {sorted(widths)}")
+    return widths.pop()
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
