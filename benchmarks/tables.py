@@ -210,6 +210,20 @@ def table(fn):
     return fn
 
 
+@table
+def demo(report):
+    """`lstmkit demo`'s held-out figures and the command's wall time."""
+    wall = report["wall_seconds"]
+    return [
+        "| held-out accuracy | held-out loss | sentences | wall time of the command, median "
+        "(range) |",
+        "|---|---|---|---|",
+        f"| **{report['test_accuracy']:.3f}** | {report['test_loss']:.3f} | "
+        f"{report['test_samples']} | {wall['median']:.1f} s ({wall['min']:.1f}–{wall['max']:.1f} s, "
+        f"{len(wall['runs'])} runs) |",
+    ]
+
+
 def render(name, results=RESULTS):
     """The table `name` built from results/<name>.json, as it sits between its markers."""
     with open(os.path.join(results, f"{name}.json")) as f:
