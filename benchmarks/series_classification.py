@@ -50,7 +50,8 @@ def run_lstmkit(train_path, test_path, seeds, threads, overrides):
     import torch
 
     from lstmkit.data.tsfile import read_series_file
-    from lstmkit.tasks.series import classification_report, train_classifier
+    from lstmkit.reports import classification_report
+    from lstmkit.tasks.series_ensemble import train_classifier
 
     torch.set_num_threads(threads)
     train, test = read_series_file(train_path), read_series_file(test_path)

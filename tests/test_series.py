@@ -20,9 +20,11 @@ from lstmkit.layers import (LSTM, AttentionPooling1D, Bidirectional, Dense,
                             GlobalAveragePooling1D, GlobalMaxPooling1D)
 from lstmkit.layers.core import Conv1D
 from lstmkit.tasks import TASKS
-from lstmkit.tasks.series import (SeriesClassifier, SeriesScaler, build_classifier,
-                                  classification_report, predict_proba_model, stratified_folds,
-                                  train_classifier)
+from lstmkit.data.seriesscaler import SeriesScaler
+from lstmkit.reports import classification_report
+from lstmkit.tasks.series_ensemble import (SeriesClassifier, build_classifier,
+                                           predict_proba_model, stratified_folds,
+                                           train_classifier)
 
 # ----- a multivariate, unequal-length problem -------------------------------------------
 
@@ -301,7 +303,7 @@ def test_a_saved_classifier_predicts_the_same_and_each_member_is_a_model(sines, 
 def test_saving_over_a_classifier_replaces_it_whole(trained, tmp_path, monkeypatch):
     trained.save(tmp_path / "m")
     before = (tmp_path / "m" / "ensemble.json").read_text()
-    from lstmkit.tasks import series
+    from lstmkit.tasks import series_ensemble as series
 
     def broken(*args, **kwargs):
         raise OSError("disk full")
@@ -434,7 +436,7 @@ def test_members_beyond_five_start_a_new_split_each_holding_out_a_fifth():
 
 def test_cross_validation_scores_every_sample_once_by_a_classifier_that_did_not_see_it(sines,
                                                                                        capsys):
-    from lstmkit.tasks.series import cross_validate
+    from lstmkit.tasks.series_ensemble import cross_validate
     data = read_ts(sines[0])
     result = cross_validate(data, folds=3, seed=0, **{**FAST, "members": 1, "epochs": 3})
     assert result["folds"] == 3 and result["samples"] == 160
@@ -448,7 +450,7 @@ def test_balanced_class_weights_train_and_the_saved_members_keep_named_settings(
     series, labels = sine_mixtures(40, classes=2, dimensions=2, seed=4, lengths=(6, 12))
     keep = [i for i, label in enumerate(labels) if label == "c0" or i % 8 == 1]  # 20 to 5
     data = TimeSeriesData([series[i] for i in keep], [labels[i] for i in keep])
-    from lstmkit.tasks.series import WeightedCrossEntropy, balanced_weights
+    from lstmkit.tasks.series_ensemble import WeightedCrossEntropy, balanced_weights
     np.testing.assert_allclose(balanced_weights(np.array([0] * 20 + [1] * 5), 2), [0.625, 2.5])
     p = torch.tensor([[0.9, 0.1], [0.2, 0.8]])
     loss = WeightedCrossEntropy([0.5, 2.0])(p, torch.tensor([0, 1]))

@@ -1,0 +1,391 @@
+"""The series classifier: its network, the ensemble that averages its
+members, and the training of the members on folds of the training data.
+
+- `build_classifier`: a Conv1D front -> LSTM or Bidirectional(LSTM) ->
+  pooling over the real steps (last state, mean, max or attention) ->
+  Dropout -> Dense(softmax).
+- `train_classifier`: an ensemble of members, each trained with its own
+  seed on all folds but one of a stratified split of the training data,
+  stopped early on the fold it holds out (restoring its best epoch); the
+  ensemble averages their probabilities. Batches come from
+  `SequenceBatches`: bucketed by length, padded after the real steps, the
+  mask passed to the model, so each sample's result is the one it gets run
+  alone.
+- `SeriesClassifier`: the ensemble; predict_proba, predict, evaluate, save,
+  load. A saved classifier is a folder: `ensemble.json` (the manifest) and
+  one sub-folder per member, each an ordinary lstmkit model that
+  `lstmkit.load_model` reads alone.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+from .. import __version__
+from ..callbacks import EarlyStopping
+from ..data.seriesdata import TimeSeriesData
+from ..data.seriesscaler import SeriesScaler, check_choice, class_labels_of
+from ..data.sources import SequenceBatches
+from ..errors import InputError, InputTypeError, ModelFileError
+from ..files import atomic_write, parse_json, replace_folder
+from ..layers import (LSTM, AttentionPooling1D, Bidirectional, Dense, Dropout,
+                      GlobalAveragePooling1D, GlobalMaxPooling1D)
+from ..model import Sequential, load_model
+from ..reports import classification_report, log_loss
+from ..train import resolve_device, set_seed
+
+TASK_NAME = "series_classification"  # in each member's metadata
+POOLINGS = ("last", "mean", "max", "attention")
+MANIFEST = "ensemble.json"
+FORMAT = "lstmkit.series_ensemble"
+FORMAT_VERSION = 1
+MAX_MEMBERS = 64
+FOLDS = 5  # each member holds out a fifth of the training data to stop on
+
+
+# ----- the model -----------------------------------------------------------------
+
+# Chosen on training data only (ItalyPowerDemand's training file, outer 5-fold x 2 on it,
+# and the sine mixtures of tests/test_series.py); the figures are in the README.
+MODEL_DEFAULTS = {"units": 64, "bidirectional": False, "pooling": "last", "conv_filters": 64,
+                  "dropout": 0.2}
+
+
+def build_classifier(features, classes, units=64, bidirectional=False, pooling="last",
+                     conv_filters=64, dropout=0.2, device="auto"):
+    """The sequence classifier, compiled (sparse cross-entropy, Adam, accuracy)
+    and built for `features` per step and any length.
+
+    Args:
+        units: the LSTM's units (per direction).
+        bidirectional: run the LSTM both ways (concatenated).
+        pooling: how the per-step outputs become one vector: 'last' (the
+            state at each sample's last real step; with bidirectional, the
+            backward direction's at its first), 'mean', 'max' or
+            'attention' (AttentionPooling1D) over the real steps.
+        conv_filters: a front of three Conv1D layers of this many filters
+            (kernels 7, 5, 3, ReLU), the convolutional blocks of FCN and
+            LSTM-FCN (Wang et al. 2017; Karim et al. 2017), here run before
+            the LSTM rather than beside it; 0 for none. Default 64.
+        dropout: before the output layer.
+    """
+    from ..layers.core import Conv1D
+
+    check_choice(pooling, POOLINGS, "pooling")
+    layers = []
+    if conv_filters:
+        layers += [Conv1D(conv_filters, k, activation="relu") for k in (7, 5, 3)]
+    lstm = LSTM(units, return_sequences=pooling != "last")
+    layers.append(Bidirectional(lstm) if bidirectional else lstm)
+    if pooling != "last":
+        layers.append({"mean": GlobalAveragePooling1D, "max": GlobalMaxPooling1D,
+                       "attention": AttentionPooling1D}[pooling]())
+    if dropout:
+        layers.append(Dropout(dropout))
+    layers.append(Dense(classes, activation="softmax"))
+    model = Sequential(layers)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"],
+                  device=device)
+    model.build((None, features))
+    return model
+
+
+class WeightedCrossEntropy:
+    """Sparse cross-entropy on the softmax output with one weight per class
+    (class_weight='balanced': n / (classes * count of the class))."""
+
+    def __init__(self, weights):
+        self.weights = torch.as_tensor(weights, dtype=torch.float32)
+        self.__name__ = "weighted_sparse_categorical_crossentropy"
+
+    def __call__(self, p, y):
+        w = self.weights.to(p.device)[y]  # (N,)
+        log_p = torch.log(p.clamp(1e-7, 1.0)).gather(1, y[:, None])[:, 0]  # (N,)
+        return -w * log_p
+
+
+def balanced_weights(y, classes):
+    counts = np.bincount(y, minlength=classes).astype(np.float64)
+    return np.where(counts > 0, len(y) / (classes * np.maximum(counts, 1)), 0.0)
+
+
+def stratified_folds(y, k, seed):
+    """A fold number in [0, k) per sample: each class shuffled, then the
+    samples dealt round-robin in class order, so every fold is non-empty
+    (for k <= n) and holds each class in proportion."""
+    rng = np.random.default_rng(seed)
+    order = np.concatenate([rng.permutation(np.flatnonzero(y == c)) for c in np.unique(y)])
+    folds = np.empty(len(y), dtype=np.int64)
+    folds[order] = (np.arange(len(y)) + rng.integers(k)) % k
+    return folds
+
+
+@torch.inference_mode()
+def predict_proba_model(model, x, batch_size=256):
+    """Class probabilities (N, C) of one model for prepared sequences x,
+    run in batches of similar lengths, each sample masked to its own."""
+    source = SequenceBatches(x, None, batch_size, shuffle=False, bucket=True)
+    device = next(model.parameters()).device
+    model.eval()
+    out = torch.empty(len(x), model.output_shape()[-1])
+    for index in source.index_batches():
+        batch, _, mask = source.batch(index)
+        out[index] = model(batch.to(device), mask=mask.to(device)).float().cpu()
+    return out.numpy()
+
+
+# ----- the ensemble ----------------------------------------------------------------
+
+class SeriesClassifier:
+    """An ensemble of sequence classifiers sharing one SeriesScaler; it
+    predicts the mean of their probabilities.
+
+    Attributes:
+        members: the models (Sequential), each saved as its own lstmkit model.
+        preprocessing: the SeriesScaler.
+        info: what training recorded (settings, seeds, epochs, out-of-fold
+            figures), saved in the manifest.
+    """
+
+    def __init__(self, members, preprocessing, info=None):
+        self.members, self.preprocessing, self.info = list(members), preprocessing, info or {}
+
+    @property
+    def labels(self):
+        return self.preprocessing.labels
+
+    def predict_proba(self, data, batch_size=256):
+        """(N, classes) probabilities for a TimeSeriesData or a list of
+        arrays (steps, features), in the order of `labels`."""
+        x = self.preprocessing.transform(data)
+        return np.mean([predict_proba_model(m, x, batch_size) for m in self.members], axis=0)
+
+    def predict(self, data, batch_size=256):
+        """The predicted label of each sample (a list of str)."""
+        return [self.labels[i] for i in self.predict_proba(data, batch_size).argmax(1)]
+
+    def evaluate(self, data, batch_size=256):
+        """classification_report on labelled data (a TimeSeriesData)."""
+        y = self.preprocessing.encode_labels(data, "the test data")
+        p = self.predict_proba(data, batch_size)
+        return {**classification_report(y, p.argmax(1), self.labels), "log_loss": log_loss(y, p)}
+
+    def save(self, path):
+        """Write the ensemble to folder `path`: a temporary sibling folder
+        first, renamed into place when complete, so `path` holds the old
+        classifier or the new one, never a part."""
+        path = os.path.abspath(os.fspath(path))
+        parent = os.path.dirname(path)
+        if not os.path.isdir(parent):
+            raise InputError(f"--out {path}: the folder {parent} does not exist")
+        tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}.tmp-")
+        try:
+            names = []
+            for i, model in enumerate(self.members):
+                names.append(f"member-{i}")
+                # training may have used a weighted loss or another learning rate: a file
+                # keeps names only
+                model.compile(loss="sparse_categorical_crossentropy", optimizer="adam",
+                              metrics=["accuracy"], device=next(model.parameters()).device)
+                seed = (self.info.get("seeds") or [None] * len(self.members))[i]
+                model.save(os.path.join(tmp, names[-1]), preprocessing=self.preprocessing,
+                           metadata={"task": TASK_NAME, "member": i, "seed": seed})
+            manifest = {"format": FORMAT, "format_version": FORMAT_VERSION,
+                        "lstmkit_version": __version__, "task": TASK_NAME, "members": names,
+                        "labels": self.labels, "features": self.preprocessing.features,
+                        "info": self.info}
+            atomic_write(os.path.join(tmp, MANIFEST),
+                         json.dumps(manifest, indent=2, allow_nan=False).encode())
+            os.chmod(tmp, 0o777 & ~_umask())
+            replace_folder(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    @classmethod
+    def load(cls, path, device="cpu"):
+        """A classifier saved by `save`, or a single lstmkit model of this
+        task (a one-member ensemble)."""
+        path = os.fspath(path)
+        manifest_path = os.path.join(path, MANIFEST)
+        if not os.path.isfile(manifest_path):
+            model = load_model(path, device=device)
+            if model.metadata.get("task") != TASK_NAME or not isinstance(
+                    model.preprocessing, SeriesScaler):
+                raise ModelFileError(f"{path}: not a series classifier (no {MANIFEST}, and the "
+                                     f"model is not of the task {TASK_NAME!r})")
+            return cls([model], model.preprocessing)
+        if os.path.getsize(manifest_path) > 1 << 20:
+            raise ModelFileError(f"{manifest_path}: larger than a manifest can be")
+        with open(manifest_path, "rb") as f:
+            manifest = parse_json(f.read(), manifest_path)
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise ModelFileError(f"{manifest_path}: not a series ensemble (no format '{FORMAT}')")
+        version = manifest.get("format_version")
+        if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
+            raise ModelFileError(f"{manifest_path}: format_version {version!r} is not one this "
+                                 f"lstmkit reads ({FORMAT_VERSION})")
+        names = manifest.get("members")
+        if not isinstance(names, list) or not 1 <= len(names) <= MAX_MEMBERS or not all(
+                isinstance(n, str) and n.startswith("member-") and n[7:].isdigit()
+                for n in names):
+            raise ModelFileError(f"{manifest_path}: members must be a list of 1 to {MAX_MEMBERS} "
+                                 "names member-<n>")
+        members = [load_model(os.path.join(path, n), device=device) for n in names]
+        scaler = members[0].preprocessing
+        for name, model in zip(names, members):
+            if not isinstance(model.preprocessing, SeriesScaler) or (
+                    model.preprocessing.to_json() != scaler.to_json()):
+                raise ModelFileError(f"{os.path.join(path, name)}: its preprocessing differs from "
+                                     f"{names[0]}'s: the members do not belong together")
+            if model.output_shape()[-1] != len(scaler.labels):
+                raise ModelFileError(f"{os.path.join(path, name)}: {model.output_shape()[-1]} "
+                                     f"outputs for {len(scaler.labels)} labels")
+        info = manifest.get("info") if isinstance(manifest.get("info"), dict) else {}
+        return cls(members, scaler, info)
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_size=16,
+                     learning_rate=1e-3, class_weight=None, missing="interpolate",
+                     device="auto", verbose=0, print_fn=None, **model_options):
+    """Train a SeriesClassifier on labelled data (a TimeSeriesData).
+
+    Args:
+        members: models in the ensemble. Their folds: the training data is
+            split, stratified, into 5 folds (at most one per sample), and
+            member i trains on all but fold i, stopped early on fold i; a
+            sixth member and beyond start a new split, shuffled anew, so a
+            member always holds out a fifth. Default 5.
+        seed: seeds the folds and each member (member i: 1000 * seed + i).
+        epochs: the most epochs a member trains. Default 300.
+        patience: epochs without a lower loss on the held-out fold before a
+            member stops; its best epoch's weights are kept. Default 30.
+        batch_size: samples per step. Default 16.
+        learning_rate: Adam's. Default 1e-3 (Keras').
+        class_weight: None (default) or 'balanced': each class's loss
+            weighted by n / (classes * its count), for imbalanced data.
+        missing: the SeriesScaler's policy, 'interpolate' (default) or 'refuse'.
+        **model_options: build_classifier's (units, bidirectional, pooling,
+            conv_filters, dropout).
+
+    Returns a SeriesClassifier; its `info` holds the settings, each member's
+    seed and best epoch, and the out-of-fold accuracy (each training sample
+    predicted by the member that held it out; optimistic, since that fold
+    also chose the member's epoch).
+    """
+    _check_int(members, "members", 1, MAX_MEMBERS)
+    _check_int(epochs, "epochs", 1)
+    _check_int(patience, "patience", 0)
+    _check_int(batch_size, "batch_size", 1)
+    _check_int(seed, "seed", 0)
+    if class_weight not in (None, "balanced"):
+        raise InputError(f"class_weight must be None or 'balanced', got {class_weight!r}")
+    options = {**MODEL_DEFAULTS, **model_options}
+    unknown = sorted(set(options) - set(MODEL_DEFAULTS))
+    if unknown:
+        raise InputError(f"unknown model option(s) {unknown}; known: {', '.join(MODEL_DEFAULTS)}")
+    started = time.perf_counter()
+    scaler = SeriesScaler.fit(data, missing)
+    x = scaler.transform(data, "the training data")
+    y = scaler.encode_labels(data, "the training data")
+    n, classes = len(x), len(scaler.labels)
+    if n < 2:
+        raise InputError(f"the training data holds {n} sample: at least 2 are needed")
+    k = min(FOLDS, n)
+    splits = {}  # the fold number of each sample, per split
+    device = resolve_device(device)
+    loss = WeightedCrossEntropy(balanced_weights(y, classes)) if class_weight else None
+    models, seeds, best_epochs = [], [], []
+    oof, counts = np.zeros((n, classes)), np.zeros(n)
+    for i in range(members):
+        split = i // k  # members beyond the k-th start a new split, shuffled anew
+        if split not in splits:
+            splits[split] = stratified_folds(y, k, seed if split == 0 else [seed, split])
+        held = np.flatnonzero(splits[split] == i % k)
+        train = np.flatnonzero(splits[split] != i % k)
+        member_seed = 1000 * seed + i
+        set_seed(member_seed)
+        model = build_classifier(scaler.features, classes, device=device, **options)
+        model.compile(loss=loss or "sparse_categorical_crossentropy",
+                      optimizer=lambda p: torch.optim.Adam(p, lr=learning_rate),
+                      metrics=None if loss else ["accuracy"], device=device)
+        stop = EarlyStopping("val_loss", patience=patience, restore_best_weights=True)
+        model.fit(SequenceBatches([x[j] for j in train], torch.as_tensor(y[train]), batch_size,
+                                  shuffle=True, seed=member_seed),
+                  validation_data=SequenceBatches([x[j] for j in held], torch.as_tensor(y[held]),
+                                                  256),
+                  epochs=epochs, verbose=verbose, seed=member_seed, callbacks=[stop])
+        held_p = predict_proba_model(model, [x[j] for j in held])
+        oof[held] += held_p
+        counts[held] += 1
+        models.append(model)
+        seeds.append(member_seed)
+        best_epochs.append(None if stop.best_epoch is None else stop.best_epoch + 1)
+        if print_fn:
+            accuracy = (held_p.argmax(1) == y[held]).mean()
+            print_fn(f"member {i + 1}/{members}: best epoch {best_epochs[-1]}, held-out fold "
+                     f"accuracy {accuracy:.4f} ({len(held)} samples)")
+    seen = counts > 0
+    oof[seen] /= counts[seen, None]
+    info = {"settings": {"members": members, "seed": seed, "epochs": epochs, "patience": patience,
+                         "batch_size": batch_size, "learning_rate": learning_rate,
+                         "class_weight": class_weight, "missing": missing, **options},
+            "seeds": seeds, "best_epochs": best_epochs, "training_samples": n,
+            "data": data.problem_name or (os.path.basename(data.path) if data.path else None),
+            "out_of_fold": {"samples": int(seen.sum()),  # scored by the members that held it out
+                            **classification_report(y[seen], oof[seen].argmax(1), scaler.labels)},
+            "seconds": time.perf_counter() - started}
+    return SeriesClassifier(models, scaler, info)
+
+
+def cross_validate(data, folds=5, seed=0, print_fn=None, **options):
+    """k-fold cross-validation on labelled data: for each of `folds`
+    stratified folds, a classifier trained by `train_classifier(**options)`
+    on the others scores it. Returns {"folds", "per_fold": [report, ...],
+    and the pooled report (every sample scored once, by the classifier that
+    did not see it)}."""
+    _check_int(folds, "folds", 2, MAX_MEMBERS)
+    labels = class_labels_of(data, "the data")
+    y = np.array([labels.index(label) for label in data.labels])
+    if folds > len(y):
+        raise InputError(f"folds {folds}: the data hold only {len(y)} samples")
+    assignment = stratified_folds(y, folds, [seed, 7919])  # apart from the members' folds
+    predicted, per_fold = np.zeros(len(y), dtype=np.int64), []
+    for f in range(folds):
+        held, rest = np.flatnonzero(assignment == f), np.flatnonzero(assignment != f)
+        classifier = train_classifier(_subset(data, rest), seed=seed, **options)
+        p = classifier.predict_proba(_subset(data, held))
+        predicted[held] = [labels.index(classifier.labels[i]) for i in p.argmax(1)]
+        per_fold.append(classification_report(y[held], predicted[held], labels))
+        if print_fn:
+            print_fn(f"fold {f + 1}/{folds}: accuracy {per_fold[-1]['accuracy']:.4f} "
+                     f"({len(held)} samples)")
+    return {"folds": folds, "per_fold": per_fold,
+            **classification_report(y, predicted, labels)}
+
+
+def _subset(data, index):
+    """The samples `index` of a TimeSeriesData, with their lines."""
+    return TimeSeriesData([data.series[i] for i in index], [data.labels[i] for i in index],
+                          class_labels=data.class_labels, problem_name=data.problem_name,
+                          path=data.path,
+                          lines=None if data.lines is None else [data.lines[i] for i in index])
+
+
+def _check_int(value, argument, low, high=None):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputTypeError(f"{argument} must be an int, got {type(value).__name__} {value!r}")
+    if value < low or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise InputError(f"{argument} must be {bounds}, got {value}")
