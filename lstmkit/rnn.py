@@ -220,3 +220,43 @@ def padded_rnn(module, x, lengths, states, overrides=None):
     index = (lengths - 1).clamp(min=0)[:, None, None].expand(N, 1, out.shape[-1])
     last = torch.where((lengths > 0)[:, None], out.gather(1, index)[:, 0], states[0][-1])
     return F.pad(out, (0, 0, 0, T - longest)), last
+
+
+def padded_birnn(module, x, lengths, states, overrides=None, dropout=0.0, training=False):
+    """Run a bidirectional nn.LSTM's or nn.GRU's parameters on front-aligned
+    x without packing: per layer, the forward direction on x as it is and
+    the backward one on each row reversed within its length, each through
+    the plain fused kernel (torch.lstm / torch.gru, one direction). As in
+    `padded_rnn`, padding after a row's real steps cannot reach them, so the
+    result is the packed kernel's, at the unpacked kernel's speed on CPU.
+    No projection; the final cell state is not available this way.
+    Returns out (N, T, 2P), zero past each length, and last (N, 2P): the
+    forward state at each row's last real step, the backward at its first.
+    """
+    N, T = x.shape[:2]
+    lstm = is_lstm(module)
+    run = torch.lstm if lstm else torch.gru
+    longest = max(int(lengths.max()), 1)
+    x = x[:, :longest]
+    valid = (torch.arange(longest, device=x.device)[None] < lengths[:, None])[..., None]
+    for layer in range(module.num_layers):
+        outputs = []
+        for direction in (0, 1):
+            k = 2 * layer + direction
+            hx = tuple(s[k:k + 1] for s in states) if lstm else states[0][k:k + 1]
+            seq = reverse_within_length(x, lengths) if direction else x
+            weights = layer_weights(module, layer, direction, overrides)
+            out = run(seq, hx, weights, True, 1, 0.0, training, False, True)[0]  # (N, T', P)
+            outputs.append(reverse_within_length(out, lengths) if direction else out)
+        x = torch.cat(outputs, dim=-1) * valid  # (N, T', 2P)
+        if layer < module.num_layers - 1 and dropout:
+            x = F.dropout(x, dropout, training)
+    P = x.shape[-1] // 2
+    index = (lengths - 1).clamp(min=0)[:, None, None].expand(N, 1, P)
+    forward_last = x[..., :P].gather(1, index)[:, 0]  # (N, P)
+    last = torch.cat([forward_last, x[:, 0, P:]], dim=-1)  # (N, 2P)
+    empty = (lengths == 0)[:, None]
+    h0 = torch.cat([states[0][-2], states[0][-1]], dim=-1)
+    last = torch.where(empty, h0, last)
+    return F.pad(x, (0, 0, 0, T - longest)), last
+

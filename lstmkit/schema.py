@@ -271,6 +271,7 @@ LAYER_ARGUMENTS = {
         "kernel_initializer": INITIALIZER,
         "bias_initializer": BIAS_INITIALIZER,
     },
+    "ConcatPooling1D": {"poolings": Nullable(ListOf(Choice(("max", "mean")), 1, 2))},
     "Activation": {"activation": Required(Choice((*ACTIVATIONS, None)))},
     "Flatten": {},
     "RepeatVector": {"n": Required(Int(1, 2**20))},

@@ -201,7 +201,7 @@ def test_padded_and_packed_masked_paths_agree(return_sequences, padding):
 def test_padded_path_refuses_what_it_cannot_give():
     with pytest.raises(lstmkit.LstmkitError, match="no final cell state"):
         LSTM(3, masked_impl="padded", return_state=True)
-    layer = Bidirectional(LSTM(3, masked_impl="padded"))
+    layer = Bidirectional(LSTM(3, masked_impl="padded", proj_size=2))
     layer.build((None, 2))
-    with pytest.raises(lstmkit.LstmkitError, match="one direction"):
+    with pytest.raises(lstmkit.LstmkitError, match="without a projection"):
         layer(torch.randn(2, 4, 2), mask=torch.ones(2, 4, dtype=torch.bool))

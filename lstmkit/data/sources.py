@@ -122,13 +122,17 @@ class ArrayBatches(BatchSource):
 
 
 class SequenceBatches(BatchSource):
-    """Variable-length sequences of feature vectors, each batch padded after
-    its real steps to its own longest row, with the mask that marks them.
+    """Variable-length sequences of feature vectors, or of token ids, each
+    batch padded after its real steps to its own longest row, with the mask
+    that marks them.
 
     Args:
         sequences: one array or tensor (steps, features) per sample; the
             lengths may differ, the features may not. Checked whole here:
             empty sequences and NaN or inf are refused, naming the sample.
+            Or one 1-D integer sequence of ids (steps,) per sample, for a
+            model that starts with an Embedding: batches are then (N, T_batch)
+            int64 ids, padded with 0.
         y: one target per sample (a tensor or array in the form the loss
             takes: class ids for sparse cross-entropy), or None for inputs
             only (prediction; batches then hold y None).
@@ -141,7 +145,8 @@ class SequenceBatches(BatchSource):
             without, all samples sorted by length (the batches of `index_batches`
             say which samples each holds). Default True.
 
-    Yields (x (N, T_batch, F) float32, y[index], mask (N, T_batch) bool).
+    Yields (x (N, T_batch, F) float32 or (N, T_batch) int64 ids, y[index],
+    mask (N, T_batch) bool).
     """
 
     def __init__(self, sequences, y=None, batch_size=32, shuffle=False, seed=0, bucket=True):
@@ -150,9 +155,13 @@ class SequenceBatches(BatchSource):
         self.sequences = [_sequence(s, i) for i, s in enumerate(sequences)]
         if not self.sequences:
             raise InputError("sequences is empty: no samples")
-        features = self.sequences[0].shape[1]
+        ids = self.sequences[0].dim() == 1
+        features = None if ids else self.sequences[0].shape[1]
         for i, s in enumerate(self.sequences):
-            if s.shape[1] != features:
+            if (s.dim() == 1) != ids:
+                raise InputError(f"sequence {i} is {'not ' if ids else ''}a 1-D sequence of ids, "
+                                 f"sequence 0 is{'' if ids else ' not'}")
+            if not ids and s.shape[1] != features:
                 raise InputError(f"sequence {i} has {s.shape[1]} features per step, sequence 0 "
                                  f"has {features}")
         self.lengths = torch.tensor([len(s) for s in self.sequences])
@@ -201,13 +210,19 @@ class SequenceBatches(BatchSource):
 
 
 def _sequence(s, i):
-    """Sample i as a float32 tensor (steps, features), checked."""
+    """Sample i as a float32 tensor (steps, features), or 1-D int64 ids, checked."""
     try:
         t = torch.as_tensor(s.detach() if isinstance(s, torch.Tensor) else s)
     except (TypeError, ValueError, RuntimeError) as e:
         raise InputError(f"sequence {i} cannot be read as numbers: {e}") from None
     if t.is_complex() or t.dtype == torch.bool:
         raise InputError(f"sequence {i} must hold real numbers, got dtype {t.dtype}")
+    if t.dim() == 1 and not t.is_floating_point():  # token ids
+        if len(t) == 0:
+            raise InputError(f"sequence {i} is empty: no ids")
+        if (t < 0).any():
+            raise InputError(f"sequence {i} holds a negative id: {int(t.min())}")
+        return t.to(torch.int64).contiguous()
     if t.dim() != 2:
         raise InputError(f"sequence {i} must be (steps, features), got shape {tuple(t.shape)}")
     if len(t) == 0 or t.shape[1] == 0:

@@ -383,6 +383,42 @@ class GlobalMaxPooling1D(StepPooling):
         return torch.where(real.any(1), top, 0)
 
 
+class ConcatPooling1D(StepPooling):
+    """Several poolings over the real steps, side by side: (N, T, F) ->
+    (N, k * F), in the order given. Max and mean pooling over a
+    bidirectional LSTM's outputs is what made Johnson & Zhang's (2016) LSTM
+    text classifiers beat their last-state ones; fastai's classifier head
+    (concat pooling) does the same.
+
+    Args:
+        poolings: a list of 'max' and 'mean' (each at most once).
+            Default (None) ['max', 'mean'].
+    """
+
+    POOLINGS = {"max": GlobalMaxPooling1D, "mean": GlobalAveragePooling1D}
+
+    def __init__(self, poolings=None, **keras):
+        super().__init__(**keras)
+        poolings = ["max", "mean"] if poolings is None else poolings
+        poolings = list(poolings) if isinstance(poolings, (list, tuple)) else poolings
+        if (not isinstance(poolings, list) or not poolings
+                or any(p not in self.POOLINGS for p in poolings)
+                or len(set(poolings)) != len(poolings)):
+            raise InputError(f"ConcatPooling1D poolings must be a list of distinct "
+                             f"{', '.join(map(repr, self.POOLINGS))}, got {poolings!r}")
+        self.poolings = poolings
+
+    def output_shape(self, input_shape):
+        return (len(self.poolings) * input_shape[-1],)
+
+    def forward(self, x, mask=None):
+        return torch.cat([self.POOLINGS[p].forward(self, x, mask) for p in self.poolings],
+                         dim=-1)  # (N, k * F)
+
+    def get_config(self):
+        return {"poolings": list(self.poolings)}
+
+
 class AttentionPooling1D(StepPooling):
     """A weighted mean over the steps, the weights learnt (feed-forward
     attention, Raffel & Ellis 2016): (N, T, F) -> (N, F).

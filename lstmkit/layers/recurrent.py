@@ -8,8 +8,8 @@ from torch import nn
 
 from ..errors import InputError, InputTypeError
 from ..initializers import check_initializer, initialize
-from ..rnn import (front_align, fused_rnn, layer_weights, padded_rnn, reference_rnn,
-                   run_module, scatter_back)
+from ..rnn import (front_align, fused_rnn, layer_weights, padded_birnn, padded_rnn,
+                   reference_rnn, run_module, scatter_back)
 from .core import Layer, check_positive_int, check_rate
 from .spelling import read_keras_arguments
 
@@ -198,7 +198,11 @@ class Recurrent(Layer):
         else:
             x_front, order, lengths = front_align(x, mask)
             if not reference and self.padded_path(x, initial_state, return_final):
-                out, last = padded_rnn(self.rnn, x_front, lengths, states, overrides)
+                if self.directions == 2:
+                    out, last = padded_birnn(self.rnn, x_front, lengths, states, overrides,
+                                             self.dropout, self.training)
+                else:
+                    out, last = padded_rnn(self.rnn, x_front, lengths, states, overrides)
                 return (scatter_back(out, order) if self.return_sequences else last), None
             if not reference:
                 out, final = fused_rnn(self.rnn, x_front, lengths, states, overrides)
@@ -219,14 +223,17 @@ class Recurrent(Layer):
         return y, final
 
     def padded_path(self, x, initial_state, return_final=False):
-        """Whether a masked batch runs `padded_rnn` rather than packed."""
-        possible = (self.directions == 1 and not self.return_state and not self.stateful
+        """Whether a masked batch runs `padded_rnn` (`padded_birnn` for
+        Bidirectional without a projection) rather than packed."""
+        possible = ((self.directions == 1 or not getattr(self.rnn, "proj_size", 0))
+                    and not self.return_state and not self.stateful
                     and initial_state is None and not return_final)
         if self.masked_impl == "padded":
             if not possible:
-                raise InputError(f"{self.NAME} masked_impl='padded' runs one direction from a "
-                                 "zero state only and gives no final state; use 'packed' or "
-                                 "'auto' for Bidirectional, initial_state or a carried state")
+                raise InputError(f"{self.NAME} masked_impl='padded' runs from a zero state "
+                                 "only, gives no final state, and runs Bidirectional only "
+                                 "without a projection; use 'packed' or 'auto' for "
+                                 "initial_state, a carried state or proj_size")
             return True
         if self.masked_impl == "packed" or not possible:
             return False
