@@ -57,6 +57,31 @@ def classification_report(y_true, y_pred, labels, scores=None):
     return report
 
 
+def multilabel_report(y_true, p, labels, threshold=0.5):
+    """Figures of multi-label predictions: y_true (N, C) 0/1, p (N, C)
+    probabilities, a label predicted where p > threshold. subset_accuracy
+    (every label of a text right), per-label precision / recall / F1 and
+    their macro means, micro F1 over every (text, label) pair."""
+    y_true = np.asarray(y_true) > 0.5
+    y_pred = np.asarray(p) > threshold
+    hits = (y_true & y_pred).sum(0)
+    true, predicted = y_true.sum(0), y_pred.sum(0)
+    precision = np.divide(hits, predicted, out=np.zeros(len(labels)), where=predicted > 0)
+    recall = np.divide(hits, true, out=np.zeros(len(labels)), where=true > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(len(labels)),
+                   where=precision + recall > 0)
+    micro = 2 * hits.sum() / max(true.sum() + predicted.sum(), 1)
+    return {"samples": int(len(y_true)), "multilabel": True,
+            "subset_accuracy": float((y_true == y_pred).all(1).mean()),
+            "macro_precision": float(precision.mean()), "macro_recall": float(recall.mean()),
+            "macro_f1": float(f1.mean()), "micro_f1": float(micro),
+            "per_class": {str(label): {"precision": float(precision[i]),
+                                       "recall": float(recall[i]), "f1": float(f1[i]),
+                                       "support": int(true[i])}
+                          for i, label in enumerate(labels)},
+            "labels": list(labels)}
+
+
 def roc_auc(positive, scores):
     """The area under the ROC curve: the chance that a positive sample scores
     above a negative one, ties counting half (the Mann-Whitney U statistic,
@@ -84,7 +109,18 @@ def log_loss(y, p):
 
 
 def format_report(report):
-    """Lines of a report for the terminal: the figures, then the confusion matrix."""
+    """Lines of a report for the terminal: the figures, then the confusion
+    matrix (a multi-label report: its figures, then each label's)."""
+    if report.get("multilabel"):
+        lines = [f"subset accuracy {report['subset_accuracy']:.4f}, micro F1 "
+                 f"{report['micro_f1']:.4f}, macro F1 {report['macro_f1']:.4f} "
+                 f"({report['samples']} samples)"]
+        width = max(6, *(len(str(label)) for label in report["labels"]))
+        lines.append(f"{'label':>{width}}  precision  recall      f1  support")
+        for label, row in report["per_class"].items():
+            lines.append(f"{label:>{width}}  {row['precision']:9.4f}  {row['recall']:6.4f}  "
+                         f"{row['f1']:6.4f}  {row['support']:7d}")
+        return lines
     lines = [f"accuracy {report['accuracy']:.4f}, balanced accuracy "
              f"{report['balanced_accuracy']:.4f}, macro F1 {report['macro_f1']:.4f} "
              f"({report['samples']} samples)"]
@@ -153,19 +189,26 @@ def plot_confusion(report, path, title="confusion matrix"):
         plt.close(figure)
 
 
+def curves_of(history):
+    """A History's dict {name: [value per epoch]} as panels {quantity:
+    {'training': [...], 'validation': [...]}} (loss and each metric)."""
+    return {name: {"training": values, **({"validation": history[f"val_{name}"]}
+                                          if f"val_{name}" in history else {})}
+            for name, values in history.items() if not name.startswith("val_") and name != "lr"}
+
+
 def plot_history(history, path):
-    """Training curves (loss and each metric per epoch, training and
-    validation) from a History's dict {name: [value per epoch]} as a PNG."""
+    """Training curves as a PNG: one panel per quantity (loss, accuracy),
+    one line each for training and validation. `history` is a History's
+    dict {name: [value per epoch]}, or panels {quantity: {line: [values]}}
+    (several models' curves in one picture)."""
     plt = _pyplot()
-    names = [n for n in history if not n.startswith("val_") and n != "lr"]
-    figure, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
+    panels = history if all(isinstance(v, dict) for v in history.values()) else curves_of(history)
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), squeeze=False)
     try:
-        for ax, name in zip(axes[0], names):
-            epochs = range(1, len(history[name]) + 1)
-            ax.plot(epochs, history[name], marker="o", label="training")
-            if f"val_{name}" in history:
-                ax.plot(range(1, len(history[f"val_{name}"]) + 1), history[f"val_{name}"],
-                        marker="o", label="validation")
+        for ax, (name, lines) in zip(axes[0], panels.items()):
+            for label, values in lines.items():
+                ax.plot(range(1, len(values) + 1), values, marker="o", label=label)
             ax.set_xlabel("epoch")
             ax.set_title(name)
             ax.legend()

@@ -1,18 +1,72 @@
-"""Text classification: the tutorial's architecture, data preparation, and reports.
+"""Text classification: labelled texts (lstmkit.data.textfiles) to a trained
+classifier, its figures and its predictions.
 
-The model is the tutorial's: Embedding(num_words, 256) -> LSTM(128) ->
-Dropout(0.5) -> Dense(1, sigmoid) for two classes (Dense(C, softmax) for
-more), trained with RMSprop. Texts become Keras-style id sequences
-(lstmkit.data.text), padded and cut before the text ('pre', as Keras does)
-so the LSTM's last step is the text's last word.
+A classifier is one or more members, each an ordinary lstmkit model that
+carries its own TextEncoder (vocabulary, maxlen policy, label names), so
+every member reads raw strings after `load_model`; the classifier averages
+their probabilities. The recipes (`RECIPES`):
+
+- 'tutorial': the tutorial's model, Embedding(1024 words, 256) -> LSTM(128)
+  -> Dropout(0.5) -> Dense (sigmoid for two classes), RMSprop, texts split
+  as Keras splits them, padded and cut before the text to the length of 95%
+  of them, at most 200 words (as examples/imdb_sentiment.py).
+- 'lstm': a bidirectional LSTM over a 30,000-word vocabulary (words seen
+  twice or more), Embedding(mask_zero=True) with word dropout and locked
+  dropout, max and mean pooling over the real steps (ConcatPooling1D;
+  Johnson & Zhang 2016), Adam; texts cut to 400 words head+tail; batches
+  bucketed by length, padded after the real steps and masked.
+- 'bag': word unigrams and bigrams averaged in one embedding (fastText,
+  Joulin et al. 2017; NBSVM's bigrams, Wang & Manning 2012), Adam.
+- 'default' = 'lstm' + 'bag', averaged: the order-aware recurrent model and
+  the n-gram bag err on different reviews, so their mean beats either
+  (chosen on a validation split of IMDB's training reviews; README).
+
+Every member stops early on the validation data (a split of the training
+data unless given), keeping its best epoch's weights.
 """
 
-import numpy as np
+import argparse
+import json
+import os
+import shutil
+import tempfile
+import time
 
+import numpy as np
+import torch
+
+from .. import __version__
+from ..callbacks import EarlyStopping
+from ..data.sources import SequenceBatches
 from ..data.text import TextEncoder, choose_maxlen  # noqa: F401 (the task's preprocessing)
-from ..layers import LSTM, Dense, Dropout, Embedding
-from ..model import Sequential
+from ..data.textfiles import TextData, read_texts
+from ..distributed import is_main_process
+from ..errors import InputError, ModelFileError
+from ..files import atomic_write, parse_json, replace_folder
+from ..layers import (LSTM, Bidirectional, ConcatPooling1D, Dense, Dropout, Embedding,
+                      GlobalAveragePooling1D, LockedDropout)
+from ..model import Sequential, load_model
+from ..reports import (classification_report, format_report, have_matplotlib, log_loss,
+                       multilabel_report, plot_confusion, plot_history)
+from ..train import resolve_device, set_seed
 from .base import Task, add_command, add_training_options
+
+MANIFEST = "classifier.json"
+FORMAT = "lstmkit.text_classifier"
+FORMAT_VERSION = 1
+MAX_MEMBERS = 16
+
+
+# ----- the models ------------------------------------------------------------------
+
+def _output(encoder):
+    """(output layer, loss) for the encoder's labels."""
+    classes = len(encoder.labels)
+    if encoder.multilabel:
+        return Dense(classes, activation="sigmoid"), "binary_crossentropy"
+    if classes == 2:
+        return Dense(1, activation="sigmoid"), "binary_crossentropy"
+    return Dense(classes, activation="softmax"), "sparse_categorical_crossentropy"
 
 
 def build_classifier(num_words=1024, num_classes=2, embedding_dim=256, units=128, dropout=0.5,
@@ -34,18 +88,338 @@ def build_classifier(num_words=1024, num_classes=2, embedding_dim=256, units=128
     return model
 
 
+def build_tutorial(encoder, device="auto"):
+    if encoder.multilabel:
+        raise InputError("the tutorial's model has one label per text; use --model default "
+                         "for multi-label data")
+    return build_classifier(encoder.vocabulary.num_words, len(encoder.labels), device=device)
+
+
+def build_lstm(encoder, device="auto", embedding_dim=128, units=64, dropout=0.3,
+               word_dropout=0.1, learning_rate=2e-3):
+    """Embedding(mask_zero) -> LockedDropout -> Bidirectional(LSTM, all steps)
+    -> max and mean pooling over the real steps -> Dropout -> Dense."""
+    output, loss = _output(encoder)
+    model = Sequential([
+        Embedding(encoder.vocabulary.num_words, embedding_dim, mask_zero=True,
+                  dropout=word_dropout),
+        LockedDropout(dropout),
+        Bidirectional(LSTM(units, return_sequences=True)),
+        ConcatPooling1D(["max", "mean"]),
+        Dropout(dropout),
+        output,
+    ])
+    model.compile(loss=loss, optimizer=lambda p: torch.optim.Adam(p, lr=learning_rate),
+                  metrics=None if encoder.multilabel else ["accuracy"], device=device)
+    model.build((None,))
+    return model
+
+
+def build_bag(encoder, device="auto", embedding_dim=32, dropout=0.2, learning_rate=3e-3):
+    """Embedding(mask_zero) of unigrams and bigrams -> their mean -> Dropout -> Dense."""
+    output, loss = _output(encoder)
+    model = Sequential([
+        Embedding(encoder.vocabulary.num_words, embedding_dim, mask_zero=True),
+        GlobalAveragePooling1D(),
+        Dropout(dropout),
+        output,
+    ])
+    model.compile(loss=loss, optimizer=lambda p: torch.optim.Adam(p, lr=learning_rate),
+                  metrics=None if encoder.multilabel else ["accuracy"], device=device)
+    model.build((None,))
+    return model
+
+
+# Each recipe: the TextEncoder's settings, the model builder, how its batches are
+# made ('padded': (N, maxlen) arrays padded before the text, as the tutorial; 'bucketed':
+# SequenceBatches of similar lengths, masked), and its training settings.
+RECIPES = {
+    "tutorial": {"encoder": {"level": "keras", "num_words": 1024, "truncate": "tail",
+                             "maxlen_cap": 200},
+                 "build": build_tutorial, "batches": "padded", "epochs": 10, "patience": 2,
+                 "batch_size": 16},
+    "lstm": {"encoder": {"level": "words", "num_words": 30000, "min_count": 2, "maxlen": 400,
+                         "truncate": "head+tail"},
+             "build": build_lstm, "batches": "bucketed", "epochs": 8, "patience": 1,
+             "batch_size": 32},
+    "bag": {"encoder": {"level": "words", "ngrams": 2, "num_words": 500000, "min_count": 2,
+                        "maxlen": 1000, "truncate": "head+tail"},
+            "build": build_bag, "batches": "bucketed", "epochs": 20, "patience": 2,
+            "batch_size": 32},
+}
+MODELS = {"default": ["lstm", "bag"], "tutorial": ["tutorial"], "lstm": ["lstm"],
+          "bag": ["bag"]}
+
+
+def targets(encoder, labels, where=None):
+    """Labels as the member's loss takes them: (N, 1) floats for one sigmoid,
+    (N, C) 0/1 for multi-label, class ids (N,) for softmax."""
+    y = encoder.encode_labels(labels, where)
+    if encoder.multilabel:
+        return torch.as_tensor(y)
+    if len(encoder.labels) == 2:
+        return torch.as_tensor(y, dtype=torch.float32)[:, None]
+    return torch.as_tensor(y)
+
+
+def _batches(recipe, encoder, texts, y, batch_size, shuffle=False, seed=0):
+    if RECIPES[recipe]["batches"] == "padded":
+        return encoder.encode(texts), y
+    return SequenceBatches(encoder.sequences(texts), y, batch_size, shuffle=shuffle, seed=seed)
+
+
+@torch.inference_mode()
+def member_probabilities(model, texts, batch_size=256):
+    """(N, C) probabilities of one member for raw texts, in its labels' order:
+    masked models run on batches of similar lengths, each text at its own."""
+    encoder = model.preprocessing
+    device = next(model.parameters()).device
+    model.eval()
+    if not getattr(model.layers[0], "mask_zero", False):  # the tutorial's: padded before
+        out = model.predict(encoder.encode(texts), batch_size=batch_size)
+        return encoder.probabilities(out)
+    source = SequenceBatches(encoder.sequences(texts), None, batch_size)
+    out = None
+    for index in source.index_batches():
+        x, _, mask = source.batch(index)
+        p = model(x.to(device), mask=mask.to(device)).float().cpu().numpy()
+        if out is None:
+            out = np.empty((len(texts), p.shape[1]))
+        out[index.numpy()] = p
+    return encoder.probabilities(out)
+
+
+# ----- the classifier ------------------------------------------------------------------
+
+class TextClassifier:
+    """Members (lstmkit models with TextEncoders of the same labels) whose
+    probabilities are averaged.
+
+    Attributes:
+        members: the models; `member.preprocessing` is each one's TextEncoder.
+        info: what training recorded (recipes, seeds, epochs, figures).
+    """
+
+    def __init__(self, members, info=None):
+        self.members, self.info = list(members), info or {}
+        labels = [m.preprocessing.labels for m in self.members]
+        if any(l != labels[0] for l in labels):
+            raise ModelFileError("the members were trained on different labels: "
+                                 f"{' / '.join(map(str, labels))}")
+
+    @property
+    def labels(self):
+        return self.members[0].preprocessing.labels
+
+    @property
+    def multilabel(self):
+        return self.members[0].preprocessing.multilabel
+
+    def predict_proba(self, texts, batch_size=256):
+        """(N, C) probabilities for a list of raw texts (or a TextData)."""
+        texts = texts.texts if isinstance(texts, TextData) else list(texts)
+        if not texts:
+            raise InputError("no texts to predict")
+        return np.mean([member_probabilities(m, texts, batch_size) for m in self.members],
+                       axis=0)
+
+    def predict(self, texts, batch_size=256):
+        """The predicted label of each text ('a|b' for multi-label data)."""
+        p = self.predict_proba(texts, batch_size)
+        if self.multilabel:
+            return ["|".join(self.labels[i] for i in np.flatnonzero(row > 0.5)) for row in p]
+        return [self.labels[i] for i in p.argmax(1)]
+
+    def evaluate(self, data, batch_size=256, probabilities=None):
+        """The report on labelled data (a TextData): classification_report
+        with ROC AUC for two classes and log loss, or multilabel_report."""
+        encoder = self.members[0].preprocessing
+        y = encoder.encode_labels(data.labels, data.where)
+        p = self.predict_proba(data, batch_size) if probabilities is None else probabilities
+        if self.multilabel:
+            return multilabel_report(y, p, self.labels)
+        return {**classification_report(y, p.argmax(1), self.labels,
+                                        scores=p if len(self.labels) == 2 else None),
+                "log_loss": log_loss(y, p)}
+
+    def save(self, path, extra_files=None):
+        """Write the classifier to folder `path`, staged in a temporary sibling
+        and renamed into place, so `path` holds the old one or the new one,
+        never a part. extra_files: {name: bytes} written beside it (reports)."""
+        path = os.path.abspath(os.fspath(path))
+        parent = os.path.dirname(path)
+        if not os.path.isdir(parent):
+            raise InputError(f"--out {path}: the folder {parent} does not exist")
+        tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}.tmp-")
+        try:
+            names = []
+            for i, model in enumerate(self.members):
+                names.append(f"member-{i}")
+                compiled = model._compiled["config"] if model._compiled else None
+                if compiled and compiled["optimizer"] is None:
+                    # trained with a tuned Adam: a file keeps optimizer names only
+                    model.compile(loss=compiled["loss"], optimizer="adam",
+                                  metrics=compiled["metrics"],
+                                  device=next(model.parameters()).device)
+                TASK.save(model, os.path.join(tmp, names[-1]), model.preprocessing, member=i,
+                          recipe=(self.info.get("recipes") or [None] * len(self.members))[i])
+            manifest = {"format": FORMAT, "format_version": FORMAT_VERSION,
+                        "lstmkit_version": __version__, "task": TASK.name, "members": names,
+                        "labels": self.labels, "info": self.info}
+            atomic_write(os.path.join(tmp, MANIFEST),
+                         json.dumps(manifest, indent=2, allow_nan=False).encode())
+            for name, data in (extra_files or {}).items():
+                atomic_write(os.path.join(tmp, name), data)
+            os.chmod(tmp, 0o777 & ~_umask())
+            replace_folder(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    @classmethod
+    def load(cls, path, device="cpu"):
+        """A classifier saved by `save`, or one lstmkit model of this task
+        (`lstmkit demo`'s, or a member alone)."""
+        path = os.fspath(path)
+        manifest_path = os.path.join(path, MANIFEST)
+        if not os.path.isfile(manifest_path):
+            model = load_model(path, device=device)
+            if not isinstance(model.preprocessing, TextEncoder):
+                raise ModelFileError(f"{path}: not a text classifier (no {MANIFEST}, and the "
+                                     "model carries no text encoder)")
+            return cls([model])
+        if os.path.getsize(manifest_path) > 1 << 22:
+            raise ModelFileError(f"{manifest_path}: larger than a manifest can be")
+        with open(manifest_path, "rb") as f:
+            manifest = parse_json(f.read(), manifest_path)
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise ModelFileError(f"{manifest_path}: not a text classifier (no format '{FORMAT}')")
+        version = manifest.get("format_version")
+        if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
+            raise ModelFileError(f"{manifest_path}: format_version {version!r} is not one this "
+                                 f"lstmkit reads ({FORMAT_VERSION})")
+        names = manifest.get("members")
+        if not isinstance(names, list) or not 1 <= len(names) <= MAX_MEMBERS or not all(
+                isinstance(n, str) and n.startswith("member-") and n[7:].isdigit()
+                for n in names):
+            raise ModelFileError(f"{manifest_path}: members must be a list of 1 to {MAX_MEMBERS} "
+                                 "names member-<n>")
+        members = [load_model(os.path.join(path, n), device=device) for n in names]
+        for name, model in zip(names, members):
+            if not isinstance(model.preprocessing, TextEncoder):
+                raise ModelFileError(f"{os.path.join(path, name)}: carries no text encoder")
+        info = manifest.get("info") if isinstance(manifest.get("info"), dict) else {}
+        return cls(members, info)
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# ----- training ------------------------------------------------------------------------
+
 def stratified_split(labels, fraction, seed):
-    """Indices (train, held_out) with `fraction` of each class held out."""
+    """Indices (train, held_out) with `fraction` of each class held out
+    (multi-label samples: by their label sets)."""
     rng = np.random.default_rng(seed)
-    labels = np.asarray(labels)
+    keys = np.array(["\x1f".join(l) if isinstance(l, tuple) else l for l in labels],
+                    dtype=object)
     train, held = [], []
-    for value in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == value))
+    for value in sorted(set(keys)):
+        idx = rng.permutation(np.flatnonzero(keys == value))
         cut = int(round(len(idx) * fraction))
         held.extend(idx[:cut])
         train.extend(idx[cut:])
-    return rng.permutation(train), np.sort(held)
+    return rng.permutation(np.array(train, dtype=np.int64)), np.sort(np.array(held,
+                                                                              dtype=np.int64))
 
+
+def check_labels(data, where="the training data"):
+    """The label names of training data, refusing unlabelled data and a single class."""
+    if data.labels is None:
+        raise InputError(f"{data.path or where} holds no labels")
+    names = data.label_names()
+    if len(names) < 2 and not data.multilabel:
+        raise InputError(f"{data.path or where}: every text has the label {names[0]!r}; a "
+                         "classifier needs at least two classes")
+    return names
+
+
+def train_text_classifier(train, valid=None, valid_split=0.1, model="default", seed=0,
+                          epochs=None, batch_size=None, patience=None, device="auto", verbose=0,
+                          print_fn=None):
+    """Train a TextClassifier on labelled texts (a TextData).
+
+    Args:
+        valid: labelled texts to stop on (a TextData); default a stratified
+            `valid_split` of `train`, drawn with `seed`.
+        model: 'default', 'tutorial', 'lstm' or 'bag' (see the module docstring).
+        seed: seeds the split and each member (member i: 1000 * seed + i).
+        epochs, batch_size, patience: override every recipe's (the most
+            epochs, samples per step, epochs without a lower validation loss
+            before stopping).
+
+    Returns the classifier; its info holds the recipes, seeds, best epochs,
+    each member's history and the validation report.
+    """
+    if model not in MODELS:
+        raise InputError(f"model must be one of {', '.join(map(repr, MODELS))}, got {model!r}")
+    names = check_labels(train)
+    started = time.perf_counter()
+    if valid is None:
+        if not 0 < valid_split < 1:
+            raise InputError(f"valid_split must be between 0 and 1, got {valid_split!r}")
+        fit_index, valid_index = stratified_split(train.labels, valid_split, seed)
+        if not len(valid_index) or not len(fit_index):
+            raise InputError(f"valid_split {valid_split} of {len(train)} texts leaves an empty "
+                             "training or validation part")
+        train, valid = train.subset(fit_index), train.subset(valid_index)
+    device = resolve_device(device)
+    members, histories, best_epochs, seeds = [], [], [], []
+    for i, recipe_name in enumerate(MODELS[model]):
+        recipe = RECIPES[recipe_name]
+        encoder = TextEncoder.fit(train.texts, train.labels, **recipe["encoder"])
+        encoder.labels = names if not encoder.multilabel else encoder.labels
+        y, y_valid = targets(encoder, train.labels), targets(encoder, valid.labels, valid.where)
+        size = batch_size or recipe["batch_size"]
+        member_seed = 1000 * seed + i
+        set_seed(member_seed)
+        member = recipe["build"](encoder, device=device)
+        member.preprocessing = encoder
+        stop = EarlyStopping("val_loss", patience=recipe["patience"] if patience is None
+                             else patience, restore_best_weights=True)
+        x = _batches(recipe_name, encoder, train.texts, y, size, shuffle=True, seed=member_seed)
+        v = _batches(recipe_name, encoder, valid.texts, y_valid, 256)
+        if print_fn:
+            print_fn(f"member {i + 1}/{len(MODELS[model])} ({recipe_name}): vocabulary "
+                     f"{len(encoder.vocabulary)} ids, maxlen {encoder.maxlen}"
+                     f" ({encoder.truncate}), {sum(p.numel() for p in member.parameters()):,}"
+                     " parameters")
+        fit_args = dict(validation_data=v, epochs=epochs or recipe["epochs"], verbose=verbose,
+                        seed=member_seed, callbacks=[stop])
+        if isinstance(x, tuple):
+            history = member.fit(x[0], x[1], batch_size=size, **fit_args)
+        else:
+            history = member.fit(x, **fit_args)
+        members.append(member)
+        histories.append(history.history)
+        seeds.append(member_seed)
+        best_epochs.append(None if stop.best_epoch is None else stop.best_epoch + 1)
+    classifier = TextClassifier(members)
+    report = classifier.evaluate(valid)
+    classifier.info = {
+        "model": model, "recipes": MODELS[model], "seeds": seeds, "best_epochs": best_epochs,
+        "settings": {"seed": seed, "epochs": epochs, "batch_size": batch_size,
+                     "patience": patience, "valid_split": valid_split},
+        "training_texts": len(train), "validation_texts": len(valid),
+        "histories": histories, "validation": report,
+        "seconds": time.perf_counter() - started}
+    return classifier
+
+
+# ----- the task and its commands ---------------------------------------------------------
 
 class TextClassification(Task):
     """Labelled texts -> a classifier; its models carry a TextEncoder."""
@@ -75,7 +449,284 @@ class TextClassification(Task):
         add_training_options(demo, self.defaults, out="runs/demo")
         demo.set_defaults(run=run_demo_command)
 
+        text = commands.add_parser(
+            "text", help="classify texts (CSV/TSV, JSON Lines, label folders, archives): train, "
+            "eval, predict",
+            description="Train a text classifier on labelled texts, evaluate it, and predict "
+            "with it.")
+        sub = text.add_subparsers(dest="text_command", metavar="COMMAND", required=True)
+        train = add_command(
+            sub, "train", help="train a classifier on DATA (and score it on --test)",
+            description="Read DATA, hold out a validation part (or read --valid), train the "
+            "model's members (each stopped early on the validation data), report the "
+            "validation figures and, with --test, the test figures; write the model, "
+            "metrics.json, training_curves.png and confusion.png to --out.\n\n" + DATA_HELP,
+            examples=["lstmkit text train reviews.csv --text-col review --label-col sentiment "
+                      "--out runs/reviews",
+                      "lstmkit text train aclImdb_v1.tar.gz/aclImdb/train --test "
+                      "aclImdb_v1.tar.gz/aclImdb/test --out runs/imdb",
+                      "lstmkit text train rt-polaritydata/ --encoding latin-1 --model tutorial "
+                      "--out runs/rt"])
+        train.add_argument("data", metavar="DATA", help="the labelled training texts")
+        _add_reading_options(train)
+        group = train.add_mutually_exclusive_group()
+        group.add_argument("--valid", metavar="VALID", help="labelled texts to stop on "
+                           "(default: a split of DATA)")
+        group.add_argument("--valid-split", type=float, default=0.1, metavar="F",
+                           help="the stratified fraction of DATA held out to stop on "
+                                "(default 0.1)")
+        train.add_argument("--test", metavar="TEST", help="labelled texts scored once after "
+                           "training")
+        train.add_argument("--model", choices=MODELS, default="default",
+                           help="'default' (a BiLSTM with pooling + an n-gram bag, averaged), "
+                                "'tutorial' (the tutorial's LSTM), or one member alone: 'lstm', "
+                                "'bag' (default 'default')")
+        train.add_argument("--patience", type=int, help="epochs without a lower validation "
+                           "loss before a member stops (default: the recipe's)")
+        add_training_options(train, {"epochs": None, "batch_size": None}, out="runs/text")
+        train.set_defaults(run=run_train_command)
+
+        evaluate = add_command(
+            sub, "eval", help="score a saved classifier on labelled texts",
+            description="Accuracy, macro precision / recall / F1, ROC AUC (two classes), log "
+            "loss and the confusion matrix of a saved classifier on DATA.\n\n" + DATA_HELP,
+            examples=["lstmkit text eval runs/imdb aclImdb_v1.tar.gz/aclImdb/test",
+                      "lstmkit text eval runs/reviews test.csv --out report.json"])
+        evaluate.add_argument("model", metavar="MODEL", help="a folder written by text train "
+                              "(or lstmkit demo)")
+        evaluate.add_argument("data", metavar="DATA", help="labelled texts")
+        _add_reading_options(evaluate)
+        evaluate.add_argument("--out", help="also write the report as JSON here")
+        _add_run_options(evaluate)
+        evaluate.set_defaults(run=run_eval_command)
+
+        predict = add_command(
+            sub, "predict", help="label texts, with the probability of each label",
+            description="The predicted label and its probability for each TEXT (or each text "
+            "of --file: a table's text column, or one text per line of a plain file), to the "
+            "terminal, or as CSV (text, label, probability, p_<label>...) to --out.",
+            examples=['lstmkit text predict runs/imdb "A wonderful film." "Dull and long."',
+                      "lstmkit text predict runs/reviews --file new.csv --text-col review "
+                      "--out predictions.csv"])
+        predict.add_argument("model", metavar="MODEL", help="a folder written by text train "
+                             "(or lstmkit demo)")
+        predict.add_argument("texts", metavar="TEXT", nargs="*", help="texts to label")
+        predict.add_argument("--file", help="read the texts from this file instead")
+        _add_reading_options(predict)
+        predict.add_argument("--out", help="write CSV here instead of the terminal")
+        _add_run_options(predict)
+        predict.set_defaults(run=run_predict_command)
+
     def inspect_input(self, model, text):
         encoder = model.preprocessing
-        ids = encoder.vocabulary.encode(text)[-encoder.maxlen:]
+        ids = encoder.ids(text)
+        if not getattr(model.layers[0], "mask_zero", False):
+            ids = list(encoder.encode([text])[0])
         return np.array([ids]), encoder.vocabulary.decode(ids).split(" ")
+
+
+DATA_HELP = """DATA is a CSV/TSV file (delimiter sniffed; columns by name or number from 0),
+a JSON Lines file, a folder of <label>/*.txt files (the aclImdb layout) or such a tree
+inside a .tar.gz/.zip (a path may go on inside it: data.tar.gz/aclImdb/train), a folder
+of one-text-per-line files STEM.LABEL (rt-polarity.pos, rt-polarity.neg), or
+LABEL=FILE,LABEL=FILE. Empty texts are skipped and counted."""
+
+
+def _add_reading_options(parser):
+    parser.add_argument("--text-col", metavar="C", help="the text column: a name or a number "
+                        "from 0 (default: guessed; JSON Lines 'text')")
+    parser.add_argument("--label-col", metavar="L", help="the label column (default: guessed; "
+                        "JSON Lines 'label')")
+    parser.add_argument("--delimiter", help="the CSV/TSV delimiter (default: sniffed); 'tab' "
+                        "for a tab")
+    parser.add_argument("--header", choices=("yes", "no"), help="whether the first row names "
+                        "the columns (default: detected)")
+    parser.add_argument("--encoding", default="utf-8", help="the files' encoding (default "
+                        "utf-8; latin-1 for the Rotten Tomatoes files)")
+    parser.add_argument("--label-sep", metavar="S", help="split a label field on S into "
+                        "several labels (multi-label data)")
+
+
+def _add_run_options(parser):
+    parser.add_argument("--batch-size", type=int, default=256, help="texts per batch (256)")
+    parser.add_argument("--device", default="cpu", help="'cpu' (default), 'cuda' or 'auto'")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+
+
+def _read(args, path, labelled=True):
+    delimiter = "\t" if args.delimiter == "tab" else args.delimiter
+    header = None if args.header is None else args.header == "yes"
+    return read_texts(path, text_col=args.text_col, label_col=args.label_col,
+                      delimiter=delimiter, header=header, encoding=args.encoding,
+                      label_sep=args.label_sep, labelled=labelled)
+
+
+def _describe(data):
+    skipped = f", {data.skipped} empty skipped" if data.skipped else ""
+    names = data.label_names()
+    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    return f"{data.path}: {len(data)} texts{skipped}, labels {shown}"
+
+
+def _check_known(data, names, what):
+    """Refuse labels the training data did not hold, before training."""
+    unknown = sorted(set(data.label_names()) - set(names))
+    if unknown:
+        first = next(i for i, l in enumerate(data.labels)
+                     if set((l,) if isinstance(l, str) else l) & set(unknown))
+        raise InputError(f"{data.where[first]}: {what} label {unknown[0]!r} is not in the "
+                         f"training data (known: {', '.join(names)}); unseen: "
+                         f"{', '.join(map(repr, unknown[:10]))}")
+
+
+def run_train_command(args):
+    if args.resume or args.checkpoint_every:
+        raise InputError("text train does not checkpoint or resume: rerun without --resume / "
+                         "--checkpoint-every")
+    if getattr(args, "nproc", 1) != 1:
+        raise InputError(f"--nproc {args.nproc}: text train runs in one process; leave "
+                         "--nproc out")
+    out = os.path.abspath(args.out)
+    if not os.path.isdir(os.path.dirname(out)):
+        raise InputError(f"--out {args.out}: the folder {os.path.dirname(out)} does not exist")
+    say = print if is_main_process() else (lambda *a, **k: None)
+    train = _read(args, args.data)
+    names = check_labels(train)
+    valid = _read(args, args.valid) if args.valid else None
+    test = _read(args, args.test) if args.test else None
+    for data, what in ((valid, "a validation"), (test, "a test")):
+        if data is not None:
+            _check_known(data, names, what)
+    say(_describe(train))
+    classifier = train_text_classifier(
+        train, valid, args.valid_split, args.model, args.seed, args.epochs, args.batch_size,
+        args.patience, args.device, verbose=0 if args.quiet else 1, print_fn=say)
+    report = classifier.info["validation"]
+    say(f"validation ({classifier.info['validation_texts']} texts):")
+    for line in format_report(report):
+        say("  " + line)
+    metrics = {"data": train.path, "model": args.model, "seed": args.seed,
+               "validation": report, "seconds": classifier.info["seconds"]}
+    if test is not None:
+        started = time.perf_counter()
+        report = classifier.evaluate(test)
+        metrics["test"] = {"data": test.path, **report,
+                           "seconds": time.perf_counter() - started}
+        classifier.info["test"] = metrics["test"]
+        say(f"test ({test.path}):")
+        for line in format_report(report):
+            say("  " + line)
+    files = {"metrics.json": (json.dumps(metrics, indent=2, allow_nan=False) + "\n").encode()}
+    if is_main_process():
+        files.update(_pngs(classifier, report))
+        classifier.save(out, files)
+        say(f"model saved to {out} ({classifier.info['seconds']:.0f} s of training); "
+            f"{', '.join(sorted(files))} beside it")
+
+
+def _pngs(classifier, report):
+    """The training curves and the confusion matrix as PNG bytes, when
+    matplotlib is installed (the plot extra)."""
+    if not have_matplotlib():
+        print("(no PNGs: matplotlib is not installed; pip install 'lstmkit[plot]')")
+        return {}
+    with tempfile.TemporaryDirectory() as folder:
+        histories = classifier.info["histories"]
+        recipes = classifier.info["recipes"]
+        merged = {f"{name} {key}" if len(histories) > 1 else key: values
+                  for name, history in zip(recipes, histories) for key, values in history.items()}
+        # one panel per quantity: loss and accuracy, each member's training and validation
+        curves = os.path.join(folder, "curves.png")
+        plot_history(_by_quantity(merged), curves)
+        pngs = {"training_curves.png": open(curves, "rb").read()}
+        if "confusion" in report:
+            confusion = os.path.join(folder, "confusion.png")
+            plot_confusion(report, confusion)
+            pngs["confusion.png"] = open(confusion, "rb").read()
+    return pngs
+
+
+def _by_quantity(history):
+    """{'lstm loss': ..., 'lstm val_loss': ...} -> {'loss': {'lstm': ...}, ...}
+    as plot_history takes it: names without val_ get panels."""
+    panels = {}
+    for key, values in history.items():
+        member, _, name = key.rpartition(" ")
+        validation = name.startswith("val_")
+        quantity = name[4:] if validation else name
+        label = (f"{member} " if member else "") + ("validation" if validation else "training")
+        panels.setdefault(quantity, {})[label] = values
+    return panels
+
+
+def run_eval_command(args):
+    classifier = TextClassifier.load(args.model, device=args.device)
+    data = _read(args, args.data)
+    _check_known(data, classifier.labels, "a")
+    report = {"data": data.path, "skipped_empty": data.skipped,
+              **classifier.evaluate(data, args.batch_size)}
+    print(_describe(data))
+    for line in format_report(report):
+        print(line)
+    if args.out:
+        _write_text(args.out, json.dumps(report, indent=2, allow_nan=False) + "\n")
+
+
+def run_predict_command(args):
+    if bool(args.texts) == bool(args.file):
+        raise InputError("give texts to label, or --file FILE, not both" if args.texts else
+                         "give texts to label, or --file FILE")
+    classifier = TextClassifier.load(args.model, device=args.device)
+    if args.file:
+        texts = _read_texts_only(args)
+    else:
+        texts = [t for t in args.texts]
+        if not all(t.strip() for t in texts):
+            raise InputError("an empty text has nothing to label")
+    p = classifier.predict_proba(texts, args.batch_size)
+    labels = classifier.labels
+    rows = []
+    for text, row in zip(texts, p):
+        if classifier.multilabel:
+            chosen = "|".join(labels[i] for i in np.flatnonzero(row > 0.5))
+            rows.append((text, chosen, max(row.max(), 0.0), row))
+        else:
+            rows.append((text, labels[row.argmax()], row.max(), row))
+    if args.out:
+        lines = ["text,label,probability," + ",".join(_csv_field(f"p_{l}") for l in labels)]
+        lines += [f"{_csv_field(t)},{_csv_field(l)},{q:.6f}," + ",".join(f"{v:.6f}" for v in row)
+                  for t, l, q, row in rows]
+        _write_text(args.out, "\n".join(lines) + "\n")
+        print(f"{len(rows)} predictions written to {args.out}")
+    else:
+        for text, label, q, _ in rows:
+            shown = text if len(text) <= 70 else text[:67] + "..."
+            print(f"{label}\t{q:.4f}\t{shown}")
+
+
+def _read_texts_only(args):
+    path = args.file
+    if os.path.isfile(path) and path.lower().endswith((".csv", ".tsv", ".tab", ".jsonl",
+                                                       ".ndjson")):
+        return _read(args, path, labelled=False).texts
+    from ..data.textfiles import decode, read_bytes
+    from ..errors import DataFileError
+    lines = [l.strip() for l in decode(read_bytes(path), path, args.encoding).splitlines()]
+    texts = [l for l in lines if l]
+    if not texts:
+        raise DataFileError("the file is empty", path)
+    return texts
+
+
+def _csv_field(text):
+    return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(c in text for c in ',"\n\r') else text
+
+
+def _write_text(path, text):
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(f"--out {path}: the folder {folder} does not exist")
+    atomic_write(path, text.encode())
+
+
+TASK = TextClassification()
