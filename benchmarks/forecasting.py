@@ -77,7 +77,8 @@ def split(name, inner=False):
     if n - h < 2 * m:  # the protocol's short-series exception (shampoo)
         h = m
     train, test = values[:n - h], values[n - h:]
-    if inner:
+    if inner:  # a shorter inner horizon where the training part cannot spare h (shampoo)
+        h = min(h, (len(train) - 2) // 2)
         train, test = train[:-h], train[-h:]
     return train, test, m, h
 

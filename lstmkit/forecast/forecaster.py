@@ -50,13 +50,13 @@ MAX_MEMBERS = 64
 DEFAULTS = {
     "lookbacks": (1.5, 3.0),   # input lengths, as multiples of the horizon
     "seeds": 2,                # members per input length
-    "units": 64, "layers": 1, "dropout": 0.0,
-    "level": "last", "base": "seasonal", "log": "auto", "scaler": "standard",
+    "units": 32, "layers": 1, "dropout": 0.0,
+    "level": "mean", "base": "none", "log": "auto", "scaler": "standard",
     "calendar": True,
     "quantiles": (0.1, 0.5, 0.9),
     "calibrate": True,
     "refit": True,
-    "batch_size": 64, "batches_per_epoch": 20, "max_epochs": 60, "patience": 8,
+    "batch_size": 64, "batches_per_epoch": 20, "max_epochs": 40, "patience": 5,
     "learning_rate": 3e-3, "clip_grad_norm": 1.0,
     "recursive": False,
 }
@@ -193,6 +193,14 @@ def check_values(values, where):
                          f"at step {int(np.flatnonzero(bad)[0])}")
 
 
+def validation_block(n, horizon):
+    """Values at the end of a series of n held out to stop early on: a fifth
+    of the series, at least one horizon and at most five (so the validation
+    loss of a long series is not one horizon's noise), always leaving two
+    values to train on."""
+    return max(horizon, min(n // 5, 5 * horizon, n - 2))
+
+
 def minimum_length(horizon):
     """The fewest values a series needs for `horizon`: a horizon's worth to
     validate on and two before it (shorter inputs are padded and masked)."""
@@ -319,7 +327,7 @@ class Forecaster:
                     in enumerate(zip(values, dates, known, past, static))]
         features = prepared[0]["features"]
         members, info_members, val_predictions = [], [], []
-        cutoff_val = lambda n: n - horizon
+        cutoff_val = lambda n: n - validation_block(n, horizon)
         for j, lookback in enumerate(s["lookbacks"]):
             timesteps = max(int(round(lookback * horizon)), 1)
             train, val = pooled_windows(prepared, timesteps, out_horizon, season, s, cutoff_val)
@@ -386,29 +394,32 @@ class Forecaster:
         return np.zeros((n + horizon, 0))
 
     def _validation_quantiles(self, model, prepared, timesteps, horizon):
-        """Each series' validation-block quantiles (H, Q), scaled units, from
-        the origin where the block starts (the early-stopped network)."""
+        """The early-stopped network's quantiles (H, Q), scaled units, from
+        origins a horizon apart in each series' validation block: a list
+        per series of (quantiles, actual values) pairs."""
         out = []
         for p in prepared:
             n = len(p["z"])
-            cut = {**p, "z": p["z"][:n - horizon],
-                   "past": None if p["past"] is None else p["past"][:n - horizon]}
-            out.append(self._quantiles_of([model], cut, timesteps_of=[timesteps],
-                                          horizon=horizon))
+            pairs = []
+            for end in range(n - validation_block(n, horizon), n - horizon + 1, horizon):
+                cut = {**p, "z": p["z"][:end],
+                       "past": None if p["past"] is None else p["past"][:end]}
+                pairs.append((self._quantiles_of([model], cut, timesteps_of=[timesteps],
+                                                 horizon=horizon), p["z"][end:end + horizon]))
+            out.append(pairs)
         return out
 
     def _conformal(self, prepared, val_predictions, horizon):
         """The split-conformal widening of the intervals (H,), in scaled
         units: the (1 - alpha) quantile of the nonconformity scores
-        max(lower - y, y - upper) on every series' validation block, by step
-        of the horizon when there are enough scores, else pooled."""
-        members = len(val_predictions)
+        max(lower - y, y - upper) over every series' validation forecasts
+        (the members' median quantiles), pooled over the horizon's steps."""
         scores = []
-        for i, p in enumerate(prepared):
-            y = p["z"][-horizon:]
-            q = np.median([val_predictions[m][i] for m in range(members)], axis=0)  # (H, Q)
-            scores.append(np.maximum(q[:, 0] - y, y - q[:, -1]))
-        scores = np.array(scores)  # (S, H)
+        for i in range(len(prepared)):
+            for k, (_, y) in enumerate(val_predictions[0][i]):
+                q = np.median([member[i][k][0] for member in val_predictions], axis=0)  # (H, Q)
+                scores.append(np.maximum(q[:, 0] - y, y - q[:, -1]))
+        scores = np.concatenate(scores)
         alpha = 1 - (self.settings["quantiles"][-1] - self.settings["quantiles"][0])
         level = min(1.0, (1 - alpha) * (1 + 1 / scores.size))
         return np.full(horizon, float(np.quantile(scores, level, method="higher")))

@@ -20,8 +20,8 @@ def pooled_windows(prepared, timesteps, horizon, season, settings, cutoff):
     `prepared` holds per series z (scaled), known, past and static arrays.
     cutoff(n) gives the index where a series' validation block starts
     (n: no validation, all origins train). Training windows end before it
-    (targets from it on are unobserved); validation windows are the h
-    origins before it, scored on the block only."""
+    (targets from it on are unobserved); validation windows are every
+    origin whose targets reach into the block, scored on the block only."""
     train, val = [], []
     for p in prepared:
         n = len(p["z"])
@@ -31,7 +31,7 @@ def pooled_windows(prepared, timesteps, horizon, season, settings, cutoff):
                       past=p["past"], static=p["static"])
         train.append(assemble(p["z"], np.arange(0, start - 1), observed_until=start, **common))
         if start < n:
-            origins = np.arange(max(start - horizon, 0), start)
+            origins = np.arange(max(start - horizon, 0), n - 1)
             w = assemble(p["z"], origins, **common)
             w["y"][..., 1] *= (origins[:, None] + np.arange(1, horizon + 1)) >= start
             val.append(w)
