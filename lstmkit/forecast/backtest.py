@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import InputError
 from .baselines import BASELINES
-from .forecaster import minimum_length
+from .inputs import minimum_length
 from .metrics import scores
 
 

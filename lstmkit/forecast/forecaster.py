@@ -18,7 +18,6 @@ calibration on the validation block (conformalised quantile regression,
 Romano et al. 2019).
 """
 
-import datetime
 import json
 import os
 import shutil
@@ -29,37 +28,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import __version__
-from ..data.preprocessing import Preprocessing
-from ..data.timeseries import FREQUENCIES, TimeSeries, step_date
-from ..errors import InputError, InputTypeError, ModelFileError
+from ..data.timeseries import FREQUENCIES, step_date
+from ..errors import InputError, ModelFileError
 from ..files import atomic_write, parse_json, replace_folder
 from ..model import load_model
 from .features import calendar_features
-from .network import BASES, assemble, run_network
-from .scaling import SCALERS, WINDOW_LEVELS, SeriesScaling
+from .inputs import (as_series_list, check_series, check_values, covariate_width, per_series,
+                     validation_block)
+from .network import assemble, run_network
+from .preprocessing import ForecastPreprocessing
+from .scaling import SeriesScaling
+from .settings import DEFAULTS, MAX_MEMBERS, check_settings
 from .training import pooled_windows, train_member
 
 TASK_NAME = "forecasting"
 MANIFEST = "forecaster.json"
 FORMAT = "lstmkit.forecaster"
 FORMAT_VERSION = 1
-MAX_MEMBERS = 64
-
-# Chosen by inner validation on the training parts only (each series' last
-# horizon of its training part held out); see benchmarks/forecasting.py.
-DEFAULTS = {
-    "lookbacks": (1.5, 3.0),   # input lengths, as multiples of the horizon
-    "seeds": 2,                # members per input length
-    "units": 32, "layers": 1, "dropout": 0.0,
-    "level": "mean", "base": "none", "log": "auto", "scaler": "standard",
-    "calendar": True,
-    "quantiles": (0.1, 0.5, 0.9),
-    "calibrate": True,
-    "refit": True,
-    "batch_size": 64, "batches_per_epoch": 20, "max_epochs": 40, "patience": 5,
-    "learning_rate": 3e-3, "clip_grad_norm": 1.0,
-    "recursive": False,
-}
 
 
 @dataclass
@@ -80,131 +65,6 @@ class Forecast:
     upper: np.ndarray
     level: float
     dates: list = None
-
-
-class ForecastPreprocessing(Preprocessing):
-    """What a forecaster's members need to read raw series, saved with each:
-    the settings, each training series' scaling, its last date, the
-    calendar used, and the conformal corrections."""
-
-    KIND = "forecast_scaling"
-    VERSION = 1
-
-    def __init__(self, settings, scalings, horizon, season, frequency, calendar, last_dates,
-                 widths, correction):
-        self.settings, self.scalings = dict(settings), list(scalings)
-        self.horizon, self.season, self.frequency = horizon, season, frequency
-        self.calendar, self.last_dates = calendar, list(last_dates)
-        self.widths = dict(widths)  # known, past, static covariate counts
-        self.correction = correction  # (H,) conformal widening, in scaled units, or None
-
-    def to_json(self):
-        return {"settings": {k: list(v) if isinstance(v, tuple) else v
-                             for k, v in self.settings.items()},
-                "scalings": [s.to_json() for s in self.scalings], "horizon": self.horizon,
-                "season": self.season, "frequency": self.frequency, "calendar": self.calendar,
-                "last_dates": [None if d is None else d.isoformat() for d in self.last_dates],
-                "widths": self.widths,
-                "correction": None if self.correction is None else list(map(float,
-                                                                            self.correction))}
-
-    @classmethod
-    def from_json(cls, data):
-        if not isinstance(data, dict):
-            raise InputError("forecast preprocessing must be an object")
-        for key in ("horizon", "season"):
-            if isinstance(data.get(key), bool) or not isinstance(data.get(key), int) or \
-                    data[key] < 1:
-                raise InputError(f"{key} must be a positive int, got {data.get(key)!r}")
-        settings = data.get("settings")
-        if not isinstance(settings, dict) or set(settings) != set(DEFAULTS):
-            raise InputError("settings must name every forecaster setting")
-        settings = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
-        if data.get("frequency") not in (None, *FREQUENCIES) or data.get("calendar") not in (
-                "dates", "phase", "none"):
-            raise InputError("frequency or calendar is not one this lstmkit knows")
-        scalings = [SeriesScaling.from_json(s) for s in data.get("scalings") or []]
-        if not scalings:
-            raise InputError("scalings must hold one entry per training series")
-        try:
-            dates = [None if d is None else datetime.datetime.fromisoformat(d)
-                     for d in data.get("last_dates") or []]
-        except (TypeError, ValueError):
-            raise InputError("last_dates must be ISO dates") from None
-        widths = data.get("widths")
-        if not isinstance(widths, dict) or set(widths) != {"known", "past", "static"}:
-            raise InputError("widths must give known, past and static")
-        correction = data.get("correction")
-        if correction is not None and (not isinstance(correction, list)
-                                       or len(correction) != data["horizon"]):
-            raise InputError("correction must hold one value per horizon step")
-        return cls(settings, scalings, data["horizon"], data["season"], data["frequency"],
-                   data["calendar"], dates, widths, None if correction is None
-                   else np.array(correction))
-
-
-def _as_series_list(series):
-    """A list of 1-D float64 arrays (and their dates, where a TimeSeries gave them)."""
-    if isinstance(series, TimeSeries):
-        return [series.values], [series.dates], series
-    if isinstance(series, np.ndarray) and series.ndim == 1 or (
-            isinstance(series, (list, tuple)) and series and
-            all(isinstance(v, (int, float, np.number)) for v in series)):
-        return [np.asarray(series, dtype=np.float64)], [None], None
-    if isinstance(series, np.ndarray) and series.ndim == 2:
-        return [np.asarray(s, dtype=np.float64) for s in series], [None] * len(series), None
-    if isinstance(series, (list, tuple)):
-        out, dates = [], []
-        for s in series:
-            if isinstance(s, TimeSeries):
-                out.append(s.values)
-                dates.append(s.dates)
-            else:
-                out.append(np.asarray(s, dtype=np.float64))
-                dates.append(None)
-        return out, dates, None
-    raise InputTypeError(f"series must be an array, a list of arrays or a TimeSeries, got "
-                         f"{type(series).__name__}")
-
-
-def check_series(values, i, horizon, count):
-    """A series checked: 1-D, finite, long enough for the horizon, not constant."""
-    where = "the series" if count == 1 else f"series {i}"
-    if values.ndim != 1:
-        raise InputError(f"{where} must be 1-D, got shape {values.shape}")
-    bad = ~np.isfinite(values)
-    if bad.any():
-        raise InputError(f"{where} holds {int(bad.sum())} NaN or infinite value(s), the first "
-                         f"at step {int(np.flatnonzero(bad)[0])}")
-    minimum = minimum_length(horizon)
-    if len(values) < minimum:
-        raise InputError(f"{where} has {len(values)} values; a horizon of {horizon} needs at "
-                         f"least {minimum} (windows to train on and {horizon} values to "
-                         "validate on)")
-
-
-def check_values(values, where):
-    """Values to forecast from checked: 1-D, not empty, finite."""
-    if values.ndim != 1 or len(values) == 0:
-        raise InputError(f"{where} must be a non-empty 1-D series, got shape {values.shape}")
-    bad = ~np.isfinite(values)
-    if bad.any():
-        raise InputError(f"{where} holds {int(bad.sum())} NaN or infinite value(s), the first "
-                         f"at step {int(np.flatnonzero(bad)[0])}")
-
-
-def validation_block(n, horizon):
-    """Values at the end of a series of n held out to stop early on: a fifth
-    of the series, at least one horizon and at most five (so the validation
-    loss of a long series is not one horizon's noise), always leaving two
-    values to train on."""
-    return max(horizon, min(n // 5, 5 * horizon, n - 2))
-
-
-def minimum_length(horizon):
-    """The fewest values a series needs for `horizon`: a horizon's worth to
-    validate on and two before it (shorter inputs are padded and masked)."""
-    return horizon + 2
 
 
 class Forecaster:
@@ -240,30 +100,8 @@ class Forecaster:
             raise InputError(f"unknown forecaster setting(s) {unknown}; known: "
                              f"{', '.join(DEFAULTS)}")
         self.settings = {**DEFAULTS, **settings}
-        self._check_settings()
+        check_settings(self.settings)
         self.members, self.preprocessing, self.info = [], None, {}
-
-    def _check_settings(self):
-        s = self.settings
-        for key, choices in (("level", WINDOW_LEVELS), ("base", BASES), ("scaler", SCALERS),
-                             ("log", ("auto", True, False))):
-            if s[key] not in choices:
-                raise InputError(f"{key} must be one of {', '.join(map(repr, choices))}, got "
-                                 f"{s[key]!r}")
-        q = tuple(float(v) for v in s["quantiles"])
-        if 0.5 not in q or any(not 0 < v < 1 for v in q) or list(q) != sorted(set(q)):
-            raise InputError(f"quantiles must be increasing, between 0 and 1, and hold 0.5, got "
-                             f"{s['quantiles']!r}")
-        s["quantiles"] = q
-        s["lookbacks"] = tuple(float(v) for v in s["lookbacks"])
-        if not s["lookbacks"] or any(v <= 0 for v in s["lookbacks"]):
-            raise InputError(f"lookbacks must be positive multiples of the horizon, got "
-                             f"{s['lookbacks']!r}")
-        for key in ("seeds", "units", "layers", "batch_size", "batches_per_epoch", "max_epochs"):
-            if isinstance(s[key], bool) or not isinstance(s[key], int) or s[key] < 1:
-                raise InputError(f"{key} must be a positive int, got {s[key]!r}")
-        if len(s["lookbacks"]) * s["seeds"] > MAX_MEMBERS:
-            raise InputError(f"at most {MAX_MEMBERS} members (lookbacks x seeds)")
 
     # ----- fitting ---------------------------------------------------------------
 
@@ -288,7 +126,7 @@ class Forecaster:
         Returns self.
         """
         started = time.perf_counter()
-        values, given_dates, ts = _as_series_list(series)
+        values, given_dates, ts = as_series_list(series)
         if ts is not None:
             frequency = frequency or ts.frequency
             season = season if season is not None else ts.season
@@ -307,11 +145,11 @@ class Forecaster:
         dates = dates if dates is not None else given_dates
         for i, v in enumerate(values):
             check_series(v, i, horizon, len(values))
-        known, past, static = (_per_series(c, len(values), name) for c, name in
+        known, past, static = (per_series(c, len(values), name) for c, name in
                                ((known, "known"), (past, "past"), (static, "static")))
-        widths = {"known": _width(known, 1, values, horizon, "known"),
-                  "past": _width(past, 1, values, 0, "past"),
-                  "static": _width(static, 0, values, None, "static")}
+        widths = {"known": covariate_width(known, 1, values, horizon, "known"),
+                  "past": covariate_width(past, 1, values, 0, "past"),
+                  "static": covariate_width(static, 0, values, None, "static")}
         s = self.settings
         log = s["log"] if s["log"] != "auto" else all((v > 0).all() for v in values)
         scalings = [SeriesScaling.fit(v, log, s["scaler"], "the series" if len(values) == 1
@@ -482,24 +320,26 @@ class Forecaster:
                                  "forecast from")
             values, dates_list = self._training
         else:
-            values, dates_list, ts = _as_series_list(series)
+            values, dates_list, ts = as_series_list(series)
             if dates is not None:
                 dates_list = [dates] if len(values) == 1 and not isinstance(
                     dates[0], (list, tuple)) else dates
         for i, v in enumerate(values):
             check_values(v, "the series" if len(values) == 1 else f"series {i}")
-        known, past, static = (_per_series(c, len(values), name) for c, name in
+        known, past, static = (per_series(c, len(values), name) for c, name in
                                ((known, "known"), (past, "past"), (static, "static")))
         timesteps = [m.metadata["timesteps"] for m in self.members]
-        points, quantiles = [], []
+        quantiles = []
         for i, (v, d, k, p, st) in enumerate(zip(values, dates_list, known, past, static)):
             scaling = self._scaling_for(i, v, len(values))
             continued = series is None or len(values) == len(pre.scalings)
             prepared = self._prepare(scaling.transform(v), i if continued else None, d, k, p, st)
             q = self._quantiles_of(self.members, prepared, timesteps, horizon)
             if pre.correction is not None:
-                q[:, 0] -= pre.correction[:horizon]
-                q[:, -1] += pre.correction[:horizon]
+                # a negative correction narrows the interval, never past the median
+                median = q[:, list(s["quantiles"]).index(0.5)]
+                q[:, 0] = np.minimum(q[:, 0] - pre.correction[:horizon], median)
+                q[:, -1] = np.maximum(q[:, -1] + pre.correction[:horizon], median)
             quantiles.append(scaling.inverse(q))  # (H, Q) in the series' units
         quantiles = np.array(quantiles)  # (S, H, Q)
         one = len(values) == 1
@@ -610,39 +450,6 @@ def _extend(past, n):
     """Past covariates padded with their last row to n steps (recursive steps)."""
     return past if len(past) >= n else np.concatenate([past, np.repeat(past[-1:], n - len(past),
                                                                        0)])
-
-
-def _per_series(covariate, count, name):
-    """A covariate given for one series (an array) or per series (a list) as a list."""
-    if covariate is None:
-        return [None] * count
-    if count == 1 and not isinstance(covariate, (list, tuple)):
-        return [covariate]
-    if not isinstance(covariate, (list, tuple)) or len(covariate) != count:
-        raise InputError(f"{name} must be given per series: a list of {count}")
-    return list(covariate)
-
-
-def _width(covariates, ndim, values, extra, name):
-    """Columns of a covariate (0 if not given), each series' array checked."""
-    widths = set()
-    for i, (c, v) in enumerate(zip(covariates, values)):
-        if c is None:
-            widths.add(0)
-            continue
-        a = np.asarray(c, dtype=np.float64)
-        if ndim == 0:
-            if a.ndim != 1:
-                raise InputError(f"static covariates of series {i} must be 1-D (features,)")
-        elif a.ndim != 2 or (extra is not None and len(a) < len(v) + extra):
-            raise InputError(f"{name} covariates of series {i} must be (steps, features) with at "
-                             f"least {len(v) + (extra or 0)} steps, got shape {a.shape}")
-        if not np.isfinite(a).all():
-            raise InputError(f"{name} covariates of series {i} hold NaN or infinite values")
-        widths.add(a.shape[-1])
-    if len(widths) > 1:
-        raise InputError(f"{name} covariates differ in width between series: {sorted(widths)}")
-    return widths.pop()
 
 
 def _jsonable(value):

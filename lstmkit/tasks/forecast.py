@@ -25,7 +25,9 @@ from ..errors import InputError, MissingDependencyError
 from ..files import atomic_write, replace_folder
 from ..forecast.backtest import backtest
 from ..forecast.baselines import BASELINES
-from ..forecast.forecaster import DEFAULTS, TASK_NAME, ForecastPreprocessing, Forecaster
+from ..forecast.forecaster import TASK_NAME, Forecaster
+from ..forecast.preprocessing import ForecastPreprocessing
+from ..forecast.settings import DEFAULTS
 from .base import Task, add_command, add_training_options
 
 
