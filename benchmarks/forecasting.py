@@ -12,7 +12,8 @@ values (MASE primary, sMAPE, RMSE, fit time).
 lstmkit runs with the same settings on every series (Forecaster's
 DEFAULTS, or --set overrides, recorded) over --seeds seeds. The peers run
 in a subprocess under the benchmark-only venv .venv-forecast (this file run
-with --peers-worker, importing neither torch nor lstmkit at module level);
+with --peers-worker, importing neither torch nor lstmkit at module level),
+beside lstmkit's run, each on one thread;
 without it the report says so and carries the protocol's reference
 figures, labelled as the protocol measured them.
 """
@@ -244,8 +245,10 @@ def peers_worker(inner, out_path):
         json.dump(results, f, indent=2)
 
 
-def run_peers(inner):
-    """The peers' figures from the worker under .venv-forecast, or why not."""
+def start_peers(inner):
+    """The peers' worker started under .venv-forecast, on one thread, beside
+    lstmkit's run (which takes one thread too): (process, its output file),
+    or the reason it cannot start."""
     if not os.path.exists(PEERS_VENV):
         return {"skipped": f"{os.path.relpath(PEERS_VENV, ROOT)} does not exist (create it: "
                            "python3.11 -m venv .venv-forecast; .venv-forecast/bin/pip install -c "
@@ -253,14 +256,28 @@ def run_peers(inner):
     out = os.path.join(HERE, "results", ".forecasting-peers.json")
     command = [PEERS_VENV, os.path.abspath(__file__), "--peers-worker", out] + (
         ["--inner"] if inner else [])
-    done = subprocess.run(command, capture_output=True, text=True,
-                          env={**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+    log = open(out + ".log", "w")  # a file, not a pipe: nobody reads it until lstmkit is done
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                               env={**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+    return process, out
+
+
+def finish_peers(started):
+    """The peers' figures from the worker, or why there are none."""
+    if isinstance(started, dict):
+        return started
+    process, out = started
+    process.wait()
+    with open(out + ".log") as f:
+        output = f.read()
+    os.unlink(out + ".log")
+    if process.returncode != 0:
+        tail = output.strip().splitlines()[-1:] or ["no output"]
         return {"skipped": f"the peers' worker failed: {tail[0]}"}
     with open(out) as f:
         results = json.load(f)
     os.unlink(out)
+    results["ran"] = "beside lstmkit's run, each on one thread of the 2-core machine"
     return results
 
 
@@ -303,6 +320,7 @@ def main(argv=None):
     for item in args.set:
         key, _, value = item.partition("=")
         settings[key] = json.loads(value)
+    peers = None if args.peers_from or args.no_peers else start_peers(args.inner)
     runs = run_lstmkit(list(range(args.seeds)), settings, args.inner, args.threads)
     report = {"benchmark": "forecasting", "protocol": "../shared/forecast-protocol.md v1",
               "inner_validation": args.inner,
@@ -317,8 +335,8 @@ def main(argv=None):
             report["peers"] = {**json.load(f), "measured_by": "an earlier run of this script's "
                                "peers worker (" + " ".join([os.path.relpath(PEERS_VENV, ROOT),
                                "benchmarks/forecasting.py", "--peers-worker", "OUT"]) + ")"}
-    elif not args.no_peers:
-        report["peers"] = run_peers(args.inner)
+    elif peers is not None:
+        report["peers"] = finish_peers(peers)
     if "peers" not in report or "skipped" in report["peers"]:
         report["peers_as_the_protocol_measured"] = protocol_reference()
     out = args.out or (os.path.join(HERE, "results", "forecasting-inner.json") if args.inner
