@@ -115,7 +115,7 @@ def build_lstm(encoder, device="auto", embedding_dim=128, units=64, dropout=0.3,
     return model
 
 
-def build_bag(encoder, device="auto", embedding_dim=32, dropout=0.2, learning_rate=3e-3):
+def build_bag(encoder, device="auto", embedding_dim=32, dropout=0.2, learning_rate=5e-3):
     """Embedding(mask_zero) of unigrams and bigrams -> their mean -> Dropout -> Dense."""
     output, loss = _output(encoder)
     model = Sequential([
@@ -140,12 +140,12 @@ RECIPES = {
                  "batch_size": 16},
     "lstm": {"encoder": {"level": "words", "num_words": 30000, "min_count": 2, "maxlen": 400,
                          "truncate": "head+tail"},
-             "build": build_lstm, "batches": "bucketed", "epochs": 8, "patience": 1,
-             "batch_size": 32},
-    "bag": {"encoder": {"level": "words", "ngrams": 2, "num_words": 500000, "min_count": 2,
+             "build": build_lstm, "batches": "bucketed", "epochs": 4, "patience": 1,
+             "batch_size": 64},
+    "bag": {"encoder": {"level": "words", "ngrams": 2, "num_words": 200000, "min_count": 2,
                         "maxlen": 1000, "truncate": "head+tail"},
-            "build": build_bag, "batches": "bucketed", "epochs": 20, "patience": 2,
-            "batch_size": 32},
+            "build": build_bag, "batches": "bucketed", "epochs": 10, "patience": 1,
+            "batch_size": 128},
 }
 MODELS = {"default": ["lstm", "bag"], "tutorial": ["tutorial"], "lstm": ["lstm"],
           "bag": ["bag"]}
@@ -215,13 +215,17 @@ class TextClassifier:
     def multilabel(self):
         return self.members[0].preprocessing.multilabel
 
-    def predict_proba(self, texts, batch_size=256):
-        """(N, C) probabilities for a list of raw texts (or a TextData)."""
+    def member_probabilities(self, texts, batch_size=256):
+        """Each member's (N, C) probabilities for raw texts (or a TextData)."""
         texts = texts.texts if isinstance(texts, TextData) else list(texts)
         if not texts:
             raise InputError("no texts to predict")
-        return np.mean([member_probabilities(m, texts, batch_size) for m in self.members],
-                       axis=0)
+        return [member_probabilities(m, texts, batch_size) for m in self.members]
+
+    def predict_proba(self, texts, batch_size=256):
+        """(N, C) probabilities for a list of raw texts (or a TextData): the
+        members' mean."""
+        return np.mean(self.member_probabilities(texts, batch_size), axis=0)
 
     def predict(self, texts, batch_size=256):
         """The predicted label of each text ('a|b' for multi-label data)."""
@@ -408,9 +412,11 @@ def train_text_classifier(train, valid=None, valid_split=0.1, model="default", s
         seeds.append(member_seed)
         best_epochs.append(None if stop.best_epoch is None else stop.best_epoch + 1)
     classifier = TextClassifier(members)
-    report = classifier.evaluate(valid)
+    each = classifier.member_probabilities(valid)
+    report = classifier.evaluate(valid, probabilities=np.mean(each, axis=0))
     classifier.info = {
         "model": model, "recipes": MODELS[model], "seeds": seeds, "best_epochs": best_epochs,
+        "member_validation": [classifier.evaluate(valid, probabilities=p) for p in each],
         "settings": {"seed": seed, "epochs": epochs, "batch_size": batch_size,
                      "patience": patience, "valid_split": valid_split},
         "training_texts": len(train), "validation_texts": len(valid),
@@ -484,6 +490,11 @@ class TextClassification(Task):
         train.add_argument("--patience", type=int, help="epochs without a lower validation "
                            "loss before a member stops (default: the recipe's)")
         add_training_options(train, {"epochs": None, "batch_size": None}, out="runs/text")
+        for action in train._actions:  # the recipes own these defaults
+            if action.dest == "epochs":
+                action.help = "the most passes over the data (default: each member's recipe)"
+            elif action.dest == "batch_size":
+                action.help = "texts per step (default: each member's recipe)"
         train.set_defaults(run=run_train_command)
 
         evaluate = add_command(
