@@ -161,16 +161,16 @@ class Forecaster:
         self.preprocessing = ForecastPreprocessing(s, scalings, horizon, season, frequency,
                                                    calendar, last_dates, widths, None)
         out_horizon = 1 if s["recursive"] else horizon
-        prepared = [self._prepare(scalings[i].transform(v), i, d, k, p, st) for i, (v, d, k, p, st)
-                    in enumerate(zip(values, dates, known, past, static))]
+        prepared = [self._prepare(scalings[i].transform(v), i, d, k, p, st)
+                    for i, (v, d, k, p, st) in enumerate(zip(values, dates, known, past, static))]
         features = prepared[0]["features"]
         members, info_members, val_predictions = [], [], []
         cutoff_val = lambda n: n - validation_block(n, horizon)
         for j, lookback in enumerate(s["lookbacks"]):
             timesteps = max(int(round(lookback * horizon)), 1)
             train, val = pooled_windows(prepared, timesteps, out_horizon, season, s, cutoff_val)
-            if s["recursive"]:  # validate a one-step network on the block's one-step targets
-                val = pooled_windows(prepared, timesteps, 1, season, s, cutoff_val)[1]
+            everything = (pooled_windows(prepared, timesteps, out_horizon, season, s,
+                                         lambda n: n)[0] if s["refit"] else None)
             for r in range(s["seeds"]):
                 member_seed = 1000 * seed + 100 * j + r
                 model, best, best_loss = train_member(train, val, features, out_horizon, s,
@@ -178,8 +178,6 @@ class Forecaster:
                 val_predictions.append(self._validation_quantiles(model, prepared, timesteps,
                                                                   horizon))
                 if s["refit"]:
-                    everything, _ = pooled_windows(prepared, timesteps, out_horizon, season, s,
-                                                   lambda n: n)
                     model, _, _ = train_member(everything, None, features, out_horizon, s,
                                                member_seed, epochs=best, verbose=verbose)
                 model.metadata = {"task": TASK_NAME, "timesteps": timesteps,
