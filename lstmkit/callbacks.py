@@ -74,10 +74,13 @@ class ProgressBar:
     main_process_only = True  # one bar for a run of several processes
     display_only = True  # not part of a run's state: it may change on resume
 
-    def __init__(self, epochs, verbose=1, refresh_seconds=0.5, file=None):
+    def __init__(self, epochs, verbose=1, refresh_seconds=0.5, file=None, derive=None):
         self.epochs, self.verbose, self.refresh_seconds = epochs, verbose, refresh_seconds
         self.file = file or sys.stderr
         self.bar = None
+        # derive(logs) -> logs to show: figures computed from the means, such as
+        # a language model's perplexity exp(loss), which is not itself a mean
+        self.derive = derive or (lambda logs: logs)
 
     def on_epoch_begin(self, trainer, epoch):
         self.started = self.shown = time.perf_counter()
@@ -99,17 +102,19 @@ class ProgressBar:
         now = time.perf_counter()
         if now - self.shown >= self.refresh_seconds:
             self.shown = now
-            self.bar.set_postfix_str(format_logs(trainer.running_logs()), refresh=False)
+            self.bar.set_postfix_str(format_logs(self.derive(trainer.running_logs())),
+                                     refresh=False)
 
     def on_epoch_end(self, trainer, epoch, logs):
         seconds = time.perf_counter() - self.started
         if self.bar is not None:
-            self.bar.set_postfix_str(format_logs(logs), refresh=False)
+            self.bar.set_postfix_str(format_logs(self.derive(logs)), refresh=False)
             self.bar.close()
             self.bar = None
         elif self.verbose == 2:
             print(
-                f"Epoch {epoch + 1}/{self.epochs} - {seconds:.1f}s - {format_logs(logs)}",
+                f"Epoch {epoch + 1}/{self.epochs} - {seconds:.1f}s - "
+                f"{format_logs(self.derive(logs))}",
                 file=self.file,
                 flush=True,
             )

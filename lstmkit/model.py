@@ -88,6 +88,7 @@ class Sequential(nn.Module):
             for previous in self.layers[:-1]:
                 shape = previous.output_shape(shape)
             layer.build(shape)
+            self.tie_weights()
         elif len(self.layers) == 1:
             declared = self.declared_input.shape if self.declared_input is not None else (
                 getattr(layer, "declared_input_shape", None)
@@ -132,7 +133,19 @@ class Sequential(nn.Module):
         for layer in self.layers:
             layer.build(shape)
             shape = layer.output_shape(shape)
+        self.tie_weights()
         self.input_shape = tuple(input_shape)
+
+    def tie_weights(self):
+        """Give each Dense(tie_weights=True) the first Embedding's table as its kernel."""
+        embeddings = [layer for layer in self.layers if isinstance(layer, Embedding)]
+        for layer in self.layers:
+            inner = getattr(layer, "layer", layer)  # inside TimeDistributed
+            if getattr(inner, "tie_weights", False) is True:
+                if not embeddings:
+                    raise InputError("Dense(tie_weights=True) needs an Embedding in the model "
+                                     "to share its table")
+                inner.tie(embeddings[0])
 
     def output_shape(self, input_shape=None):
         """Per-sample output shape, for the built input shape or a given one."""

@@ -261,6 +261,7 @@ LAYER_ARGUMENTS = {
         "activation": Choice((*ACTIVATIONS, None)),
         "kernel_initializer": INITIALIZER,
         "bias_initializer": BIAS_INITIALIZER,
+        "tie_weights": Bool(),
     },
     "Masking": {"mask_value": Number()},
     "TimeDistributed": {"layer": Required(Layer(LAYERS))},

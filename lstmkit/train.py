@@ -23,6 +23,7 @@ import time
 import numpy as np
 import torch
 
+from .allocator import keep_freed_memory
 from .callbacks import History, ProgressBar, trainer_callbacks
 from .checkpoints import (checkpoint_path, describe_difference, prune, read_checkpoint,
                           resolve_resume, rng_states, set_rng_states, write_checkpoint)
@@ -542,6 +543,7 @@ def fit_model(model, source, config, validation=None, callbacks=(), resume=None,
     (with `last_checkpoint`)."""
     compiled = model._compiled
     group = group or current_group()
+    keep_freed_memory()  # a step's large buffers are reused, not mapped afresh each step
     state = path = None
     if resume is not None:
         path, state = read_resume(resume, model, config, source)

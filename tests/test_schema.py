@@ -109,7 +109,7 @@ SMALL = {"units": 2, "input_dim": 20, "output_dim": 3, "rate": 0.5, "activation"
          "n": 2}  # required, but a layer
 AROUND = {  # a model that builds around the layer, and its per-sample input shape
     "Embedding": (lambda layer: [layer, LSTM(2)], (None,)),
-    "Dense": (lambda layer: [layer], (3,)),
+    "Dense": (lambda layer: [Embedding(2, 3), layer], (None,)),  # tie_weights needs (2, 3)
     "Masking": (lambda layer: [layer, LSTM(2)], (None, 3)),
     "RepeatVector": (lambda layer: [layer, LSTM(2)], (3,)),
     "Flatten": (lambda layer: [layer, Dense(2)], (4, 3)),

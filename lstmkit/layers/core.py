@@ -186,12 +186,18 @@ class Dense(Layer):
         activation: one of 'linear' (or None), 'sigmoid', 'tanh', 'relu',
             'softmax'. Default None.
         kernel_initializer: default 'glorot_uniform'; bias_initializer: 'zeros'.
+        tie_weights: use the model's Embedding table (V, E) as the kernel
+            instead of a matrix of its own (weight tying, Press & Wolf 2017;
+            Inan et al. 2017): units must be the Embedding's input_dim and
+            the input size its output_dim. The Sequential ties it to its
+            first Embedding when built; only the bias is this layer's.
+            Default False.
 
     Input (..., F); output (..., units), so it applies per step to a sequence.
     """
 
     def __init__(self, units, activation=None, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", **keras):
+                 bias_initializer="zeros", tie_weights=False, **keras):
         super().__init__(**keras)
         check_positive_int(units, "Dense units")
         activation = "linear" if activation is None else activation
@@ -203,24 +209,53 @@ class Dense(Layer):
         self.units, self.activation = units, activation
         self.kernel_initializer = check_initializer(kernel_initializer, "kernel_initializer")
         self.bias_initializer = check_initializer(bias_initializer, "bias_initializer")
+        if not isinstance(tie_weights, bool):
+            raise InputTypeError(f"Dense tie_weights must be True or False, got {tie_weights!r}")
+        self.tie_weights = tie_weights
+        self.tied = []  # [the Embedding whose table is the kernel]: a list, not a submodule,
+        #                 so the table is saved once, under the Embedding
 
     def build(self, input_shape):
         if len(input_shape) < 1:
             raise InputError("Dense expects input with a feature axis, got a scalar per sample")
-        self.linear = nn.Linear(input_shape[-1], self.units)
-        initialize(self.linear.weight, self.kernel_initializer)
-        initialize(self.linear.bias, self.bias_initializer)
+        if self.tie_weights:
+            self.bias = nn.Parameter(torch.empty(self.units))
+            initialize(self.bias, self.bias_initializer)
+            self.features = input_shape[-1]
+        else:
+            self.linear = nn.Linear(input_shape[-1], self.units)
+            initialize(self.linear.weight, self.kernel_initializer)
+            initialize(self.linear.bias, self.bias_initializer)
         super().build(input_shape)
 
-    def output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (self.units,)
+    def tie(self, embedding):
+        """Take `embedding`'s table (input_dim, output_dim) as the kernel."""
+        if (embedding.input_dim, embedding.output_dim) != (self.units, self.features):
+            raise InputError(
+                f"Dense(tie_weights=True) with {self.units} units on {self.features} features "
+                f"needs an Embedding({self.units}, {self.features}), the model has "
+                f"Embedding({embedding.input_dim}, {embedding.output_dim})")
+        self.tied = [embedding]
+
+    @property
+    def kernel(self):
+        """The (units, features) matrix: this layer's own, or the tied table."""
+        if not self.tie_weights:
+            return self.linear.weight
+        if not self.tied:
+            raise InputError("Dense(tie_weights=True) is not tied yet: it ties to the first "
+                             "Embedding of the Sequential it is built in")
+        return self.tied[0].embedding.weight
 
     def forward(self, x, mask=None, activation=True):
         """With activation=False, return the pre-activation (logits), which the
         losses use for numerically stable cross-entropy."""
-        y = self.linear(x)
+        y = F.linear(x, self.kernel, self.bias) if self.tie_weights else self.linear(x)
         fn = ACTIVATIONS[self.activation]
         return fn(y) if activation and fn is not None else y
+
+    def output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
 
     def get_config(self):
         return {
@@ -228,6 +263,7 @@ class Dense(Layer):
             "activation": self.activation,
             "kernel_initializer": self.kernel_initializer,
             "bias_initializer": self.bias_initializer,
+            "tie_weights": self.tie_weights,
         }
 
 
