@@ -663,6 +663,14 @@ class Sequential(nn.Module):
 
         return step(self, x, state, lengths, reset, impl)
 
+    def generate(self, prompt, length, temperature=1.0, top_k=None, top_p=None, seed=None):
+        """A language model's text after `prompt`, as an iterator of tokens'
+        texts, one at a time, the state carried from token to token (the
+        prompt is read once). See lstmkit.generate.generate."""
+        from .generate import generate
+
+        return generate(self, prompt, length, temperature, top_k, top_p, seed)
+
     def export(self, path, format="onnx", verify=True):
         """Write the model as an ONNX graph with step's contract (inputs x,
         lengths and the state; outputs the output and the new state), and a
