@@ -119,13 +119,14 @@ def run_lstmkit(model, train, test, args, verbose=2):
     fit_seconds = time.perf_counter() - started
     started = time.perf_counter()
     each = classifier.member_probabilities(test)
-    report = classifier.evaluate(test, probabilities=sum(each) / len(each))
+    report = classifier.evaluate(test, probabilities=classifier.combine(each))
     predict_seconds = time.perf_counter() - started
     encoder = classifier.members[0].preprocessing
     y = encoder.encode_labels(test.labels)
     info = classifier.info
     return {
         "seed": args.seed, "members": info["recipes"], "best_epochs": info["best_epochs"],
+        "weights": info["weights"],
         "histories": info["histories"],
         "validation": _short(info["validation"]),
         "member_validation": [_short(r) for r in info["member_validation"]],

@@ -96,7 +96,7 @@ def build_tutorial(encoder, device="auto"):
 
 
 def build_lstm(encoder, device="auto", embedding_dim=128, units=64, dropout=0.3,
-               word_dropout=0.1, learning_rate=2e-3):
+               word_dropout=0.1, learning_rate=1e-3):
     """Embedding(mask_zero) -> LockedDropout -> Bidirectional(LSTM, all steps)
     -> max and mean pooling over the real steps -> Dropout -> Dense."""
     output, loss = _output(encoder)
@@ -140,11 +140,11 @@ RECIPES = {
                  "batch_size": 16},
     "lstm": {"encoder": {"level": "words", "num_words": 30000, "min_count": 2, "maxlen": 400,
                          "truncate": "head+tail"},
-             "build": build_lstm, "batches": "bucketed", "epochs": 4, "patience": 1,
+             "build": build_lstm, "batches": "bucketed", "epochs": 6, "patience": 2,
              "batch_size": 64},
     "bag": {"encoder": {"level": "words", "ngrams": 2, "num_words": 200000, "min_count": 2,
                         "maxlen": 1000, "truncate": "head+tail"},
-            "build": build_bag, "batches": "bucketed", "epochs": 10, "patience": 1,
+            "build": build_bag, "batches": "bucketed", "epochs": 30, "patience": 2,
             "batch_size": 128},
 }
 MODELS = {"default": ["lstm", "bag"], "tutorial": ["tutorial"], "lstm": ["lstm"],
@@ -200,8 +200,9 @@ class TextClassifier:
         info: what training recorded (recipes, seeds, epochs, figures).
     """
 
-    def __init__(self, members, info=None):
+    def __init__(self, members, info=None, weights=None):
         self.members, self.info = list(members), info or {}
+        self.weights = check_weights(weights, len(self.members))
         labels = [m.preprocessing.labels for m in self.members]
         if any(l != labels[0] for l in labels):
             raise ModelFileError("the members were trained on different labels: "
@@ -224,8 +225,12 @@ class TextClassifier:
 
     def predict_proba(self, texts, batch_size=256):
         """(N, C) probabilities for a list of raw texts (or a TextData): the
-        members' mean."""
-        return np.mean(self.member_probabilities(texts, batch_size), axis=0)
+        members' weighted mean."""
+        return self.combine(self.member_probabilities(texts, batch_size))
+
+    def combine(self, each):
+        """The members' probabilities (a list of (N, C)) weighted into one."""
+        return sum(w * p for w, p in zip(self.weights, each))
 
     def predict(self, texts, batch_size=256):
         """The predicted label of each text ('a|b' for multi-label data)."""
@@ -269,7 +274,7 @@ class TextClassifier:
                           recipe=(self.info.get("recipes") or [None] * len(self.members))[i])
             manifest = {"format": FORMAT, "format_version": FORMAT_VERSION,
                         "lstmkit_version": __version__, "task": TASK.name, "members": names,
-                        "labels": self.labels, "info": self.info}
+                        "weights": self.weights, "labels": self.labels, "info": self.info}
             atomic_write(os.path.join(tmp, MANIFEST),
                          json.dumps(manifest, indent=2, allow_nan=False).encode())
             for name, data in (extra_files or {}).items():
@@ -313,7 +318,37 @@ class TextClassifier:
             if not isinstance(model.preprocessing, TextEncoder):
                 raise ModelFileError(f"{os.path.join(path, name)}: carries no text encoder")
         info = manifest.get("info") if isinstance(manifest.get("info"), dict) else {}
-        return cls(members, info)
+        try:
+            return cls(members, info, manifest.get("weights"))
+        except InputError as e:
+            raise ModelFileError(f"{manifest_path}: {e}") from None
+
+
+def check_weights(weights, n):
+    """The members' weights: n non-negative numbers summing to 1 (equal by default)."""
+    if weights is None:
+        return [1.0 / n] * n
+    if (not isinstance(weights, list) or len(weights) != n or not all(
+            isinstance(w, (int, float)) and not isinstance(w, bool) and 0 <= w <= 1
+            for w in weights) or abs(sum(weights) - 1) > 1e-6):
+        raise InputError(f"weights must be {n} numbers in [0, 1] summing to 1, got {weights!r}")
+    return [float(w) for w in weights]
+
+
+def choose_weights(each, y, multilabel=False):
+    """Weights for two members' validation probabilities: w and 1 - w, w on
+    a grid of tenths, the one of lowest log loss (ties: nearest 0.5). One
+    member, or more than two: equal weights."""
+    if len(each) != 2:
+        return [1.0 / len(each)] * len(each)
+    def loss(w):
+        p = np.clip(w * each[0] + (1 - w) * each[1], 1e-7, 1 - 1e-7)
+        if multilabel:
+            return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
+        return log_loss(y, p)
+    grid = sorted(np.round(np.linspace(0, 1, 11), 1), key=lambda w: abs(w - 0.5))
+    w = min(grid, key=loss)
+    return [float(w), float(1 - w)]
 
 
 def _umask():
@@ -413,9 +448,13 @@ def train_text_classifier(train, valid=None, valid_split=0.1, model="default", s
         best_epochs.append(None if stop.best_epoch is None else stop.best_epoch + 1)
     classifier = TextClassifier(members)
     each = classifier.member_probabilities(valid)
-    report = classifier.evaluate(valid, probabilities=np.mean(each, axis=0))
+    # the members' weights, chosen on the validation data (part of the training data)
+    classifier.weights = choose_weights(each, members[0].preprocessing.encode_labels(
+        valid.labels), members[0].preprocessing.multilabel)
+    report = classifier.evaluate(valid, probabilities=classifier.combine(each))
     classifier.info = {
         "model": model, "recipes": MODELS[model], "seeds": seeds, "best_epochs": best_epochs,
+        "weights": classifier.weights,
         "member_validation": [classifier.evaluate(valid, probabilities=p) for p in each],
         "settings": {"seed": seed, "epochs": epochs, "batch_size": batch_size,
                      "patience": patience, "valid_split": valid_split},
