@@ -218,3 +218,17 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, case
 def test_predict_needs_texts(tmp_path, capsys):
     assert main(["text", "predict", str(tmp_path)]) == 2
     assert "give texts to label" in capsys.readouterr().err
+
+
+def test_member_weights_are_chosen_on_validation_and_checked():
+    from lstmkit.tasks.text import check_weights, choose_weights
+
+    y = np.array([0, 1, 1, 0])
+    good = np.array([[0.9, 0.1], [0.2, 0.8], [0.1, 0.9], [0.8, 0.2]])
+    poor = np.full((4, 2), 0.5)
+    assert choose_weights([good, poor], y) == [1.0, 0.0]
+    assert choose_weights([good, good], y) == [0.5, 0.5]  # ties: nearest an even mix
+    assert choose_weights([good], y) == [1.0]
+    assert check_weights(None, 4) == [0.25] * 4
+    with pytest.raises(InputError, match="summing to 1"):
+        check_weights([0.5, 0.6], 2)
