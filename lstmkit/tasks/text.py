@@ -346,8 +346,8 @@ def choose_weights(each, y, multilabel=False):
         if multilabel:
             return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
         return log_loss(y, p)
-    grid = sorted(np.round(np.linspace(0, 1, 11), 1), key=lambda w: abs(w - 0.5))
-    w = min(grid, key=loss)
+    grid = np.round(np.linspace(0, 1, 11), 1)
+    w = min(grid, key=lambda w: (round(loss(w), 9), abs(w - 0.5)))  # rounding: no float ties
     return [float(w), float(1 - w)]
 
 
