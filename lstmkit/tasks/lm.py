@@ -221,8 +221,8 @@ class LanguageModel(Task):
         train = add_command(
             sub, "train", "train a language model on a text file",
             "Train an LSTM language model (Zaremba et al. 2014) with truncated backpropagation "
-            "through time. Without --valid, the last 10%% of CORPUS's tokens validate (the first "
-            "90%% train). Word level splits lines on whitespace and adds <eos> per line; "
+            "through time. Without --valid, the last 10% of CORPUS's tokens validate (the first "
+            "90% train). Word level splits lines on whitespace and adds <eos> per line; "
             "--max-vocab keeps the most frequent words, <unk> for the rest. A checkpoint is "
             "written each epoch to OUT/checkpoints; --resume continues exactly. Defaults: word "
             "level Zaremba's small model (2 x 200, SGD lr 1 halved each epoch after 4, BPTT "
@@ -238,6 +238,11 @@ class LanguageModel(Task):
         train.add_argument("--level", choices=("char", "word"), required=True)
         train.add_argument("--max-vocab", type=int, help="word level: keep this many words")
         add_training_options(train, {"epochs": None, "batch_size": None}, "lm-model")
+        for action in train._actions:  # the level decides these defaults
+            if action.dest in ("epochs", "batch_size"):
+                words, chars = DEFAULTS["word"][action.dest], DEFAULTS["char"][action.dest]
+                action.help = (f"{action.help.split(' (default')[0]} (default {words} for words, "
+                               f"{chars} for characters)")
         for name, kind, text in (
                 ("--units", int, "LSTM units"), ("--embedding", int, "embedding size"),
                 ("--layers", int, "stacked LSTM layers"), ("--dropout", float, "dropout rate"),
