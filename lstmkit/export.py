@@ -31,8 +31,9 @@ operators (gate order i, o, f, c and z, r, h; torch's GRU is
 linear_before_reset=1) with `sequence_lens`, stacked and bidirectional
 included; a projected LSTM (proj_size), which ONNX's LSTM cannot express,
 is a Scan over the cell's equations; Conv1D is ONNX's Conv ('same'
-padding, padded steps zeroed as lstmkit does), the global mean, max and
-attention poolings reduce over the real steps; Activation, Flatten,
+padding, padded steps zeroed as lstmkit does), the global mean, max,
+concatenated and attention poolings reduce over the real steps; a Dense
+tied to the Embedding (tie_weights) reads the table; Activation, Flatten,
 RepeatVector and MaxPooling1D are their ONNX ops (the last three read the
 steps where they stand and, as in lstmkit, end the mask: every step after
 them is real, whatever `lengths` said). Where a mask arises (mask_zero,
@@ -51,9 +52,10 @@ import torch
 from . import __version__
 from .errors import InputError, InternalError, MissingDependencyError
 from .files import atomic_write
-from .layers import (GRU, LSTM, Activation, AttentionPooling1D, Bidirectional, Conv1D, Dense,
-                     Dropout, Embedding, Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D,
-                     LockedDropout, Masking, MaxPooling1D, RepeatVector, TimeDistributed)
+from .layers import (GRU, LSTM, Activation, AttentionPooling1D, Bidirectional, ConcatPooling1D,
+                     Conv1D, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
+                     GlobalMaxPooling1D, LockedDropout, Masking, MaxPooling1D, RepeatVector,
+                     TimeDistributed)
 from .rnn import layer_weights
 from .streaming import run, state_layout
 
@@ -220,11 +222,15 @@ def export_layer(g, index, layer, x, mask, states):
     if isinstance(layer, (GlobalAveragePooling1D, GlobalMaxPooling1D, AttentionPooling1D)):
         g.order = None  # no steps axis any more
         return pooling(g, index, layer, x, mask), None, {}
+    if isinstance(layer, ConcatPooling1D):
+        g.order = None
+        parts = [pooling(g, index, layer.POOLINGS[name](), x, mask) for name in layer.poolings]
+        return g.op("Concat", *parts, axis=-1), None, {}  # (N, k * F)
     raise NotExportable(f"{where}: this lstmkit has no ONNX form for it yet; the layers that "
                         "export are Embedding, Dense, Activation, the dropouts, Masking, "
                         "TimeDistributed(Dense or Embedding), Conv1D, MaxPooling1D, Flatten, "
-                        "RepeatVector, the global and attention poolings, LSTM, GRU and "
-                        "Bidirectional")
+                        "RepeatVector, the global, concatenated and attention poolings, LSTM, "
+                        "GRU and Bidirectional")
 
 
 def activate(g, name, x):
@@ -312,8 +318,12 @@ ACTIVATION_OPS = {"linear": None, "sigmoid": "Sigmoid", "tanh": "Tanh", "relu": 
 
 
 def dense(g, index, layer, x):
-    y = g.op("Add", g.op("MatMul", x, g.weight(layer.linear.weight.T, f"dense{index}_kernel")),
-             g.weight(layer.linear.bias, f"dense{index}_bias"))
+    """x @ kernel.T + bias; a tied kernel (tie_weights) is the Embedding's
+    table, written into the graph a second time (ONNX has no shared tensors)."""
+    kernel, bias = (layer.kernel, layer.bias) if layer.tie_weights else (layer.linear.weight,
+                                                                         layer.linear.bias)
+    y = g.op("Add", g.op("MatMul", x, g.weight(kernel.T, f"dense{index}_kernel")),
+             g.weight(bias, f"dense{index}_bias"))
     return activate(g, layer.activation, y)
 
 

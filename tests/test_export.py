@@ -20,10 +20,10 @@ from lstmkit import export
 from lstmkit.cli import main
 from lstmkit.data.text import TextEncoder
 from lstmkit.errors import InputError, InternalError, MissingDependencyError
-from lstmkit.layers import (GRU, LSTM, Activation, AttentionPooling1D, Bidirectional, Conv1D,
-                            Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
-                            GlobalMaxPooling1D, LockedDropout, Masking, MaxPooling1D,
-                            RepeatVector, SpatialDropout1D, TimeDistributed)
+from lstmkit.layers import (GRU, LSTM, Activation, AttentionPooling1D, Bidirectional,
+                            ConcatPooling1D, Conv1D, Dense, Dropout, Embedding, Flatten,
+                            GlobalAveragePooling1D, GlobalMaxPooling1D, LockedDropout, Masking,
+                            MaxPooling1D, RepeatVector, SpatialDropout1D, TimeDistributed)
 from lstmkit.streaming import per_step_output
 from lstmkit.tasks import TASKS
 
@@ -182,9 +182,15 @@ def test_onnxruntime_gives_lstmkits_outputs_and_states(name, tmp_path):
     ([LSTM(3, kernel_initializer=torch.nn.init.xavier_uniform_), Dense(1)], (None, 2)),
     ([Embedding(9, 3, mask_zero=True), Flatten(), Dense(1, activation="sigmoid")], (6,)),
     ([Embedding(9, 3), Conv1D(4, 3), MaxPooling1D(4), LSTM(3), Dense(1)], (None,)),
+    ([Embedding(11, 4), LSTM(5, return_sequences=True), LSTM(4, return_sequences=True),
+      Dense(11, activation="softmax", tie_weights=True)], (None,)),
+    ([Embedding(9, 3, mask_zero=True), Bidirectional(LSTM(4, return_sequences=True)),
+      ConcatPooling1D(), Dense(1, activation="sigmoid")], (None,)),
 ], ids=["return_state", "bidirectional GRU return_state", "TimeDistributed Embedding",
         "built for 7 steps", "no recurrent layer", "an initialiser function, named in metadata",
-        "Flatten, built for 6 steps", "a pooling window longer than one step"])
+        "Flatten, built for 6 steps", "a pooling window longer than one step",
+        "a language model's step, the output tied to the embedding",
+        "max and mean pooling side by side over masked steps"])
 def test_other_layouts_export_and_agree_with_lstmkit(layers, shape, tmp_path):
     """Checked by the export's own comparison with lstmkit (a last layer's
     return_state: its output, the states being the graph's state outputs)."""

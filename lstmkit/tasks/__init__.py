@@ -6,11 +6,12 @@ names its task in its metadata, and `task_of` finds it again.
 
 from .base import Task
 from .forecast import Forecasting
+from .lm import LanguageModel
 from .series import SeriesClassification
 from .text import TextClassification
 
 TASKS = {task.name: task for task in (TextClassification(), SeriesClassification(),
-                                         Forecasting())}
+                                         Forecasting(), LanguageModel())}
 
 
 def task_of(model):
