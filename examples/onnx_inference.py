@@ -5,50 +5,109 @@ onnxruntime and NumPy alone: neither torch nor lstmkit is imported.
     .venv/bin/lstmkit export runs/demo --format onnx    # model.onnx, model.preprocessing.json
     .venv/bin/python examples/onnx_inference.py runs/demo/model.onnx "not worth it" "works great"
 
-Each text is encoded as lstmkit's TextEncoder does (Keras' tokenizer: lower
-case, punctuation to spaces; ids 0 pad, 1 start, 2 out of vocabulary; cut
-and padded before the text to maxlen), from the vocabulary written beside
-the graph. Prints, per text, the label, its probability and the text.
+    .venv/bin/lstmkit text train reviews.csv --out runs/reviews
+    .venv/bin/lstmkit export runs/reviews --out runs/reviews-onnx   # an ensemble: a folder
+    .venv/bin/python examples/onnx_inference.py runs/reviews-onnx "not worth it" "works great"
+
+Each text is encoded as lstmkit's TextEncoder does, from the encoder
+written beside each graph: its tokens at the encoder's level ('keras':
+lower case, punctuation to spaces, as Keras' tokenizer; 'words': HTML tags
+removed, words and ! ?; 'chars'), cut to maxlen by its policy (head, tail
+or head+tail), word pairs added for ngrams=2, ids 0 pad, 1 start, 2 out of
+vocabulary, padded before the text. An ensemble's members are weighted as
+its ensemble.json says. Prints, per text, the label, its probability and
+the text.
 """
 
+import html
 import json
+import os
+import re
 import sys
 
 import numpy as np
 import onnxruntime
 
-FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'  # Keras' text_to_word_sequence; ' is kept
 PAD, START, OOV = 0, 1, 2
+KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'  # Keras' text_to_word_sequence; ' is kept
+KERAS_TABLE = str.maketrans(KERAS_FILTERS, " " * len(KERAS_FILTERS))
+TAG = re.compile(r"<[^<>]{0,200}>")
+WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*|[!?]")
+SPACE = re.compile(r"\s+")
+
+
+def tokens(text, encoder):
+    """A text's tokens at the encoder's level."""
+    if encoder["level"] == "keras":
+        return text.lower().translate(KERAS_TABLE).split()
+    text = html.unescape(TAG.sub(" ", text))
+    text = text.lower() if encoder["lower"] else text
+    if encoder["level"] == "words":
+        return WORD.findall(text)
+    return list(SPACE.sub(" ", text).strip())  # characters
+
+
+def cut(items, n, policy):
+    """At most n items: the first, the last, or the first quarter and the last three quarters."""
+    if len(items) <= n:
+        return items
+    if policy == "head":
+        return items[:n]
+    head = n // 4 if policy == "head+tail" else 0
+    return items[:head] + items[len(items) - (n - head):]
 
 
 def encode(texts, encoder):
-    """Texts -> (N, maxlen) int64 ids, padded and cut before the text."""
+    """Texts -> (N, width) int64 ids, padded before the text."""
     index, num_words = encoder["vocabulary"]["index"], encoder["vocabulary"]["num_words"]
-    maxlen, table = encoder["maxlen"], str.maketrans(FILTERS, " " * len(FILTERS))
+    maxlen, start = encoder["maxlen"], encoder["start"]
+    width = maxlen if encoder["ngrams"] == 1 else 2 * maxlen - 1
     rows = []
     for text in texts:
-        ids = [START] + [index.get(word, OOV) for word in text.lower().translate(table).split()]
-        ids = [i if i < num_words else OOV for i in ids][-maxlen:]
-        rows.append([PAD] * (maxlen - len(ids)) + ids)
+        words = cut(tokens(text, encoder), maxlen - int(start), encoder["truncate"])
+        if encoder["ngrams"] == 2:
+            words = words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+        ids = [index.get(word, OOV) for word in words]
+        ids = ([START] if start else []) + [i if i < num_words else OOV for i in ids]
+        ids = (ids or [OOV])[-width:]
+        rows.append([PAD] * (width - len(ids)) + ids)
     return np.array(rows, dtype=np.int64)
 
 
-def classify(model_path, texts):
-    """[(label, probability of that label)] per text."""
-    stem = model_path[:-5] if model_path.endswith(".onnx") else model_path
+def probabilities(graph, texts):
+    """(N, labels) probabilities of one exported graph, and its encoder."""
+    stem = graph[:-5] if graph.endswith(".onnx") else graph
     with open(stem + ".preprocessing.json", encoding="utf-8") as f:
         encoder = json.load(f)["data"]
-    session = onnxruntime.InferenceSession(model_path, providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(graph, providers=["CPUExecutionProvider"])
     x = encode(texts, encoder)
     feeds = {"x": x, "lengths": np.full(len(x), x.shape[1], dtype=np.int64)}  # every step read
     for state in session.get_inputs()[2:]:  # state_<layer>_h, _c: zeros, a fresh start
         stacked, _, size = state.shape
         feeds[state.name] = np.zeros((stacked, len(x), size), dtype=np.float32)
-    output = session.run(["output"], feeds)[0]  # (N, 1) sigmoid, or (N, classes) softmax
-    labels = encoder["labels"]
-    if output.shape[1] == 1:
-        return [(labels[int(p > 0.5)], float(p if p > 0.5 else 1 - p)) for p in output[:, 0]]
-    return [(labels[int(row.argmax())], float(row.max())) for row in output]
+    output = session.run(["output"], feeds)[0].astype(np.float64)  # (N, 1) sigmoid or (N, C)
+    if output.shape[1] == 1 and len(encoder["labels"]) == 2 and not encoder.get("multilabel"):
+        output = np.concatenate([1 - output, output], axis=1)  # the probability of labels[1]
+    return output, encoder
+
+
+def classify(path, texts):
+    """[(label, probability of that label)] per text, from a graph file or
+    an exported ensemble's folder."""
+    if os.path.isdir(path):
+        with open(os.path.join(path, "ensemble.json"), encoding="utf-8") as f:
+            manifest = json.load(f)
+        p = sum(member["weight"] * probabilities(os.path.join(path, member["graph"]), texts)[0]
+                for member in manifest["members"])
+        labels = manifest["labels"]
+        multilabel = False
+    else:
+        p, encoder = probabilities(path, texts)
+        labels, multilabel = encoder["labels"], encoder.get("multilabel", False)
+    if multilabel:
+        return [("|".join(labels[i] for i in np.flatnonzero(row > 0.5)), float(row.max()))
+                for row in p]
+    return [(labels[int(row.argmax())], float(row.max())) for row in p]
 
 
 def main(argv):

@@ -59,9 +59,19 @@ def run_inspect_command(args):
 
 
 def run_export_command(args):
-    from .export import export_onnx
+    from .export import export_ensemble, export_onnx
     from .model import load_model
+    from .tasks import load_ensemble
 
+    ensemble = load_ensemble(args.model) if os.path.isdir(args.model) else None
+    if ensemble is not None:  # a folder of member graphs and a manifest
+        members, weights, labels = ensemble
+        out = args.out if args.out is not None else os.path.join(args.model, "onnx")
+        export_ensemble(members, weights, labels, out, verify=not args.no_verify)
+        print(f"{len(members)} member graphs, their preprocessing and ensemble.json (the "
+              f"members' weights and labels) written to {out}"
+              + ("" if args.no_verify else ", each checked with onnxruntime against lstmkit"))
+        return
     model = load_model(args.model, device="cpu", compile=False)
     out = args.out if args.out is not None else os.path.join(args.model, "model.onnx")
     written = export_onnx(model, out, verify=not args.no_verify)
@@ -109,18 +119,22 @@ def build_parser():
         help="write a saved model as an ONNX graph that onnxruntime runs without lstmkit",
         description="Write a saved model as an ONNX graph with the contract of model.step: "
         "inputs x, lengths and the recurrent state, outputs the output and the new state; "
-        "a text model's vocabulary goes beside it as FILE.preprocessing.json. The graph is "
-        "run by onnxruntime and compared with lstmkit before anything is written. Needs the "
-        "onnx extra: pip install 'lstmkit[onnx]'.",
+        "a text model's vocabulary goes beside it as FILE.preprocessing.json. An ensemble "
+        "(what `text train` and `series train` write) becomes a folder: one graph per member, "
+        "with its preprocessing, and ensemble.json with the members' weights and the labels. "
+        "Each graph is run by onnxruntime and compared with lstmkit before anything is "
+        "written. Needs the onnx extra: pip install 'lstmkit[onnx]'.",
         epilog="examples:\n  lstmkit export runs/demo --format onnx\n"
-        "  lstmkit export runs/demo --format onnx --out demo.onnx",
+        "  lstmkit export runs/demo --format onnx --out demo.onnx\n"
+        "  lstmkit export runs/reviews --out reviews-onnx     # an ensemble: a folder",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     export.add_argument("model", help="a folder written by model.save or a training command")
     export.add_argument("--format", choices=["onnx"], default="onnx",
                         help="the file format (only 'onnx' so far)")
-    export.add_argument("--out", metavar="FILE",
-                        help="the file to write (default MODEL/model.onnx)")
+    export.add_argument("--out", metavar="PATH",
+                        help="the file to write (default MODEL/model.onnx); for an ensemble, "
+                        "the folder (default MODEL/onnx)")
     export.add_argument("--no-verify", action="store_true",
                         help="skip running the graph in onnxruntime against lstmkit")
     export.add_argument("--debug", action="store_true", help="show tracebacks for errors")

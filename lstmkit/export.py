@@ -51,7 +51,7 @@ import torch
 
 from . import __version__
 from .errors import InputError, InternalError, MissingDependencyError
-from .files import atomic_write
+from .files import atomic_write, staged_folder
 from .layers import (GRU, LSTM, Activation, AttentionPooling1D, Bidirectional, ConcatPooling1D,
                      Conv1D, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
                      GlobalMaxPooling1D, LockedDropout, Masking, MaxPooling1D, RepeatVector,
@@ -685,3 +685,42 @@ def export_onnx(model, path, verify=True):
             os.unlink(side)  # no vocabulary left beside a graph that is not there
         raise InputError(f"path {path}: cannot be written ({e.strerror or e})") from None
     return [path] + ([side] if side is not None else [])
+
+
+ENSEMBLE_MANIFEST = "ensemble.json"
+
+
+def export_ensemble(members, weights, labels, folder, verify=True):
+    """Write an ensemble (a text or series classifier's members) to `folder`:
+    member-<i>.onnx for each member, with its preprocessing beside it, and
+    ensemble.json naming the graphs, their weights and the labels. A
+    member's output is what export_onnx's graph gives (a sigmoid unit: the
+    probability of labels[1]; softmax units: one per label); the ensemble's
+    is the members' outputs, each as class probabilities, weighted by
+    `weights` and summed, as lstmkit combines them. The folder is written
+    whole, then put in place: a failure leaves what was there before.
+    Returns the paths written."""
+    folder = os.path.abspath(os.fspath(folder))
+    for i, model in enumerate(members):  # every member before anything is written
+        try:
+            check_exportable(model)
+        except NotExportable as e:
+            raise NotExportable(f"member {i}: {e}") from None
+    with staged_folder(folder) as tmp:
+        entries = []
+        for i, model in enumerate(members):
+            written = export_onnx(model, os.path.join(tmp, f"member-{i}.onnx"), verify=verify)
+            entries.append({"graph": os.path.basename(written[0]),
+                            "preprocessing": (os.path.basename(written[1]) if len(written) > 1
+                                              else None),
+                            "weight": float(weights[i]),
+                            "output": ("sigmoid: the probability of labels[1]"
+                                       if model.output_shape()[-1] == 1 and len(labels) == 2
+                                       else "one probability per label")})
+        manifest = {"format": "lstmkit.onnx_ensemble", "format_version": 1,
+                    "lstmkit_version": __version__, "labels": list(labels), "members": entries,
+                    "combine": "the weighted sum of the members' class probabilities"}
+        atomic_write(os.path.join(tmp, ENSEMBLE_MANIFEST),
+                     json.dumps(manifest, indent=1, ensure_ascii=False).encode())
+    return [os.path.join(folder, name) for name in sorted(os.listdir(folder))]
+

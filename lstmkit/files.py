@@ -11,6 +11,7 @@ config.json last, and the checksum ties the two together, so a crash or a
 half-copied folder is detected on load instead of loading garbage.
 """
 
+import contextlib
 import hashlib
 import json
 import math
@@ -82,6 +83,32 @@ def replace_folder(tmp, path):
     fsync_dir(os.path.dirname(path))
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_folder(path, argument="--out"):
+    """Write a folder whole or not at all: yields a fresh temporary sibling
+    of `path` to write into; when the block ends without an error it
+    replaces `path` (replace_folder), and on any error it is removed,
+    leaving what `path` held before.
+
+        with staged_folder(out) as tmp:
+            ...write files into tmp...
+    """
+    path = os.path.abspath(os.fspath(path))
+    parent = os.path.dirname(path)
+    if not os.path.isdir(parent):
+        raise InputError(f"{argument} {path}: the folder {parent} does not exist")
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise InputError(f"{argument} {path} exists and is not a folder")
+    tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}.tmp-")
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700
+        replace_folder(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def fsync_dir(folder):

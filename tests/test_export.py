@@ -234,6 +234,20 @@ def text_model(folder):
     return encoder, texts
 
 
+def run_example(path, queries, cwd):
+    """examples/onnx_inference.py on `path` in a process that must import
+    neither torch nor lstmkit; its lines (label, probability, text)."""
+    example = str(ROOT / "examples" / "onnx_inference.py")
+    script = (f"import runpy, sys; sys.argv = {[example, str(path), *queries]!r}\n"
+              f"try:\n    runpy.run_path({example!r}, run_name='__main__')\n"
+              "except SystemExit as e:\n    assert e.code == 0, e.code\n"
+              "assert 'torch' not in sys.modules and 'lstmkit' not in sys.modules, 'imported'\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return [line.split("\t") for line in result.stdout.splitlines()]
+
+
 @needs_onnx
 def test_the_text_model_exports_with_its_vocabulary_and_runs_without_torch(tmp_path, capsys):
     encoder, texts = text_model(tmp_path / "model")
@@ -244,22 +258,68 @@ def test_the_text_model_exports_with_its_vocabulary_and_runs_without_torch(tmp_p
     assert f"ONNX graph written to {onnx_file} (checked with onnxruntime" in printed
     assert json.loads(side.read_text()) == encoder.document()
     queries = texts[:3] + ["an unseen word, and punctuation!"]
-    example = str(ROOT / "examples" / "onnx_inference.py")
-    script = (f"import runpy, sys; sys.argv = {[example, str(onnx_file), *queries]!r}\n"
-              f"try:\n    runpy.run_path({example!r}, run_name='__main__')\n"
-              "except SystemExit as e:\n    assert e.code == 0, e.code\n"
-              "assert 'torch' not in sys.modules and 'lstmkit' not in sys.modules, 'imported'\n")
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    lines = run_example(onnx_file, queries, tmp_path)
     model = load_model(tmp_path / "model")
     want = encoder.decode_predictions(model.predict(encoder.encode(queries)))
-    lines = result.stdout.splitlines()
-    assert len(lines) == len(queries), result.stdout
-    for line, (label, p), text in zip(lines, want, queries):
-        got_label, got_p, got_text = line.split("\t")
+    assert len(lines) == len(queries), lines
+    for (got_label, got_p, got_text), (label, p), text in zip(lines, want, queries):
         assert (got_label, got_text) == (label, text)
         assert abs(float(got_p) - p) <= TOLERANCE
+
+
+@needs_onnx
+def test_a_trained_text_ensemble_exports_as_a_folder_that_runs_without_lstmkit(tmp_path, capsys):
+    """`lstmkit text train`'s default (a BiLSTM over words and a bag of
+    word pairs, weighted) exported, and each text encoded outside lstmkit
+    from the encoders written beside the graphs."""
+    from lstmkit.tasks.text import TextClassifier
+
+    good = ["a fine phone <br />really", "great value!", "works well, really well", "i love it"]
+    bad = ["not good at all", "broke after a day", "bad bad bad", "awful, i hate it"]
+    data = tmp_path / "reviews.csv"
+    data.write_text("text,label\n" + "".join(f'"{t}",{l}\n' for i in range(6)
+                                              for t, l in [(good[i % 4], "pos"),
+                                                           (bad[i % 4], "neg")]))
+    assert main(["text", "train", str(data), "--out", str(tmp_path / "m"), "--epochs", "2",
+                 "--quiet"]) == 0
+    assert main(["export", str(tmp_path / "m"), "--out", str(tmp_path / "onnx")]) == 0
+    assert "member graphs" in capsys.readouterr().out
+    manifest = json.loads((tmp_path / "onnx" / "ensemble.json").read_text())
+    assert manifest["labels"] == ["neg", "pos"] and len(manifest["members"]) == 2
+    queries = ["A fine phone, I love it!", "<i>not</i> good, broke", "unseen words entirely",
+               "great " * 300]  # longer than maxlen: cut by the encoder's policy
+    classifier = TextClassifier.load(tmp_path / "m")
+    want = classifier.predict_proba(queries)
+    got = run_example(tmp_path / "onnx", queries, tmp_path)
+    assert [g[2] for g in got] == queries
+    for (label, p, _), row in zip(got, want):
+        assert label == classifier.labels[int(row.argmax())]
+        assert abs(float(p) - row.max()) <= TOLERANCE
+
+
+@needs_onnx
+def test_a_series_ensemble_exports_its_members_and_a_forecaster_says_what_is_missing(
+        tmp_path, capsys):
+    data = tmp_path / "waves.ts"
+    rows = [",".join(f"{(i % 2 * 2 - 1) * t / 10 + (i * t) % 3 / 10:.2f}" for t in range(8))
+            + f":{'up' if i % 2 else 'down'}" for i in range(12)]
+    data.write_text("@problemName Waves\n@univariate true\n@equalLength true\n"
+                    "@classLabel true up down\n@data\n" + "\n".join(rows) + "\n")
+    assert main(["series", "train", str(data), "--members", "2", "--epochs", "2", "--quiet",
+                 "--out", str(tmp_path / "s")]) == 0
+    assert main(["export", str(tmp_path / "s")]) == 0
+    manifest = json.loads((tmp_path / "s" / "onnx" / "ensemble.json").read_text())
+    assert [m["weight"] for m in manifest["members"]] == [0.5, 0.5]
+    assert manifest["labels"] == ["up", "down"]
+    assert sorted(os.listdir(tmp_path / "s" / "onnx")) == [
+        "ensemble.json", "member-0.onnx", "member-0.preprocessing.json", "member-1.onnx",
+        "member-1.preprocessing.json"]
+    forecaster = tmp_path / "f"
+    forecaster.mkdir()
+    (forecaster / "forecaster.json").write_text("{}")
+    capsys.readouterr()
+    assert main(["export", str(forecaster)]) == 2
+    assert "is a forecaster: its export as a whole pipeline" in capsys.readouterr().err
 
 
 @needs_onnx

@@ -19,4 +19,29 @@ def task_of(model):
     return TASKS.get((getattr(model, "metadata", None) or {}).get("task"))
 
 
-__all__ = ["TASKS", "Task", "task_of"]
+def load_ensemble(path, device="cpu"):
+    """(members, weights, labels) of the ensemble a training command wrote to
+    folder `path` (`lstmkit text train`, `lstmkit series train`), or None
+    where `path` holds one model (model.save's folder)."""
+    import os
+
+    from ..export import NotExportable
+    from ..forecast.forecaster import MANIFEST as FORECASTER
+    from . import series_ensemble, text
+
+    if os.path.isfile(os.path.join(path, text.MANIFEST)):
+        classifier = text.TextClassifier.load(path, device=device)
+        return classifier.members, classifier.weights, classifier.labels
+    if os.path.isfile(os.path.join(path, series_ensemble.MANIFEST)):
+        classifier = series_ensemble.SeriesClassifier.load(path, device=device)
+        n = len(classifier.members)
+        return classifier.members, [1 / n] * n, classifier.labels
+    if os.path.isfile(os.path.join(path, FORECASTER)):
+        raise NotExportable(f"{path} is a forecaster: its export as a whole pipeline (scaling, "
+                            "windows and the members' quantiles) is not written yet; "
+                            f"`lstmkit export {os.path.join(path, 'member-0')}` exports one "
+                            "member's network alone")
+    return None
+
+
+__all__ = ["TASKS", "Task", "load_ensemble", "task_of"]

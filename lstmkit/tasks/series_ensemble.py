@@ -19,8 +19,6 @@ members, and the training of the members on folds of the training data.
 
 import json
 import os
-import shutil
-import tempfile
 import time
 
 import numpy as np
@@ -32,7 +30,7 @@ from ..data.seriesdata import TimeSeriesData
 from ..data.seriesscaler import SeriesScaler, check_choice, class_labels_of
 from ..data.sources import SequenceBatches
 from ..errors import InputError, InputTypeError, ModelFileError
-from ..files import atomic_write, parse_json, replace_folder
+from ..files import atomic_write, parse_json, staged_folder
 from ..layers import (LSTM, AttentionPooling1D, Bidirectional, Dense, Dropout,
                       GlobalAveragePooling1D, GlobalMaxPooling1D)
 from ..model import Sequential, load_model
@@ -179,12 +177,7 @@ class SeriesClassifier:
         """Write the ensemble to folder `path`: a temporary sibling folder
         first, renamed into place when complete, so `path` holds the old
         classifier or the new one, never a part."""
-        path = os.path.abspath(os.fspath(path))
-        parent = os.path.dirname(path)
-        if not os.path.isdir(parent):
-            raise InputError(f"--out {path}: the folder {parent} does not exist")
-        tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}.tmp-")
-        try:
+        with staged_folder(path) as tmp:
             names = []
             for i, model in enumerate(self.members):
                 names.append(f"member-{i}")
@@ -201,11 +194,6 @@ class SeriesClassifier:
                         "info": self.info}
             atomic_write(os.path.join(tmp, MANIFEST),
                          json.dumps(manifest, indent=2, allow_nan=False).encode())
-            os.chmod(tmp, 0o777 & ~_umask())
-            replace_folder(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
 
     @classmethod
     def load(cls, path, device="cpu"):
@@ -248,12 +236,6 @@ class SeriesClassifier:
                                      f"outputs for {len(scaler.labels)} labels")
         info = manifest.get("info") if isinstance(manifest.get("info"), dict) else {}
         return cls(members, scaler, info)
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_size=16,
