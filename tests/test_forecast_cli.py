@@ -106,3 +106,13 @@ def test_reading_gaps_and_fill_policies(tmp_path):
     assert previous.values[2] == previous.values[1]
     daily = write_csv(tmp_path / "d.csv", [("1-01-0%d" % (i + 1), str(i)) for i in range(5)])
     assert read_series_csv(daily).season == 7
+
+
+def test_dates_in_the_first_years_of_the_calendar_plot_against_step_numbers(tmp_path):
+    """shampoo.csv's months read "1-01".."3-12" (years 1 to 3), below what
+    matplotlib's date axis can show with its margins."""
+    data = write_csv(tmp_path / "shampoo.csv",
+                     [(f"{1 + i // 12}-{i % 12 + 1:02d}", f"{100 + 5 * i + (i % 12):.1f}")
+                      for i in range(36)])
+    assert main(["forecast", data, "--horizon", "6", "--out", str(tmp_path / "run"), *FAST]) == 0
+    assert (tmp_path / "run" / "forecast.png").stat().st_size > 0

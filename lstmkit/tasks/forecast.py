@@ -249,6 +249,10 @@ def plot_forecast(series, forecast, path):
     n, h = len(series), len(forecast.point)
     past = series.dates if series.dates is not None else np.arange(n)
     future = forecast.dates if forecast.dates is not None else np.arange(n, n + h)
+    if series.dates is not None and min(d.year for d in past) < 100:
+        # matplotlib's dates start at year 1, and its margins would step below it (shampoo's
+        # "1-01" is year 1): plot against the step numbers instead
+        past, future = np.arange(n), np.arange(n, n + h)
     fig, ax = plt.subplots(figsize=(10, 4))
     shown = max(n - 8 * h, 0)  # the recent history, where the forecast is read against
     ax.plot(past[shown:], series.values[shown:], color="black", lw=1, label=series.name)
