@@ -277,9 +277,6 @@ class Corpus:
         self.vocabulary, self.train, self.valid, self.test = vocabulary, train, valid, test
         self.sources = sources or {}
 
-    def part(self, name):
-        return getattr(self, name)
-
 
 def load_corpus(train, valid=None, test=None, level="word", max_vocab=None,
                 valid_fraction=0.1, cache_dir=None, vocabulary=None):

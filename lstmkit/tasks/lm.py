@@ -382,14 +382,12 @@ def save_model_folder(model, out, report):
 
 
 def run_eval_command(args):
-    from ..data.corpus import load_corpus as read
-
-    model = load_lm(args.model, args.device)
-    vocabulary = model.preprocessing
-    corpus = read(args.file, level=vocabulary.level, valid_fraction=0, vocabulary=vocabulary,
-                  cache_dir=args.cache_dir)
     if args.batch_size < 1 or args.bptt < 1:
         raise InputError("--batch-size and --bptt must be at least 1")
+    model = load_lm(args.model, args.device)
+    vocabulary = model.preprocessing
+    corpus = load_corpus(args.file, level=vocabulary.level, valid_fraction=0, vocabulary=vocabulary,
+                  cache_dir=args.cache_dir)
     result = figures(evaluate_stream(model, corpus.train, args.batch_size, args.bptt),
                      vocabulary.level)
     print(" - ".join(f"{k.replace('_', ' ')}: {v:.4f}" for k, v in result.items())
