@@ -224,6 +224,171 @@ def demo(report):
     ]
 
 
+@table
+def forecasting(report):
+    """MASE per series under the forecasting protocol: lstmkit (mean ± sd over
+    its seeds), the built-in baselines, and the peers as the script ran them
+    (or, where it could not, as the protocol measured them); the mean rank
+    over the series among the rows shown."""
+    names = list(report["splits"])
+    short = {"airline-passengers": "airline", "monthly-sunspots": "sunspots",
+             "daily-min-temperatures": "min temp", "daily-max-temperatures": "max temp",
+             "daily-total-female-births": "births", "monthly-mean-temp": "mean temp",
+             "shampoo": "shampoo"}
+    lk = report["lstmkit"]
+    rows = [(f"**lstmkit Forecaster**, {len(lk['runs'])} seeds",
+             [lk["series"][n]["mase"]["mean"] for n in names],
+             [f"{lk['series'][n]['mase']['mean']:.3f} ± {lk['series'][n]['mase']['sd']:.3f}"
+              for n in names],
+             f"**{lk['mean_mase']['mean']:.3f}** ± {lk['mean_mase']['sd']:.3f}",
+             f"**{lk['median_mase']['mean']:.3f}** ± {lk['median_mase']['sd']:.3f}",
+             f"{lk['fit_seconds_per_series']['mean']:.1f} s")]
+
+    def add(label, figures):
+        mase = [figures["series"][n]["mase"] for n in names]
+        seconds = [figures["series"][n].get("fit_seconds") for n in names]
+        rows.append((label, mase, [f"{v:.3f}" for v in mase], f"{figures['mean_mase']:.3f}",
+                     f"{figures['median_mase']:.3f}",
+                     f"{statistics.mean(seconds):.1f} s" if None not in seconds else ""))
+
+    for method, figures in report["baselines"].items():
+        add(f"{method.replace('_', ' ')} (built in)", figures)
+    peers = report.get("peers", {})
+    versions = peers.get("versions", {})
+    for method, figures in peers.get("methods", {}).items():
+        package = "neuralforecast" if "neuralforecast" in method else "statsforecast"
+        label = method if package in method else f"{package} {method}"
+        add(f"{label} {versions.get(package, '')}, run by the script", figures)
+    for method, figures in report.get("peers_as_the_protocol_measured", {}).items():
+        add(f"{method}, as the protocol measured", figures)
+    ranks = [[sorted(r[1][i] for r in rows).index(row[1][i]) + 1 for i in range(len(names))]
+             for row in rows]
+    lines = ["| method | " + " | ".join(short.get(n, n) for n in names)
+             + " | mean MASE | median MASE | mean rank | fit time per series |",
+             "|---|" + "---:|" * (len(names) + 4)]
+    for row, rank in zip(rows, ranks):
+        lines.append(f"| {row[0]} | " + " | ".join(row[2]) + f" | {row[3]} | {row[4]} | "
+                     f"{statistics.mean(rank):.1f} | {row[5]} |")
+    if "skipped" in peers:
+        lines.append(f"\nThe peers were not run: {peers['skipped']}.")
+    return lines
+
+
+@table
+def text_classification(report):
+    """IMDB test accuracy of lstmkit's text models beside TF-IDF + logistic
+    regression and published figures; the cross-validated sets below."""
+    parts = report["parts"]
+    lines = []
+    imdb = parts.get("imdb")
+    if imdb:
+        names = {"default": "lstmkit `--model default` (BiLSTM + n-gram bag, averaged)",
+                 "tutorial": "lstmkit `--model tutorial` (the tutorial's LSTM)",
+                 "lstm": "lstmkit `--model lstm` (the BiLSTM alone)",
+                 "bag": "lstmkit `--model bag` (the n-gram bag alone)",
+                 "tfidf": "TF-IDF word 1-2-grams + logistic regression (scikit-learn)"}
+        lines += ["| IMDB, 25,000 test reviews | test accuracy | validation accuracy "
+                  "(10% of train) | fit time | seed |", "|---|---:|---:|---:|---:|"]
+        for key in ("default", "lstm", "bag", "tutorial", "tfidf"):
+            if key not in imdb:
+                continue
+            r = imdb[key]
+            valid = (f"{r['validation']['accuracy']:.4f}" if "validation" in r
+                     else f"{r['cv_accuracy']:.4f} (5-fold CV, C={r['C']})")
+            seed = r.get("seed", "")
+            lines.append(f"| {names[key]} | **{r['test']['accuracy']:.4f}** | {valid} | "
+                         f"{r['fit_seconds'] / 60:.1f} min | {seed} |")
+            if key == "default" and len(r.get("member_validation", [])) > 1:
+                for member, v, t in zip(r["members"], r["member_validation"],
+                                        r["member_test_accuracy"]):
+                    lines.append(f"| &nbsp;&nbsp;its member `{member}` alone | {t:.4f} | "
+                                 f"{v['accuracy']:.4f} | | |")
+        for label, accuracy in imdb.get("published", []):
+            lines.append(f"| {label}, as published | {accuracy:.4f} | | | |")
+    cv = [(part, parts[part]) for part in ("rt", "uci") if part in parts]
+    if cv:
+        sets = [(part, name) for part, entry in cv for name in next(
+            v for k, v in entry.items() if k != "published")]
+        short = {"rt-polarity": "Rotten Tomatoes", "amazon_cells": "UCI amazon",
+                 "imdb": "UCI imdb", "yelp": "UCI yelp"}
+        folds = next(r["folds"] for _, entry in cv for k, v in entry.items() if k != "published"
+                     for r in v.values())
+        lines += ["", f"| {folds}-fold CV accuracy, mean ± sd | "
+                  + " | ".join(short.get(n, n) for _, n in sets) + " |",
+                  "|---|" + "---:|" * len(sets)]
+        models = sorted({k for _, entry in cv for k in entry if k != "published"},
+                        key=["default", "lstm", "bag", "tutorial", "tfidf"].index)
+        for model in models:
+            cells = []
+            for part, name in sets:
+                r = parts[part].get(model, {}).get(name)
+                cells.append(f"{r['mean']:.4f} ± {r['sd']:.4f}" if r else "")
+            lines.append(f"| {model} | " + " | ".join(cells) + " |")
+        for part, entry in cv:
+            for label, accuracy in entry.get("published", []):
+                lines.append(f"| {label} ({part}), as published | "
+                             + " | ".join(f"{accuracy:.4f}" if p == part and i == 0 else ""
+                                          for i, (p, _) in enumerate(
+                                              [s for s in sets if s[0] == part]))
+                             + " |" + " |" * sum(1 for s in sets if s[0] != part))
+    return lines
+
+
+@table
+def ptb_small(report):
+    """Zaremba et al.'s small PTB model through lstmkit beside the paper and a
+    hand-written script; the speed ratio of interleaved chunks of steps, and
+    how busy other processes kept the machine meanwhile."""
+    full, speed = report.get("full_run") or {}, report.get("speed")
+    published, hand = report["published"], report["hand_reference"]
+    lines = ["| | valid perplexity | test perplexity | training time |",
+             "|---|---|---|---|",
+             f"| Zaremba et al. 2014, small, as published | {published['valid_perplexity']} | "
+             f"{published['test_perplexity']} | |",
+             f"| a hand-written PyTorch script, as issue 14 reports it | | "
+             f"{hand['test_perplexity']} | {hand['seconds']:,} s |"]
+    epochs = full.get("epochs", [])
+    if epochs:
+        status = "" if full.get("complete") else f", **{len(epochs)} of {full['planned_epochs']} epochs**"
+        valid = full.get("valid_perplexity", epochs[-1].get("valid_perplexity_batch10"))
+        test = full.get("test_perplexity")
+        lines.append(f"| lstmkit, this machine{status} | {valid:.1f} | "
+                     f"{'' if test is None else f'{test:.1f}'} | {full['train_seconds']:,.0f} s |")
+    if speed:
+        t = speed["time_ratio_lstmkit_over_hand"]
+        others = [share for name in ("lstmkit", "hand")
+                  for share in speed[name]["other_processes_cpu_share"]]
+        lines += ["", "| time per training step, lstmkit / hand-written | median of paired rounds "
+                  "| range | other processes' share of the CPUs meanwhile |",
+                  "|---|---|---|---|",
+                  f"| {speed['rounds_run']} rounds of {speed['chunk_steps']} steps, each contender "
+                  f"in its own process | {t['median_of_rounds']:.2f} | "
+                  f"{t['min_of_rounds']:.2f}–{t['max_of_rounds']:.2f} | "
+                  f"{min(others):.0%}–{max(others):.0%} |"]
+        profile = report.get("where_time_goes")
+        if profile:
+            lines += ["", "| where a step's CPU time goes (torch.profiler) | lstmkit, ms | "
+                      "hand-written, ms |", "|---|---|---|"]
+            for part, ms in profile["lstmkit"]["ms_per_step"].items():
+                lines.append(f"| {part} | {ms:.1f} | {profile['hand']['ms_per_step'][part]:.1f} |")
+            lines.append(f"| total | {sum(profile['lstmkit']['ms_per_step'].values()):.1f} | "
+                         f"{sum(profile['hand']['ms_per_step'].values()):.1f} |")
+    return lines
+
+
+@table
+def char_lm(report):
+    """The character-level LSTM on Tiny Shakespeare in a fixed CPU budget."""
+    o = report["options"]
+    reached = "reached" if report["reached_target"] else "**not reached**"
+    return ["| model | training | valid nats/char | bits/char | target 1.47 nats/char |",
+            "|---|---|---|---|---|",
+            f"| {o['layers']} x {o['units']} LSTM, embedding {o['embedding']}, dropout "
+            f"{o['dropout']}, Adam {o['lr']}, batch {o['batch_size']} x BPTT {o['bptt']} | "
+            f"{report['train_seconds'] / 60:.0f} min, {report['steps']:,} steps | "
+            f"**{report['valid_nats']:.3f}** | {report['valid_bits_per_char']:.3f} | {reached} |"]
+
+
 def render(name, results=RESULTS):
     """The table `name` built from results/<name>.json, as it sits between its markers."""
     with open(os.path.join(results, f"{name}.json")) as f:
