@@ -106,9 +106,6 @@ def check_arguments(args):
         raise InputError(f"--horizon must be at least 1, got {args.horizon}")
     if args.season is not None and args.season < 1:
         raise InputError(f"--season must be a positive number of steps, got {args.season}")
-    if getattr(args, "nproc", 1) != 1:
-        raise InputError(f"--nproc {args.nproc}: forecast trains in one process (its members "
-                         "are small); leave --nproc out")
     if args.resume or args.checkpoint_every:
         raise InputError("forecast does not checkpoint or resume: a forecaster trains in "
                          "seconds to a minute; rerun without --resume / --checkpoint-every")
