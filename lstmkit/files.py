@@ -111,6 +111,34 @@ def staged_folder(path, argument="--out"):
         raise
 
 
+MAX_MANIFEST_BYTES = 1 << 22
+
+
+def read_manifest(folder, name, format, format_version, what, max_members=64):
+    """The JSON manifest `name` of an ensemble folder (a text or series
+    classifier's, a forecaster's), checked: its format, a format_version this
+    lstmkit reads, and `members`, a list of 1 to max_members sub-folder
+    names member-<n>. `what` names the kind in errors ("a text classifier").
+    Returns (the manifest dict, the members' folder paths)."""
+    path = os.path.join(folder, name)
+    if os.path.getsize(path) > MAX_MANIFEST_BYTES:
+        raise ModelFileError(f"{path}: larger than a manifest can be")
+    with open(path, "rb") as f:
+        manifest = parse_json(f.read(), path)
+    if not isinstance(manifest, dict) or manifest.get("format") != format:
+        raise ModelFileError(f"{path}: not {what} (no format '{format}')")
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version > format_version:
+        raise ModelFileError(f"{path}: format_version {version!r} is not one this lstmkit "
+                             f"reads ({format_version})")
+    names = manifest.get("members")
+    if not isinstance(names, list) or not 1 <= len(names) <= max_members or not all(
+            isinstance(n, str) and n.startswith("member-") and n[7:].isdigit() for n in names):
+        raise ModelFileError(f"{path}: members must be a list of 1 to {max_members} names "
+                             "member-<n>")
+    return manifest, [os.path.join(folder, n) for n in names]
+
+
 def fsync_dir(folder):
     if hasattr(os, "O_DIRECTORY"):
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)

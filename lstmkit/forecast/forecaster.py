@@ -30,7 +30,7 @@ import numpy as np
 from .. import __version__
 from ..data.timeseries import FREQUENCIES, step_date
 from ..errors import InputError, ModelFileError
-from ..files import atomic_write, parse_json, replace_folder
+from ..files import atomic_write, read_manifest, replace_folder
 from ..model import load_model
 from .features import calendar_features
 from .inputs import (as_series_list, check_series, check_values, covariate_width, per_series,
@@ -413,20 +413,9 @@ class Forecaster:
         manifest_path = os.path.join(path, MANIFEST)
         if not os.path.isfile(manifest_path):
             raise ModelFileError(f"{path}: not a saved forecaster (no {MANIFEST})")
-        with open(manifest_path, "rb") as f:
-            manifest = parse_json(f.read(), manifest_path)
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            raise ModelFileError(f"{manifest_path}: not a forecaster (no format '{FORMAT}')")
-        version = manifest.get("format_version")
-        if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
-            raise ModelFileError(f"{manifest_path}: format_version {version!r} is not one this "
-                                 f"lstmkit reads ({FORMAT_VERSION})")
-        names = manifest.get("members")
-        if not isinstance(names, list) or not 1 <= len(names) <= MAX_MEMBERS or not all(
-                isinstance(n, str) and n.startswith("member-") and n[7:].isdigit()
-                for n in names):
-            raise ModelFileError(f"{manifest_path}: members must be a list of 1 to {MAX_MEMBERS} "
-                                 "names member-<n>")
+        manifest, folders = read_manifest(path, MANIFEST, FORMAT, FORMAT_VERSION,
+                                          "a forecaster", MAX_MEMBERS)
+        names = [os.path.basename(f) for f in folders]
         members = [load_model(os.path.join(path, n), device="cpu") for n in names]
         pre = members[0].preprocessing
         for name, model in zip(names, members):

@@ -30,7 +30,7 @@ from ..data.seriesdata import TimeSeriesData
 from ..data.seriesscaler import SeriesScaler, check_choice, class_labels_of
 from ..data.sources import SequenceBatches
 from ..errors import InputError, InputTypeError, ModelFileError
-from ..files import atomic_write, parse_json, staged_folder
+from ..files import atomic_write, read_manifest, staged_folder
 from ..layers import (LSTM, AttentionPooling1D, Bidirectional, Dense, Dropout,
                       GlobalAveragePooling1D, GlobalMaxPooling1D)
 from ..model import Sequential, load_model
@@ -208,22 +208,9 @@ class SeriesClassifier:
                 raise ModelFileError(f"{path}: not a series classifier (no {MANIFEST}, and the "
                                      f"model is not of the task {TASK_NAME!r})")
             return cls([model], model.preprocessing)
-        if os.path.getsize(manifest_path) > 1 << 20:
-            raise ModelFileError(f"{manifest_path}: larger than a manifest can be")
-        with open(manifest_path, "rb") as f:
-            manifest = parse_json(f.read(), manifest_path)
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            raise ModelFileError(f"{manifest_path}: not a series ensemble (no format '{FORMAT}')")
-        version = manifest.get("format_version")
-        if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
-            raise ModelFileError(f"{manifest_path}: format_version {version!r} is not one this "
-                                 f"lstmkit reads ({FORMAT_VERSION})")
-        names = manifest.get("members")
-        if not isinstance(names, list) or not 1 <= len(names) <= MAX_MEMBERS or not all(
-                isinstance(n, str) and n.startswith("member-") and n[7:].isdigit()
-                for n in names):
-            raise ModelFileError(f"{manifest_path}: members must be a list of 1 to {MAX_MEMBERS} "
-                                 "names member-<n>")
+        manifest, folders = read_manifest(path, MANIFEST, FORMAT, FORMAT_VERSION,
+                                          "a series ensemble", MAX_MEMBERS)
+        names = [os.path.basename(f) for f in folders]
         members = [load_model(os.path.join(path, n), device=device) for n in names]
         scaler = members[0].preprocessing
         for name, model in zip(names, members):

@@ -25,7 +25,6 @@ Every member stops early on the validation data (a split of the training
 data unless given), keeping its best epoch's weights.
 """
 
-import argparse
 import json
 import os
 import shutil
@@ -42,7 +41,7 @@ from ..data.text import TextEncoder, choose_maxlen  # noqa: F401 (the task's pre
 from ..data.textfiles import TextData, read_texts
 from ..distributed import is_main_process
 from ..errors import InputError, ModelFileError
-from ..files import atomic_write, parse_json, replace_folder
+from ..files import atomic_write, read_manifest, replace_folder
 from ..layers import (LSTM, Bidirectional, ConcatPooling1D, Dense, Dropout, Embedding,
                       GlobalAveragePooling1D, LockedDropout)
 from ..model import Sequential, load_model
@@ -297,22 +296,9 @@ class TextClassifier:
                 raise ModelFileError(f"{path}: not a text classifier (no {MANIFEST}, and the "
                                      "model carries no text encoder)")
             return cls([model])
-        if os.path.getsize(manifest_path) > 1 << 22:
-            raise ModelFileError(f"{manifest_path}: larger than a manifest can be")
-        with open(manifest_path, "rb") as f:
-            manifest = parse_json(f.read(), manifest_path)
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            raise ModelFileError(f"{manifest_path}: not a text classifier (no format '{FORMAT}')")
-        version = manifest.get("format_version")
-        if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
-            raise ModelFileError(f"{manifest_path}: format_version {version!r} is not one this "
-                                 f"lstmkit reads ({FORMAT_VERSION})")
-        names = manifest.get("members")
-        if not isinstance(names, list) or not 1 <= len(names) <= MAX_MEMBERS or not all(
-                isinstance(n, str) and n.startswith("member-") and n[7:].isdigit()
-                for n in names):
-            raise ModelFileError(f"{manifest_path}: members must be a list of 1 to {MAX_MEMBERS} "
-                                 "names member-<n>")
+        manifest, folders = read_manifest(path, MANIFEST, FORMAT, FORMAT_VERSION,
+                                          "a text classifier", MAX_MEMBERS)
+        names = [os.path.basename(f) for f in folders]
         members = [load_model(os.path.join(path, n), device=device) for n in names]
         for name, model in zip(names, members):
             if not isinstance(model.preprocessing, TextEncoder):
