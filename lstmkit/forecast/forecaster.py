@@ -20,8 +20,6 @@ Romano et al. 2019).
 
 import json
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 
@@ -30,7 +28,7 @@ import numpy as np
 from .. import __version__
 from ..data.timeseries import FREQUENCIES, step_date
 from ..errors import InputError, ModelFileError
-from ..files import atomic_write, read_manifest, replace_folder
+from ..files import atomic_write, read_manifest, staged_folder
 from ..model import load_model
 from .features import calendar_features
 from .inputs import (as_series_list, check_series, check_values, covariate_width, per_series,
@@ -377,20 +375,8 @@ class Forecaster:
         into place, so `path` holds the old forecaster or the new, never a part."""
         if not self.members:
             raise InputError("the forecaster is not fitted: nothing to save")
-        path = os.path.abspath(os.fspath(path))
-        parent = os.path.dirname(path)
-        if not os.path.isdir(parent):
-            raise InputError(f"{path}: the folder {parent} does not exist")
-        tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}.tmp-")
-        try:
+        with staged_folder(path, argument="path") as tmp:
             self.write(tmp)
-            mask = os.umask(0)
-            os.umask(mask)
-            os.chmod(tmp, 0o777 & ~mask)  # mkdtemp makes it 0700
-            replace_folder(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
 
     def write(self, folder):
         """The forecaster's files written into the existing `folder`."""

@@ -14,15 +14,13 @@ part.
 
 import json
 import os
-import shutil
-import tempfile
 
 import numpy as np
 
 from ..data.timeseries import FILLS, describe, read_series_csv
 from ..distributed import is_main_process
 from ..errors import InputError, MissingDependencyError
-from ..files import atomic_write, replace_folder
+from ..files import atomic_write, staged_folder
 from ..forecast.backtest import backtest
 from ..forecast.baselines import BASELINES
 from ..forecast.forecaster import TASK_NAME, Forecaster
@@ -173,8 +171,7 @@ def run_from_model(args, say):
 
 def write_outputs(out, series, forecast, forecaster, summary, say):
     """Stage the output folder, then rename it into place."""
-    tmp = tempfile.mkdtemp(dir=os.path.dirname(out), prefix=f".{os.path.basename(out)}.tmp-")
-    try:
+    with staged_folder(out) as tmp:
         if forecaster is not None:
             forecaster.write(tmp)
         atomic_write(os.path.join(tmp, "forecast.csv"), forecast_csv(series, forecast).encode())
@@ -186,11 +183,6 @@ def write_outputs(out, series, forecast, forecaster, summary, say):
         except MissingDependencyError as e:
             plotted = False
             say(f"note: {e}; forecast.png not written")
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700
-        replace_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     say(f"forecast of {len(np.atleast_1d(forecast.point))} steps written to "
         f"{os.path.join(out, 'forecast.csv')}" + (" and forecast.png" if plotted else "")
         + (f"; the model to {out}" if forecaster is not None else ""))
@@ -261,12 +253,6 @@ def plot_forecast(series, forecast, path):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _silent(*args, **kwargs):

@@ -27,7 +27,6 @@ data unless given), keeping its best epoch's weights.
 
 import json
 import os
-import shutil
 import tempfile
 import time
 
@@ -41,7 +40,7 @@ from ..data.text import TextEncoder, choose_maxlen  # noqa: F401 (the task's pre
 from ..data.textfiles import TextData, read_texts
 from ..distributed import is_main_process
 from ..errors import InputError, ModelFileError
-from ..files import atomic_write, read_manifest, replace_folder
+from ..files import atomic_write, read_manifest, staged_folder
 from ..layers import (LSTM, Bidirectional, ConcatPooling1D, Dense, Dropout, Embedding,
                       GlobalAveragePooling1D, LockedDropout)
 from ..model import Sequential, load_model
@@ -254,12 +253,7 @@ class TextClassifier:
         """Write the classifier to folder `path`, staged in a temporary sibling
         and renamed into place, so `path` holds the old one or the new one,
         never a part. extra_files: {name: bytes} written beside it (reports)."""
-        path = os.path.abspath(os.fspath(path))
-        parent = os.path.dirname(path)
-        if not os.path.isdir(parent):
-            raise InputError(f"--out {path}: the folder {parent} does not exist")
-        tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}.tmp-")
-        try:
+        with staged_folder(path) as tmp:
             names = []
             for i, model in enumerate(self.members):
                 names.append(f"member-{i}")
@@ -278,11 +272,6 @@ class TextClassifier:
                          json.dumps(manifest, indent=2, allow_nan=False).encode())
             for name, data in (extra_files or {}).items():
                 atomic_write(os.path.join(tmp, name), data)
-            os.chmod(tmp, 0o777 & ~_umask())
-            replace_folder(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
 
     @classmethod
     def load(cls, path, device="cpu"):
@@ -335,12 +324,6 @@ def choose_weights(each, y, multilabel=False):
     grid = np.round(np.linspace(0, 1, 11), 1)
     w = min(grid, key=lambda w: (round(loss(w), 9), abs(w - 0.5)))  # rounding: no float ties
     return [float(w), float(1 - w)]
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 # ----- training ------------------------------------------------------------------------
