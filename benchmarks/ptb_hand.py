@@ -103,12 +103,13 @@ class HandRun:
             self.hidden = repackage(self.hidden)
             model.zero_grad()
             output, self.hidden = model(data, self.hidden)
-            loss = self.criterion(output, targets)
+            # the paper's loss: summed over the window's steps, averaged over the batch
+            loss = self.criterion(output, targets) * len(data)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), self.s["clip"])
             for p in model.parameters():
                 p.data.add_(p.grad, alpha=-self.lr)
-            total += loss.item()
+            total += loss.item() / len(data)
             self.position += bptt
         return total / max(steps, 1)
 

@@ -54,8 +54,10 @@ def options(epochs):
     return {"units": SETTINGS["units"], "embedding": None, "layers": SETTINGS["layers"],
             "dropout": 0.0, "tie": False, "bptt": SETTINGS["bptt"],
             "batch_size": SETTINGS["batch_size"], "epochs": epochs, "optimizer": "sgd",
-            "lr": SETTINGS["lr"], "lr_decay": SETTINGS["decay"],
-            "decay_after": SETTINGS["decay_after"], "clip": SETTINGS["clip"],
+            # the paper's lr and clip act on the loss summed over a window's steps; on
+            # the per-token mean the same updates are lr x bptt and clip / bptt
+            "lr": SETTINGS["lr"] * SETTINGS["bptt"], "lr_decay": SETTINGS["decay"],
+            "decay_after": SETTINGS["decay_after"], "clip": SETTINGS["clip"] / SETTINGS["bptt"],
             "init_range": SETTINGS["init"]}
 
 
@@ -81,7 +83,7 @@ class LstmkitChunks:
 
     def train_steps(self, steps):
         history = self.model.fit(self.source, epochs=1, steps_per_epoch=steps, shuffle=False,
-                                 clip_grad_norm=SETTINGS["clip"], verbose=0)
+                                 clip_grad_norm=SETTINGS["clip"] / SETTINGS["bptt"], verbose=0)
         return history.history["loss"][-1]
 
 

@@ -42,9 +42,12 @@ from .base import Task, add_command, add_training_options
 # second, which a 2-core CPU trains on Tiny Shakespeare in about 20 minutes
 # (benchmarks/char_lm.py)
 DEFAULTS = {
+    # Zaremba's lr 1 and clip 5 are for the loss summed over the 20 steps of a window
+    # (averaged over the batch); the engine's loss is the mean per token, so the same
+    # updates are lr 20 and clip 5 / 20 (PyTorch's word_language_model uses lr 20 too)
     "word": {"units": 200, "embedding": None, "layers": 2, "dropout": 0.0, "tie": False,
-             "bptt": 20, "batch_size": 20, "epochs": 13, "optimizer": "sgd", "lr": 1.0,
-             "lr_decay": 2.0, "decay_after": 4, "clip": 5.0, "init_range": 0.1},
+             "bptt": 20, "batch_size": 20, "epochs": 13, "optimizer": "sgd", "lr": 20.0,
+             "lr_decay": 2.0, "decay_after": 4, "clip": 0.25, "init_range": 0.1},
     "char": {"units": 512, "embedding": 128, "layers": 2, "dropout": 0.1, "tie": False,
              "bptt": 64, "batch_size": 64, "epochs": 4, "optimizer": "adam", "lr": 2e-3,
              "lr_decay": 2.0, "decay_after": 2, "clip": 5.0, "init_range": 0.08},
