@@ -167,3 +167,41 @@ def test_series_train_in_two_processes_writes_once_what_one_process_writes(tmp_p
     for member in ("member-0", "member-1"):
         assert_close_weights(load_file(str(runs[1] / member / "model.safetensors")),
                              load_file(str(runs[2] / member / "model.safetensors")))
+
+
+@pytest.mark.parametrize("tool", ["text", "lm", "forecast"])
+def test_each_task_tool_trains_in_two_processes_and_writes_once(tmp_path, tool):
+    """`lstmkit text|lm|forecast ... --nproc 2`: two processes through
+    torchrun, the model and reports written once by the main process, the
+    summary printed once."""
+    if tool == "text":
+        data = tmp_path / "reviews.csv"
+        data.write_text("text,label\n" + "".join(
+            f'"good fine great {i}",pos\n"bad poor awful {i}",neg\n' for i in range(20)))
+        command = ["text", "train", str(data), "--epochs", "2"]
+        done_line = "model saved to"
+    elif tool == "lm":
+        data = tmp_path / "corpus.txt"
+        data.write_text("the quick brown fox jumps over the lazy dog.\n" * 60)
+        command = ["lm", "train", str(data), "--level", "char", "--epochs", "1", "--bptt", "10",
+                   "--batch-size", "8"]
+        done_line = "model written to"
+    else:
+        data = tmp_path / "sales.csv"
+        data.write_text("Month,Sales\n" + "".join(f"{2000 + i // 12}-{i % 12 + 1:02d},"
+                                                  f"{100 + 2 * i + 10 * (i % 12 == 6):.1f}\n"
+                                                  for i in range(48)))
+        command = ["forecast", str(data), "--horizon", "6", "--epochs", "2", "--members", "1",
+                   "--lookbacks", "1"]
+        done_line = "forecast of 6 steps written to"
+    out = tmp_path / "out"
+    full = [sys.executable, "-m", "lstmkit", *command, "--quiet", "--out", str(out),
+            "--nproc", "2"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "LSTMKIT_DIST_TIMEOUT": "30"}
+    done = subprocess.run(full, capture_output=True, text=True, timeout=180, env=env)
+    if done.returncode and TEARDOWN_ABORT in done.stderr:
+        done = subprocess.run(full, capture_output=True, text=True, timeout=180, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count(done_line) == 1, done.stdout
+    assert os.listdir(out)
+    assert not [name for name in os.listdir(tmp_path) if name.startswith(".out")]  # no leftovers
