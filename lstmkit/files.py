@@ -111,6 +111,21 @@ def staged_folder(path, argument="--out"):
         raise
 
 
+def write_output(path, text, argument="--out"):
+    """Write a command's text output (a report, a CSV) to `path` atomically,
+    refusing a folder that does not exist by the option's name."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(f"{argument} {path}: the folder {folder} does not exist")
+    atomic_write(path, text.encode())
+
+
+def csv_field(text):
+    """`text` as one CSV field: quoted, its quotes doubled, where it holds a
+    comma, a quote or a line break."""
+    return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(c in text for c in ',"\n\r') else text
+
+
 MAX_MANIFEST_BYTES = 1 << 22
 
 

@@ -27,7 +27,7 @@ from ..data.seriesscaler import MISSING, SeriesScaler
 from ..data.tsfile import read_series_file
 from ..distributed import is_main_process
 from ..errors import InputError
-from ..files import atomic_write
+from ..files import csv_field, write_output
 from ..reports import classification_report, format_report
 from .base import Task, add_command, add_training_options
 from .series_ensemble import (MODEL_DEFAULTS, TASK_NAME, POOLINGS, SeriesClassifier, build_classifier,
@@ -198,7 +198,7 @@ def run_eval_command(args):
     for line in format_report(report):
         print(line)
     if args.out:
-        _write_text(args.out, json.dumps(report, indent=2) + "\n")
+        write_output(args.out, json.dumps(report, indent=2) + "\n")
 
 
 def run_predict_command(args):
@@ -206,28 +206,17 @@ def run_predict_command(args):
     data = read_series_file(args.file)
     p = classifier.predict_proba(data, args.batch_size)
     rows = ["sample,line,label,"
-            + ",".join(_csv_field(f"p_{label}") for label in classifier.labels)]
+            + ",".join(csv_field(f"p_{label}") for label in classifier.labels)]
     for i, row in enumerate(p):
         line = data.lines[i] if data.lines is not None else ""
-        rows.append(f"{i + 1},{line},{_csv_field(classifier.labels[row.argmax()])}," +
+        rows.append(f"{i + 1},{line},{csv_field(classifier.labels[row.argmax()])}," +
                     ",".join(f"{v:.6f}" for v in row))
     text = "\n".join(rows) + "\n"
     if args.out:
-        _write_text(args.out, text)
+        write_output(args.out, text)
         print(f"{len(p)} predictions written to {args.out}")
     else:
         print(text, end="")
-
-
-def _csv_field(text):
-    return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(c in text for c in ',"\n\r') else text
-
-
-def _write_text(path, text):
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise InputError(f"--out {path}: the folder {folder} does not exist")
-    atomic_write(path, text.encode())
 
 
 TASK = SeriesClassification()

@@ -40,7 +40,7 @@ from ..data.text import TextEncoder, choose_maxlen  # noqa: F401 (the task's pre
 from ..data.textfiles import TextData, read_texts
 from ..distributed import is_main_process
 from ..errors import InputError, ModelFileError
-from ..files import atomic_write, read_manifest, staged_folder
+from ..files import atomic_write, csv_field, read_manifest, staged_folder, write_output
 from ..layers import (LSTM, Bidirectional, ConcatPooling1D, Dense, Dropout, Embedding,
                       GlobalAveragePooling1D, LockedDropout)
 from ..model import Sequential, load_model
@@ -107,6 +107,12 @@ def build_lstm(encoder, device="auto", embedding_dim=128, units=64, dropout=0.3,
         Dropout(dropout),
         output,
     ])
+    return _compiled(model, encoder, loss, learning_rate, device)
+
+
+def _compiled(model, encoder, loss, learning_rate, device):
+    """`model` compiled with Adam at `learning_rate` (accuracy for one label a
+    text) and built for id sequences of any length."""
     model.compile(loss=loss, optimizer=lambda p: torch.optim.Adam(p, lr=learning_rate),
                   metrics=None if encoder.multilabel else ["accuracy"], device=device)
     model.build((None,))
@@ -122,10 +128,7 @@ def build_bag(encoder, device="auto", embedding_dim=32, dropout=0.2, learning_ra
         Dropout(dropout),
         output,
     ])
-    model.compile(loss=loss, optimizer=lambda p: torch.optim.Adam(p, lr=learning_rate),
-                  metrics=None if encoder.multilabel else ["accuracy"], device=device)
-    model.build((None,))
-    return model
+    return _compiled(model, encoder, loss, learning_rate, device)
 
 
 # Each recipe: the TextEncoder's settings, the model builder, how its batches are
@@ -688,7 +691,7 @@ def run_eval_command(args):
     for line in format_report(report):
         print(line)
     if args.out:
-        _write_text(args.out, json.dumps(report, indent=2, allow_nan=False) + "\n")
+        write_output(args.out, json.dumps(report, indent=2, allow_nan=False) + "\n")
 
 
 def run_predict_command(args):
@@ -712,10 +715,10 @@ def run_predict_command(args):
         else:
             rows.append((text, labels[row.argmax()], row.max(), row))
     if args.out:
-        lines = ["text,label,probability," + ",".join(_csv_field(f"p_{l}") for l in labels)]
-        lines += [f"{_csv_field(t)},{_csv_field(l)},{q:.6f}," + ",".join(f"{v:.6f}" for v in row)
+        lines = ["text,label,probability," + ",".join(csv_field(f"p_{l}") for l in labels)]
+        lines += [f"{csv_field(t)},{csv_field(l)},{q:.6f}," + ",".join(f"{v:.6f}" for v in row)
                   for t, l, q, row in rows]
-        _write_text(args.out, "\n".join(lines) + "\n")
+        write_output(args.out, "\n".join(lines) + "\n")
         print(f"{len(rows)} predictions written to {args.out}")
     else:
         for text, label, q, _ in rows:
@@ -735,17 +738,6 @@ def _read_texts_only(args):
     if not texts:
         raise DataFileError("the file is empty", path)
     return texts
-
-
-def _csv_field(text):
-    return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(c in text for c in ',"\n\r') else text
-
-
-def _write_text(path, text):
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise InputError(f"--out {path}: the folder {folder} does not exist")
-    atomic_write(path, text.encode())
 
 
 TASK = TextClassification()
