@@ -15,7 +15,7 @@ from lstmkit.forecast.backtest import backtest, fold_ends
 from lstmkit.forecast.baselines import ses_alpha
 from lstmkit.forecast.features import calendar_features
 from lstmkit.forecast.network import assemble
-from lstmkit.forecast.scaling import SeriesScaling, difference, undifference, window_level
+from lstmkit.forecast.scaling import SeriesScaling, window_level
 
 TINY = dict(lookbacks=(1.0,), seeds=1, units=8, max_epochs=2, batches_per_epoch=3,
             batch_size=16)
@@ -79,9 +79,28 @@ def test_scalings_invert_exactly(scaler, log):
         assert abs(z.mean()) < 1e-12 and abs(z.std() - 1) < 1e-12
 
 
-def test_differencing_and_window_levels():
-    v = np.array([1.0, 4.0, 2.0, 8.0])
-    np.testing.assert_array_equal(undifference(difference(v), v[0]), v)
+@pytest.mark.parametrize("log", [False, True])
+def test_a_differenced_scaling_inverts_onto_the_last_value(log):
+    v = np.array([3.0, 5.0, 4.0, 10.0, 7.5, 9.0])
+    s = SeriesScaling.fit(v[:4], log, "standard", difference=True)
+    z = s.transform(v)
+    assert len(z) == len(v) - 1 and s.drops == 1
+    # the steps after v[3], added back onto it, give the values after it
+    np.testing.assert_allclose(s.inverse(z[3:], last=v[3]), v[4:], rtol=1e-12)
+    quantiles = np.stack([z[3:] - 1, z[3:], z[3:] + 1], 1)  # (H, Q): every column summed
+    back = s.inverse(quantiles, last=v[3])
+    assert back.shape == (2, 3) and (back[:, 0] < back[:, 1]).all()
+    np.testing.assert_allclose(back[:, 1], v[4:], rtol=1e-12)
+    assert SeriesScaling.from_json(s.to_json()).difference
+    assert not SeriesScaling.from_json({k: v for k, v in s.to_json().items()
+                                        if k != "difference"}).difference  # older files
+    with pytest.raises(InputError, match="last observed value"):
+        s.inverse(z)
+    with pytest.raises(InputError, match="same step everywhere"):
+        SeriesScaling.fit(np.arange(10.0), difference=True)
+
+
+def test_window_levels():
     z = np.array([[0.0, 1.0, 2.0, 3.0], [0.0, 0.0, 5.0, 7.0]])
     mask = np.array([[True] * 4, [False, False, True, True]])
     assert window_level(z, mask, "last", 2).tolist() == [3.0, 7.0]
@@ -203,6 +222,31 @@ def test_global_model_covariates_recursive_and_short_series():
     assert rec.point.shape == (4,) and (rec.lower <= rec.upper).all()
     short = Forecaster(**{**TINY, "lookbacks": (3.0,)}).fit(a[:10], horizon=4, season=7)
     assert short.predict().point.shape == (4,)  # inputs of 12 steps from 10 values: padded
+    # predict() from the training series reuses the covariates fit was given
+    np.testing.assert_allclose(f.predict().point, r.point)
+    with pytest.raises(InputError, match="trained with 1 known"):
+        f.predict(series=[a, b], dates=dates, past=past, static=[[0.0], [1.0]])
+    with pytest.raises(InputError, match="known covariates have 2 column"):
+        f.predict(series=[a, b], dates=dates, known=[np.ones((len(a) + 6, 2))] * 2, past=past,
+                  static=[[0.0], [1.0]])
+
+
+def test_a_differenced_forecaster_follows_a_trend_and_saves(tmp_path):
+    trend = 100 + 3.0 * np.arange(80) + seasonal_series(80, slope=0.0, seed=4)
+    f = Forecaster(**{**TINY, "difference": True, "level": "none", "max_epochs": 4}).fit(
+        trend, horizon=6, season=12, seed=1)
+    r = f.predict()
+    assert r.point.shape == (6,) and (r.lower <= r.point).all() and (r.point <= r.upper).all()
+    # the forecast continues from the last value, not from the series' mean
+    assert abs(r.point[0] - trend[-1]) < 30 and r.point.mean() > trend[:-12].mean()
+    f.save(tmp_path / "f")
+    g = Forecaster.load(tmp_path / "f")
+    assert g.settings["difference"] and g.preprocessing.scalings[0].difference
+    np.testing.assert_allclose(g.predict(series=trend).point, r.point, rtol=1e-5)
+    with pytest.raises(InputError, match="and one more to difference"):
+        Forecaster(**{**TINY, "difference": True}).fit(np.arange(8.0) ** 2, horizon=6)
+    with pytest.raises(InputError, match="difference must be True or False"):
+        Forecaster(difference="yes")
 
 
 @pytest.mark.parametrize("series, horizon, match", [

@@ -3,6 +3,7 @@ table, the forecast CSV and PNG, forecasting from a saved model, and every
 bad input as a one-line error with exit code 2 and nothing left in --out."""
 
 import csv
+import json
 import os
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 
 from lstmkit.cli import main
 from lstmkit.data.timeseries import read_series_csv
+from lstmkit.forecast import Forecaster
 
 FAST = ["--epochs", "2", "--members", "1", "--lookbacks", "1", "--quiet"]
 
@@ -116,3 +118,75 @@ def test_dates_in_the_first_years_of_the_calendar_plot_against_step_numbers(tmp_
                       for i in range(36)])
     assert main(["forecast", data, "--horizon", "6", "--out", str(tmp_path / "run"), *FAST]) == 0
     assert (tmp_path / "run" / "forecast.png").stat().st_size > 0
+
+
+def daily_with_covariates(n=70, ahead=7, seed=0):
+    """Daily sales driven by a known price and a past-only visit count; the
+    last `ahead` rows carry the price only (the future, its sales empty)."""
+    rng = np.random.default_rng(seed)
+    price = 10 + rng.integers(0, 3, n + ahead)
+    visits = 50 + rng.normal(0, 5, n)
+    rows = []
+    for i in range(n + ahead):
+        sales = "" if i >= n else f"{200 - 8 * price[i] + 0.5 * visits[i] + 3 * (i % 7):.2f}"
+        rows.append((str(np.datetime64("2021-01-01") + i), sales, str(price[i]),
+                     "" if i >= n else f"{visits[i]:.1f}"))
+    return rows
+
+
+def test_known_and_past_covariates_and_holidays_from_the_command_line(tmp_path, capsys):
+    data = write_csv(tmp_path / "shop.csv", daily_with_covariates(),
+                     header=("day", "sales", "price", "visits"))
+    holidays = tmp_path / "holidays.csv"
+    holidays.write_text("date,name\n2021-01-01,new year\n2021-03-15,spring fair\n")
+    out = tmp_path / "run"
+    assert main(["forecast", data, "--horizon", "7", "--known", "price", "--past", "visits",
+                 "--holidays", str(holidays), "--difference", "--out", str(out), *FAST]) == 0
+    capsys.readouterr()
+    rows = list(csv.DictReader(open(out / "forecast.csv")))
+    assert [r["date"] for r in rows][0] == "2021-03-12" and len(rows) == 7
+    f = Forecaster.load(out)
+    assert f.preprocessing.widths == {"known": 2, "past": 1, "static": 0}  # price, holidays
+    assert f.settings["difference"]
+    saved = json.load(open(out / "forecaster.json"))["info"]["data"]
+    assert saved["known"] == ["price"] and saved["holidays"] == ["2021-01-01", "2021-03-15"]
+    # the saved model reads the same columns (and holidays) from new data
+    assert main(["forecast", "--model", str(out), data]) == 0
+    assert capsys.readouterr().out.splitlines()[-7:] == open(
+        out / "forecast.csv").read().splitlines()[-7:]
+
+
+def test_covariate_mistakes_are_one_line_errors(tmp_path, capsys):
+    rows = daily_with_covariates(ahead=3)
+    header = ("day", "sales", "price", "visits")
+    assert "need their next 7 values" in _bad(tmp_path, capsys, rows, "--horizon", "7",
+                                              "--known", "price", header=header)
+    assert "--known 'cost' is not a column" in _bad(tmp_path, capsys, rows, "--horizon", "3",
+                                                    "--known", "cost", header=header)
+    assert "name those columns with --known" in _bad(tmp_path, capsys, rows, "--horizon", "3",
+                                                     "--past", "visits", header=header)
+    holes = [tuple(r) for r in rows[:-3]]
+    holes[10] = (holes[10][0], holes[10][1], holes[10][2], "")
+    assert "missing value(s) in column 'visits', on line(s) 12" in _bad(
+        tmp_path, capsys, holes, "--horizon", "3", "--past", "visits", header=header)
+    no_dates = tmp_path / "nodates.txt"
+    no_dates.write_text("holiday\nsoon\n")
+    assert "holds no date" in _bad(tmp_path, capsys, monthly(), "--horizon", "6", "--holidays",
+                                   str(no_dates))
+    (tmp_path / "h.csv").write_text("2020-01-01\n")
+    assert "--holidays needs dates" in _bad(
+        tmp_path, capsys, [(str(i), f"{100 + i % 5}") for i in range(40)], "--horizon", "4",
+        "--holidays", str(tmp_path / "h.csv"), header=("step", "value"))
+
+
+def test_holiday_counts_per_step():
+    import datetime
+
+    from lstmkit.forecast.features import holiday_counts
+    days = [datetime.datetime(2020, 1, 1), datetime.datetime(2020, 1, 20),
+            datetime.datetime(2020, 2, 14)]
+    months = [datetime.datetime(2020, m, 1) for m in (1, 2, 3)]
+    assert holiday_counts(months, "monthly", days)[:, 0].tolist() == [2, 1, 0]
+    hours = [datetime.datetime(2019, 12, 31, 23), datetime.datetime(2020, 1, 1, 0),
+             datetime.datetime(2020, 1, 1, 13)]
+    assert holiday_counts(hours, "hourly", days)[:, 0].tolist() == [0, 1, 1]

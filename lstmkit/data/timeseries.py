@@ -48,6 +48,11 @@ class TimeSeries:
         lines: the file's line number of each step (None for an inserted one).
         gaps: (line after which dates are missing, how many) pairs.
         path: the file.
+        known: (steps + future, K) covariates known in advance, the rows
+            after the last value included, or None; known_names their columns.
+        past: (steps, P) covariates observed with the series, or None;
+            past_names their columns.
+        future_row_dates: the dates of the known covariates' future rows.
     """
 
     values: np.ndarray
@@ -59,6 +64,11 @@ class TimeSeries:
     lines: list = None
     gaps: list = field(default_factory=list)
     path: str = None
+    known: np.ndarray = None
+    past: np.ndarray = None
+    known_names: list = field(default_factory=list)
+    past_names: list = field(default_factory=list)
+    future_row_dates: list = None
 
     def __len__(self):
         return len(self.values)
@@ -124,18 +134,18 @@ def _steps_between(a, b, frequency):
     return (b - a).total_seconds() / unit
 
 
-def _column(header, wanted, what):
+def _column(header, wanted, option):
     if wanted is None:
         return None
     if wanted in header:
         return header.index(wanted)
     if wanted.isdigit() and 1 <= int(wanted) <= len(header):
         return int(wanted) - 1
-    raise InputError(f"--{what}-col {wanted!r} is not a column of the file; its columns: "
+    raise InputError(f"{option} {wanted!r} is not a column of the file; its columns: "
                      f"{', '.join(header)}")
 
 
-def read_series_csv(path, date_col=None, value_col=None, fill="refuse"):
+def read_series_csv(path, date_col=None, value_col=None, fill="refuse", known=(), past=()):
     """The series in CSV file `path` as a TimeSeries.
 
     Args:
@@ -148,30 +158,20 @@ def read_series_csv(path, date_col=None, value_col=None, fill="refuse"):
             in the dates are reported and the rows used as they are),
             'interpolate' (missing dates inserted, values filled linearly
             between their neighbours) or 'previous' (the last value carried).
+            Covariate columns are filled alike.
+        known: columns of covariates known in advance (prices, promotions):
+            their values for the future are the rows after the last value,
+            whose value cell is empty.
+        past: columns of covariates observed with the series only.
     """
     if fill not in FILLS:
         raise InputError(f"fill must be one of {', '.join(FILLS)}, got {fill!r}")
     path = os.fspath(path)
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = [(reader.line_num, row) for reader in [csv.reader(f)] for row in reader]
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise DataFileError(f"cannot be read as CSV text: {e}", path) from None
-    rows = [(n, [c.strip() for c in row]) for n, row in rows if any(c.strip() for c in row)]
-    if len(rows) < 2:
-        raise DataFileError("holds no data rows (a header and at least one row are needed)", path)
-    header = [c or f"column {i + 1}" for i, c in enumerate(rows[0][1])]
-    body = rows[1:]
-    for n, row in body:
-        if len(row) != len(header):
-            raise DataFileError(f"has {len(row)} fields, the header {len(header)}", path, n)
-    date_index = _column(header, date_col, "date")
+    header, body = _read_rows(path)
+    date_index = _column(header, date_col, "--date-col")
     if date_index is None:
-        date_index = next((i for i in range(len(header))
-                           if all(parse_date(row[i]) is not None for _, row in body)), None)
-    value_index = _column(header, value_col, "value")
+        date_index = next((i for i in range(len(header)) if _is_date_column(body, i)), None)
+    value_index = _column(header, value_col, "--value-col")
     if value_index is None:
         candidates = [i for i in range(len(header)) if i != date_index]
         value_index = next((i for i in candidates if all(
@@ -181,22 +181,21 @@ def read_series_csv(path, date_col=None, value_col=None, fill="refuse"):
             raise DataFileError("has no value column (only the date column)", path)
     if value_index == date_index:
         raise InputError(f"the date and value columns are the same ({header[value_index]!r})")
+    known_index = [_column(header, c, "--known") for c in known]
+    past_index = [_column(header, c, "--past") for c in past]
+    taken = [date_index, value_index, *known_index, *past_index]
+    if len(set(taken)) < len(taken):
+        raise InputError("the date, value and covariate columns must all be different columns")
+    values, missing = _numbers(body, value_index, header, path)
+    future = 0
+    if known_index:  # the rows after the last value hold the known covariates' future
+        while future < len(body) and math.isnan(values[len(body) - 1 - future]):
+            future += 1
+        if future == len(body):
+            raise DataFileError(f"column {header[value_index]!r} holds no values", path)
+        missing = [k for k in missing if k < len(body) - future]
+        values = values[:len(body) - future]
     lines = [n for n, _ in body]
-    values = np.empty(len(body))
-    missing = []
-    for k, (n, row) in enumerate(body):
-        cell = row[value_index]
-        number = _number(cell)
-        if number is None:
-            if cell.lower() not in MISSING:
-                raise DataFileError(f"{cell!r} in column {header[value_index]!r} is not a number",
-                                    path, n, value_index + 1)
-            missing.append(k)
-            number = math.nan
-        elif math.isinf(number):
-            raise DataFileError(f"{cell!r} in column {header[value_index]!r} is infinite", path, n,
-                                value_index + 1)
-        values[k] = number
     dates = None
     if date_index is not None:
         dates = []
@@ -213,12 +212,22 @@ def read_series_csv(path, date_col=None, value_col=None, fill="refuse"):
                                     date_index + 1)
             dates.append(d)
     if missing and fill == "refuse":
-        shown = ", ".join(str(lines[k]) for k in missing[:5]) + (", ..." if len(missing) > 5 else "")
-        raise DataFileError(f"{len(missing)} missing value(s) in column {header[value_index]!r}, "
-                            f"on line(s) {shown}; pass --fill interpolate or --fill previous to "
-                            "fill them", path)
+        trailing = missing == list(range(len(values) - len(missing), len(values)))
+        raise _missing_error(missing, lines, header[value_index], path, hint=(
+            " (rows after the last value hold the future of covariates known in advance: name "
+            "those columns with --known)" if trailing and len(header) > 2 else ""))
     if missing and len(missing) == len(values):
         raise DataFileError(f"column {header[value_index]!r} holds no values", path)
+    covariates = []
+    for index, rows in [(i, len(body)) for i in known_index] + [
+            (i, len(values)) for i in past_index]:
+        column, gaps_in = _numbers(body[:rows], index, header, path)
+        if len(gaps_in) == rows:
+            raise DataFileError(f"column {header[index]!r} holds no values", path)
+        if gaps_in and fill == "refuse":
+            raise _missing_error(gaps_in, lines, header[index], path)
+        covariates.append(column)
+    n = len(values)
     frequency = infer_frequency(dates) if dates else None
     gaps = []
     if frequency is not None:
@@ -229,13 +238,109 @@ def read_series_csv(path, date_col=None, value_col=None, fill="refuse"):
                                     f"(a step of {steps:g}); the dates must be evenly spaced", path,
                                     lines[k + 1], date_index + 1)
             if steps > 1:
+                if k + 1 >= n:
+                    raise DataFileError(f"the future rows of the known covariates skip dates "
+                                        f"after {a}: they must follow on, one per step", path,
+                                        lines[k + 1], date_index + 1)
                 gaps.append((lines[k], int(steps) - 1))
+    columns = np.stack([np.concatenate([values, np.full(len(body) - n, np.nan)]), *[
+        np.concatenate([c, np.full(len(body) - len(c), np.nan)]) for c in covariates]], 1)
     if gaps and fill != "refuse":
-        values, dates, lines = _insert_gaps(values, dates, lines, frequency)
-    if np.isnan(values).any():
-        values = _fill(values, fill)
-    return TimeSeries(values, dates, frequency, season_of(frequency), header[value_index],
-                      None if date_index is None else header[date_index], lines, gaps, path)
+        inserted = sum(count for _, count in gaps)
+        columns, dates, lines = _insert_gaps(columns, dates, lines, frequency)
+        n += inserted
+    K = len(known_index)
+    columns[:n] = _fill(columns[:n], fill)
+    columns[:, 1:K + 1] = _fill(columns[:, 1:K + 1], fill)  # the future rows too
+    return TimeSeries(columns[:n, 0], None if dates is None else dates[:n], frequency,
+                      season_of(frequency), header[value_index],
+                      None if date_index is None else header[date_index], lines[:n], gaps, path,
+                      known=columns[:, 1:K + 1] if K else None,
+                      past=columns[:n, K + 1:] if past_index else None,
+                      known_names=[header[i] for i in known_index],
+                      past_names=[header[i] for i in past_index],
+                      future_row_dates=None if dates is None else dates[n:])
+
+
+def _is_date_column(body, i):
+    """Whether every cell of column i is a date; a column of bare numbers
+    (years?) only when they increase, so counts and prices are not read as years."""
+    dates = [parse_date(row[i]) for _, row in body]
+    if any(d is None for d in dates):
+        return False
+    if all(row[i].isdigit() for _, row in body):
+        return all(a < b for a, b in zip(dates, dates[1:]))
+    return True
+
+
+def _csv_rows(path):
+    """The non-blank rows of a CSV file: (line number, stripped cells)."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = [(reader.line_num, row) for reader in [csv.reader(f)] for row in reader]
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise DataFileError(f"cannot be read as CSV text: {e}", path) from None
+    return [(n, [c.strip() for c in row]) for n, row in rows if any(c.strip() for c in row)]
+
+
+def _read_rows(path):
+    """The header and the data rows of a CSV file, each as long as the header."""
+    rows = _csv_rows(path)
+    if len(rows) < 2:
+        raise DataFileError("holds no data rows (a header and at least one row are needed)", path)
+    header = [c or f"column {i + 1}" for i, c in enumerate(rows[0][1])]
+    body = rows[1:]
+    for n, row in body:
+        if len(row) != len(header):
+            raise DataFileError(f"has {len(row)} fields, the header {len(header)}", path, n)
+    return header, body
+
+
+def _numbers(body, index, header, path):
+    """Column `index` of the rows as floats (NaN where missing) and the
+    positions of the missing cells; anything else not a finite number is
+    an error naming its line and column."""
+    values, missing = np.empty(len(body)), []
+    for k, (n, row) in enumerate(body):
+        cell = row[index]
+        number = _number(cell)
+        if number is None:
+            if cell.lower() not in MISSING:
+                raise DataFileError(f"{cell!r} in column {header[index]!r} is not a number",
+                                    path, n, index + 1)
+            missing.append(k)
+            number = math.nan
+        elif math.isinf(number):
+            raise DataFileError(f"{cell!r} in column {header[index]!r} is infinite", path, n,
+                                index + 1)
+        values[k] = number
+    return values, missing
+
+
+def _missing_error(missing, lines, name, path, hint=""):
+    shown = ", ".join(str(lines[k]) for k in missing[:5]) + (", ..." if len(missing) > 5 else "")
+    return DataFileError(f"{len(missing)} missing value(s) in column {name!r}, on line(s) "
+                         f"{shown}; pass --fill interpolate or --fill previous to fill them"
+                         + hint, path)
+
+
+def read_dates(path):
+    """The dates listed in a file (holidays, events): the first cell of each
+    row that is a date (a header row and other columns are passed over)."""
+    path = os.fspath(path)
+    dates = []
+    for k, (n, cells) in enumerate(_csv_rows(path)):
+        found = next((d for d in map(parse_date, cells) if d is not None), None)
+        if found is None:
+            if dates or k > 0:  # only a first row may be a header
+                raise DataFileError(f"holds no date (YYYY-MM-DD): {','.join(cells)!r}", path, n)
+            continue
+        dates.append(found)
+    if not dates:
+        raise DataFileError("holds no dates", path)
+    return sorted(set(dates))
 
 
 def _number(text):
@@ -246,30 +351,39 @@ def _number(text):
     return None if math.isnan(value) else value
 
 
-def _insert_gaps(values, dates, lines, frequency):
-    """The missing dates of the grid inserted, their values NaN (filled next)."""
-    out_values, out_dates, out_lines = [values[0]], [dates[0]], [lines[0]]
-    for k in range(1, len(values)):
+def _insert_gaps(columns, dates, lines, frequency):
+    """The missing dates of the grid inserted, their rows of `columns`
+    (steps, C) NaN (filled next)."""
+    rows, out_dates, out_lines = [columns[0]], [dates[0]], [lines[0]]
+    for k in range(1, len(columns)):
         steps = int(_steps_between(dates[k - 1], dates[k], frequency))
         for j in range(1, steps):
-            out_values.append(math.nan)
+            rows.append(np.full(columns.shape[1], math.nan))
             out_dates.append(step_date(dates[k - 1], frequency, j))
             out_lines.append(None)
-        out_values.append(values[k])
+        rows.append(columns[k])
         out_dates.append(dates[k])
         out_lines.append(lines[k])
-    return np.array(out_values), out_dates, out_lines
+    return np.array(rows), out_dates, out_lines
 
 
-def _fill(values, fill):
-    """NaN filled: linearly between neighbours (the ends with the nearest
-    value), or with the previous value (the first ones with the first value)."""
-    known = ~np.isnan(values)
-    steps = np.arange(len(values))
-    if fill == "interpolate":
-        return np.interp(steps, steps[known], values[known])
-    index = np.maximum.accumulate(np.where(known, steps, -1))  # the last known step so far
-    return np.where(index >= 0, values[np.maximum(index, 0)], values[known][0])
+def _fill(columns, fill):
+    """NaN in each column of (steps, C) filled: linearly between neighbours
+    (the ends with the nearest value), or with the previous value (the
+    first ones with the first value). A column with no value is left as it is."""
+    out = columns.copy()
+    steps = np.arange(len(columns))
+    for c in range(columns.shape[1]):
+        values = columns[:, c]
+        known = ~np.isnan(values)
+        if known.all() or not known.any():
+            continue
+        if fill == "interpolate":
+            out[:, c] = np.interp(steps, steps[known], values[known])
+        else:
+            index = np.maximum.accumulate(np.where(known, steps, -1))  # the last known step so far
+            out[:, c] = np.where(index >= 0, values[np.maximum(index, 0)], values[known][0])
+    return out
 
 
 def describe(series):

@@ -32,13 +32,16 @@ def fold_ends(n, horizon, folds, step=None):
 
 
 def backtest(values, horizon, make_forecaster, folds=1, season=1, step=None, dates=None,
-             fit_options=None, print_fn=None):
+             fit_options=None, print_fn=None, known=None, past=None):
     """Score a forecaster and the baselines over `folds` rolling origins.
 
     Args:
         values: the 1-D series.
         make_forecaster: () -> an unfitted Forecaster (one per fold).
         dates, fit_options: passed to each fold's fit (dates cut to the fold).
+        known, past: the series' covariates, (n + horizon, K) known in
+            advance and (n, P) observed with it; each fold is given those up
+            to its origin (and, known ones, its horizon's).
 
     Returns {"folds": [{"end", "lstmkit": scores, baseline: scores, ...}],
     "mean": {method: mean of each figure over the folds}}.
@@ -49,7 +52,8 @@ def backtest(values, horizon, make_forecaster, folds=1, season=1, step=None, dat
         train, test = values[:end], values[end:end + horizon]
         forecaster = make_forecaster().fit(
             train, horizon, season=season, dates=None if dates is None else dates[:end],
-            **(fit_options or {}))
+            known=None if known is None else known[:end + horizon],
+            past=None if past is None else past[:end], **(fit_options or {}))
         forecast = forecaster.predict()
         fold = {"end": int(end), "lstmkit": scores(test, forecast.point, train, season,
                                                    forecast.lower, forecast.upper)}

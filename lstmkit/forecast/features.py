@@ -5,12 +5,17 @@ Calendar features are sine and cosine pairs of the position within each
 cycle the dates' frequency has (month of the year for monthly data; day of
 the week and of the year for daily data; ...), so they are known for every
 future date. Without dates they are the position within the seasonal
-period, counted from the series' first step.
+period, counted from the series' first step. Holidays a user lists are a
+known-future feature too: how many fall in each step.
 """
 
+import bisect
+import datetime
 import math
 
 import numpy as np
+
+from ..data.timeseries import step_date
 
 CYCLES = {  # frequency: functions of a datetime -> (position, period)
     "monthly": [lambda d: (d.month - 1, 12)],
@@ -49,3 +54,16 @@ def calendar_features(steps, frequency=None, season=1, dates=None):
         angle = 2 * math.pi * (steps % season) / season
         return np.stack([np.sin(angle), np.cos(angle)], 1)
     return np.zeros((len(steps), 0))
+
+
+def holiday_counts(dates, frequency, holidays):
+    """(len(dates), 1): how many of the days in `holidays` (sorted dates)
+    overlap each step, the step of date d lasting until the next date at
+    `frequency` (a month's step counts its holidays; an hour's, 1 on a holiday)."""
+    days = sorted({datetime.datetime(h.year, h.month, h.day) for h in holidays})
+    counts = []
+    for d in dates:
+        end = step_date(d, frequency, 1)
+        first = bisect.bisect_right(days, d - datetime.timedelta(days=1))  # days ending after d
+        counts.append(bisect.bisect_left(days, end) - first)
+    return np.array(counts, dtype=np.float64)[:, None]

@@ -141,17 +141,18 @@ class Forecaster:
                 dates and isinstance(dates[0], (list, tuple))):
             dates = [dates]
         dates = dates if dates is not None else given_dates
+        s = self.settings
         for i, v in enumerate(values):
-            check_series(v, i, horizon, len(values))
+            check_series(v, i, horizon, len(values), extra=int(s["difference"]))
         known, past, static = (per_series(c, len(values), name) for c, name in
                                ((known, "known"), (past, "past"), (static, "static")))
         widths = {"known": covariate_width(known, 1, values, horizon, "known"),
                   "past": covariate_width(past, 1, values, 0, "past"),
                   "static": covariate_width(static, 0, values, None, "static")}
-        s = self.settings
         log = s["log"] if s["log"] != "auto" else all((v > 0).all() for v in values)
         scalings = [SeriesScaling.fit(v, log, s["scaler"], "the series" if len(values) == 1
-                                      else f"series {i}") for i, v in enumerate(values)]
+                                      else f"series {i}", s["difference"])
+                    for i, v in enumerate(values)]
         calendar = ("dates" if s["calendar"] and frequency in FREQUENCIES and dates is not None
                     and all(d is not None for d in dates) else
                     "phase" if s["calendar"] and season > 1 else "none")
@@ -159,7 +160,7 @@ class Forecaster:
         self.preprocessing = ForecastPreprocessing(s, scalings, horizon, season, frequency,
                                                    calendar, last_dates, widths, None)
         out_horizon = 1 if s["recursive"] else horizon
-        prepared = [self._prepare(scalings[i].transform(v), i, d, k, p, st)
+        prepared = [self._prepare(scalings[i], v, i, d, k, p, st)
                     for i, (v, d, k, p, st) in enumerate(zip(values, dates, known, past, static))]
         features = prepared[0]["features"]
         members, info_members, val_predictions = [], [], []
@@ -188,7 +189,7 @@ class Forecaster:
                              f"{timesteps} input steps, best epoch {best}, validation "
                              f"pinball {best_loss:.4f}")
         self.members = members
-        self._training = (values, dates)
+        self._training = (values, dates, known, past, static)
         if s["calibrate"]:
             self.preprocessing.correction = self._conformal(prepared, val_predictions, horizon)
         self.info = {"members": info_members, "series": len(values), "horizon": horizon,
@@ -196,19 +197,23 @@ class Forecaster:
                      "calendar": calendar, "seconds": time.perf_counter() - started}
         return self
 
-    def _prepare(self, z, i, dates, known, past, static):
-        """One scaled series and its covariate arrays, as assemble takes them
-        (i: which training series it continues, for its dates; None for another)."""
-        pre = self.preprocessing
+    def _prepare(self, scaling, values, i, dates, known, past, static):
+        """One series scaled and its covariate arrays, as assemble takes them
+        (i: which training series it continues, for its dates; None for
+        another). The steps a differenced scaling drops from the start are
+        dropped from the dates and covariates alike."""
+        pre, drop = self.preprocessing, scaling.drops
+        z = scaling.transform(values)
+        dates = None if dates is None else dates[drop:]
+        known = None if known is None else np.asarray(known, np.float64)[drop:]
+        past = None if past is None else np.asarray(past, np.float64)[drop:]
         n, H = len(z), pre.horizon
         calendar = self._calendar(n, H, dates, i)
-        known_all = calendar if known is None else np.concatenate(
-            [calendar, np.asarray(known, np.float64)[:n + H]], 1)
+        known_all = calendar if known is None else np.concatenate([calendar, known[:n + H]], 1)
         known_all = known_all if known_all.shape[1] else None
         features = 2 + (0 if known_all is None else known_all.shape[1]) + \
             pre.widths["past"] + pre.widths["static"]
-        return {"z": z, "known": known_all,
-                "past": None if past is None else np.asarray(past, np.float64),
+        return {"z": z, "known": known_all, "past": past,
                 "static": None if static is None else np.asarray(static, np.float64),
                 "features": features}
 
@@ -314,29 +319,39 @@ class Forecaster:
             if self._training is None:
                 raise InputError("this forecaster was loaded from a file: pass the series to "
                                  "forecast from")
-            values, dates_list = self._training
+            values, dates_list, *trained = self._training
+            known, past, static = (given if given is not None else t for given, t in
+                                   zip((known, past, static), trained))
         else:
             values, dates_list, ts = as_series_list(series)
             if dates is not None:
                 dates_list = [dates] if len(values) == 1 and not isinstance(
                     dates[0], (list, tuple)) else dates
         for i, v in enumerate(values):
-            check_values(v, "the series" if len(values) == 1 else f"series {i}")
+            check_values(v, "the series" if len(values) == 1 else f"series {i}",
+                         pre.scalings[0].drops)
         known, past, static = (per_series(c, len(values), name) for c, name in
                                ((known, "known"), (past, "past"), (static, "static")))
+        for name, given in (("known", known), ("past", past), ("static", static)):
+            if pre.widths[name] and any(c is None for c in given):
+                raise InputError(f"this forecaster was trained with {pre.widths[name]} {name} "
+                                 f"covariate(s): pass {name}= for every series")
+        covariate_width(known, 1, values, pre.horizon, "known", pre.widths["known"])
+        covariate_width(past, 1, values, 0, "past", pre.widths["past"])
+        covariate_width(static, 0, values, None, "static", pre.widths["static"])
         timesteps = [m.metadata["timesteps"] for m in self.members]
         quantiles = []
         for i, (v, d, k, p, st) in enumerate(zip(values, dates_list, known, past, static)):
             scaling = self._scaling_for(i, v, len(values))
             continued = series is None or len(values) == len(pre.scalings)
-            prepared = self._prepare(scaling.transform(v), i if continued else None, d, k, p, st)
+            prepared = self._prepare(scaling, v, i if continued else None, d, k, p, st)
             q = self._quantiles_of(self.members, prepared, timesteps, horizon)
             if pre.correction is not None:
                 # a negative correction narrows the interval, never past the median
                 median = q[:, list(s["quantiles"]).index(0.5)]
                 q[:, 0] = np.minimum(q[:, 0] - pre.correction[:horizon], median)
                 q[:, -1] = np.maximum(q[:, -1] + pre.correction[:horizon], median)
-            quantiles.append(scaling.inverse(q))  # (H, Q) in the series' units
+            quantiles.append(scaling.inverse(q, last=v[-1]))  # (H, Q) in the series' units
         quantiles = np.array(quantiles)  # (S, H, Q)
         one = len(values) == 1
         qs = s["quantiles"]
@@ -359,7 +374,7 @@ class Forecaster:
             return pre.scalings[i]
         first = pre.scalings[0]
         log = first.log and bool((values > 0).all())
-        return SeriesScaling.fit(values, log, first.scaler)
+        return SeriesScaling.fit(values, log, first.scaler, difference=first.difference)
 
     _training = None
 

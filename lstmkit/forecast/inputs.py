@@ -32,8 +32,9 @@ def as_series_list(series):
                          f"{type(series).__name__}")
 
 
-def check_series(values, i, horizon, count):
-    """A series checked: 1-D, finite, long enough for the horizon, not constant."""
+def check_series(values, i, horizon, count, extra=0):
+    """A series checked: 1-D, finite, long enough for the horizon (and the
+    `extra` steps a transform drops), not constant."""
     where = "the series" if count == 1 else f"series {i}"
     if values.ndim != 1:
         raise InputError(f"{where} must be 1-D, got shape {values.shape}")
@@ -41,17 +42,19 @@ def check_series(values, i, horizon, count):
     if bad.any():
         raise InputError(f"{where} holds {int(bad.sum())} NaN or infinite value(s), the first "
                          f"at step {int(np.flatnonzero(bad)[0])}")
-    minimum = minimum_length(horizon)
+    minimum = minimum_length(horizon) + extra
     if len(values) < minimum:
         raise InputError(f"{where} has {len(values)} values; a horizon of {horizon} needs at "
                          f"least {minimum} (windows to train on and {horizon} values to "
-                         "validate on)")
+                         "validate on" + (", and one more to difference" if extra else "") + ")")
 
 
-def check_values(values, where):
-    """Values to forecast from checked: 1-D, not empty, finite."""
-    if values.ndim != 1 or len(values) == 0:
-        raise InputError(f"{where} must be a non-empty 1-D series, got shape {values.shape}")
+def check_values(values, where, drops=0):
+    """Values to forecast from checked: 1-D, finite, longer than the `drops`
+    steps a transform takes from the start."""
+    if values.ndim != 1 or len(values) <= drops:
+        raise InputError(f"{where} must be a 1-D series of at least {drops + 1} value(s), got "
+                         f"shape {values.shape}")
     bad = ~np.isfinite(values)
     if bad.any():
         raise InputError(f"{where} holds {int(bad.sum())} NaN or infinite value(s), the first "
@@ -83,8 +86,9 @@ def per_series(covariate, count, name):
     return list(covariate)
 
 
-def covariate_width(covariates, ndim, values, extra, name):
-    """Columns of a covariate (0 if not given), each series' array checked."""
+def covariate_width(covariates, ndim, values, extra, name, expected=None):
+    """Columns of a covariate (0 if not given), each series' array checked
+    (and, given `expected`, its width: the one a model was trained with)."""
     widths = set()
     for i, (c, v) in enumerate(zip(covariates, values)):
         if c is None:
@@ -102,4 +106,8 @@ def covariate_width(covariates, ndim, values, extra, name):
         widths.add(a.shape[-1])
     if len(widths) > 1:
         raise InputError(f"{name} covariates differ in width between series: {sorted(widths)}")
-    return widths.pop()
+    width = widths.pop()
+    if expected is not None and width != expected:
+        raise InputError(f"{name} covariates have {width} column(s); the forecaster was trained "
+                         f"with {expected}")
+    return width

@@ -12,6 +12,8 @@ from ..errors import InputError
 from .scaling import SeriesScaling
 from .settings import DEFAULTS
 
+ADDED = {"difference": False}  # settings added since VERSION 1, as files without them meant
+
 
 class ForecastPreprocessing(Preprocessing):
     """What a forecaster's members need to read raw series, saved with each:
@@ -48,6 +50,8 @@ class ForecastPreprocessing(Preprocessing):
                     data[key] < 1:
                 raise InputError(f"{key} must be a positive int, got {data.get(key)!r}")
         settings = data.get("settings")
+        if isinstance(settings, dict):
+            settings = {**ADDED, **settings}  # files from before a setting existed
         if not isinstance(settings, dict) or set(settings) != set(DEFAULTS):
             raise InputError("settings must name every forecaster setting")
         settings = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}

@@ -13,7 +13,7 @@ DEFAULTS = {
     "lookbacks": (1.5, 3.0),   # input lengths, as multiples of the horizon
     "seeds": 2,                # members per input length
     "units": 32, "layers": 1, "dropout": 0.0,
-    "level": "mean", "base": "none", "log": "auto", "scaler": "standard",
+    "level": "mean", "base": "none", "log": "auto", "difference": False, "scaler": "standard",
     "calendar": True,
     "quantiles": (0.1, 0.5, 0.9),
     "calibrate": True,
@@ -32,6 +32,9 @@ def check_settings(s):
         if s[key] not in choices:
             raise InputError(f"{key} must be one of {', '.join(map(repr, choices))}, got "
                              f"{s[key]!r}")
+    for key in ("difference", "calendar", "calibrate", "refit", "recursive"):
+        if not isinstance(s[key], bool):
+            raise InputError(f"{key} must be True or False, got {s[key]!r}")
     q = tuple(float(v) for v in s["quantiles"])
     if 0.5 not in q or any(not 0 < v < 1 for v in q) or list(q) != sorted(set(q)):
         raise InputError(f"quantiles must be increasing, between 0 and 1, and hold 0.5, got "

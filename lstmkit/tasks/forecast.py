@@ -4,6 +4,12 @@ built-in baselines, and the forecast as CSV and PNG.
     lstmkit forecast DATA.csv --horizon H --out DIR     train, backtest, forecast
     lstmkit forecast --model DIR DATA.csv [--out DIR2]  forecast from new data
 
+Covariates come from DATA.csv's other columns: --past columns are observed
+with the series only; --known columns are known in advance (prices,
+promotions), their next --horizon values in the rows after the last value,
+whose value cell is left empty. --holidays FILE lists dates; how many fall
+in each step is a known feature too.
+
 The output folder holds the forecaster (forecaster.json and its members),
 forecast.csv (date, forecast, lower and upper bounds and every quantile,
 one row per future step), forecast.png (history, forecast, interval) and
@@ -17,12 +23,13 @@ import os
 
 import numpy as np
 
-from ..data.timeseries import FILLS, describe, read_series_csv
+from ..data.timeseries import FILLS, describe, parse_date, read_dates, read_series_csv
 from ..distributed import is_main_process
 from ..errors import InputError, MissingDependencyError
 from ..files import atomic_write, staged_folder
 from ..forecast.backtest import backtest
 from ..forecast.baselines import BASELINES
+from ..forecast.features import holiday_counts
 from ..forecast.forecaster import TASK_NAME, Forecaster
 from ..forecast.preprocessing import ForecastPreprocessing
 from ..forecast.settings import DEFAULTS
@@ -52,6 +59,8 @@ class Forecasting(Task):
             examples=["lstmkit forecast airline-passengers.csv --horizon 24 --out runs/airline",
                       "lstmkit forecast sales.csv --horizon 12 --date-col Month --value-col Sales "
                       "--season 12 --folds 3 --out runs/sales",
+                      "lstmkit forecast sales.csv --horizon 8 --known price,promo --past visits "
+                      "--holidays holidays.csv --out runs/sales",
                       "lstmkit forecast --model runs/airline newer.csv --out runs/airline-next"])
         parser.add_argument("data", metavar="DATA.csv", help="a CSV file: a date column and a "
                             "value column, oldest first")
@@ -68,6 +77,17 @@ class Forecasting(Task):
                             help="missing values and dates: refuse (default: an error naming "
                             "the lines; gaps in the dates are used as they are), interpolate, "
                             "or previous (both insert missing dates)")
+        parser.add_argument("--known", metavar="COLS", help="covariate columns known in "
+                            "advance, comma-separated; their next --horizon values are the rows "
+                            "after the last value (its cell empty)")
+        parser.add_argument("--past", metavar="COLS", help="covariate columns observed with the "
+                            "series only, comma-separated")
+        parser.add_argument("--holidays", metavar="FILE", help="a file of dates (one per line, "
+                            "or a CSV with a date column): how many fall in each step is a "
+                            "known-future feature")
+        parser.add_argument("--difference", action="store_true",
+                            help="model the series' first differences (for a trend the window "
+                            "level does not follow; default: the values)")
         parser.add_argument("--folds", type=int, default=1, help="rolling-origin backtest folds, "
                             "each a horizon apart (default 1: the last horizon)")
         add_training_options(parser, self.defaults, out=DEFAULT_OUT)
@@ -96,7 +116,8 @@ def settings_from(args):
                          f"{args.lookbacks!r}") from None
     return {"lookbacks": lookbacks, "seeds": args.members, "units": args.units,
             "max_epochs": args.epochs, "batch_size": args.batch_size,
-            "recursive": args.recursive, "calibrate": not args.no_calibrate}
+            "recursive": args.recursive, "calibrate": not args.no_calibrate,
+            "difference": args.difference}
 
 
 def check_arguments(args):
@@ -121,7 +142,10 @@ def run_forecast_command(args):
     if args.horizon is None:
         raise InputError("--horizon H is needed to train (or give --model DIR to forecast "
                          "with a saved forecaster)")
-    series = read_series_csv(args.data, args.date_col, args.value_col, args.fill)
+    series = read_series_csv(args.data, args.date_col, args.value_col, args.fill,
+                             known=_names(args.known), past=_names(args.past))
+    holidays = read_dates(args.holidays) if args.holidays else None
+    known, past = covariates(series, holidays, args.horizon, args.data)
     season = args.season or series.season
     say(describe(series))
     settings = settings_from(args)
@@ -129,13 +153,16 @@ def run_forecast_command(args):
     say(f"backtest: {args.folds} fold(s) of {args.horizon} steps, season {season}")
     report = backtest(series.values, args.horizon, make, args.folds, season, dates=series.dates,
                       fit_options={"frequency": series.frequency, "seed": args.seed},
-                      print_fn=None if args.quiet else say)
+                      print_fn=None if args.quiet else say, known=known, past=past)
     for line in metrics_table(report["mean"]):
         say(line)
-    forecaster = make().fit(series, args.horizon, season=season, seed=args.seed,
-                            print_fn=None if args.quiet else say)
+    forecaster = make().fit(series, args.horizon, season=season, seed=args.seed, known=known,
+                            past=past, print_fn=None if args.quiet else say)
     forecaster.info["data"] = {"file": os.path.basename(series.path), "value_col": series.name,
-                               "date_col": series.date_name}
+                               "date_col": series.date_name, "known": series.known_names,
+                               "past": series.past_names,
+                               "holidays": None if holidays is None else
+                               [d.date().isoformat() for d in holidays]}
     forecast = forecaster.predict()
     if not is_main_process():
         return
@@ -151,14 +178,23 @@ def run_from_model(args, say):
     forecaster = Forecaster.load(args.model)
     pre = forecaster.preprocessing
     saved = forecaster.info.get("data") or {}
+    if args.known or args.past:
+        raise InputError("--known and --past name the columns a forecaster is trained with; "
+                         "with --model the saved forecaster's are used: "
+                         f"known {saved.get('known') or 'none'}, past {saved.get('past') or 'none'}")
     series = read_series_csv(args.data, args.date_col or saved.get("date_col"),
-                             args.value_col or saved.get("value_col"), args.fill)
+                             args.value_col or saved.get("value_col"), args.fill,
+                             known=saved.get("known") or (), past=saved.get("past") or ())
     say(describe(series))
     if pre.frequency is not None and series.frequency not in (None, pre.frequency):
         raise InputError(f"{args.data} is {series.frequency}; the model was trained on "
                          f"{pre.frequency} data")
     horizon = args.horizon or pre.horizon
-    forecast = forecaster.predict(horizon, series=series.values, dates=series.dates)
+    holidays = (read_dates(args.holidays) if args.holidays else
+                [parse_date(d) for d in saved["holidays"]] if saved.get("holidays") else None)
+    known, past = covariates(series, holidays, pre.horizon, args.data)
+    forecast = forecaster.predict(horizon, series=series.values, dates=series.dates,
+                                  known=known, past=past)
     if not is_main_process():
         return
     if args.out is None:
@@ -167,6 +203,35 @@ def run_from_model(args, say):
     write_outputs(os.path.abspath(args.out), series, forecast, None,
                   {"data": describe(series), "model": os.path.abspath(args.model),
                    "horizon": horizon}, say)
+
+
+def covariates(series, holidays, horizon, path):
+    """The series' known-future covariates ((n + horizon, K): its --known
+    columns, then the holiday counts) and past ones ((n, P)), or None each."""
+    n, columns = len(series), []
+    if series.known is not None:
+        ahead = len(series.known) - n
+        if ahead < horizon:
+            raise InputError(f"{path}: the known covariates ({', '.join(series.known_names)}) "
+                             f"need their next {horizon} values, in rows after the last value "
+                             f"(its cell empty); the file has {ahead}")
+        if series.dates is not None and series.frequency is not None and \
+                series.future_row_dates[:horizon] != series.future_dates(horizon):
+            raise InputError(f"{path}: the rows after the last value must carry the next "
+                             f"{horizon} dates, one per step")
+        columns.append(series.known[:n + horizon])
+    if holidays is not None:
+        if series.dates is None or series.frequency is None:
+            raise InputError(f"--holidays needs dates at a regular frequency; {path} has "
+                             + ("no date column" if series.dates is None else "irregular dates"))
+        columns.append(holiday_counts(series.dates + series.future_dates(horizon),
+                                      series.frequency, holidays))
+    known = np.concatenate(columns, 1) if columns else None
+    return known, series.past
+
+
+def _names(text):
+    return [c.strip() for c in text.split(",") if c.strip()] if text else []
 
 
 def write_outputs(out, series, forecast, forecaster, summary, say):
