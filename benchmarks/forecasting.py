@@ -307,8 +307,16 @@ def main(argv=None):
     parser.add_argument("--peers-from", metavar="JSON",
                         help="take the peers' figures from a file an earlier --peers-worker run "
                         "wrote (same split), instead of running them again")
+    parser.add_argument("--series", metavar="NAMES", help="only these series, comma-separated "
+                        "(a setting some series are too short for, compared on the rest)")
     parser.add_argument("--peers-worker", metavar="OUT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.series:
+        unknown = sorted(set(args.series.split(",")) - set(SERIES))
+        if unknown:
+            parser.error(f"--series: unknown {unknown}; known: {', '.join(SERIES)}")
+        for name in set(SERIES) - set(args.series.split(",")):
+            del SERIES[name]  # every part of the run reads the series from SERIES
     if args.peers_worker:
         return peers_worker(args.inner, args.peers_worker)
     sys.path.insert(0, ROOT)

@@ -60,9 +60,19 @@ def run_inspect_command(args):
 
 def run_export_command(args):
     from .export import export_ensemble, export_onnx
+    from .forecast.forecaster import MANIFEST as FORECASTER
+    from .forecast.forecaster import Forecaster
     from .model import load_model
     from .tasks import load_ensemble
 
+    if os.path.isfile(os.path.join(args.model, FORECASTER)):  # the whole pipeline, one graph
+        out = args.out if args.out is not None else os.path.join(args.model, "forecaster.onnx")
+        written = Forecaster.load(args.model).export(out, verify=not args.no_verify)
+        print(f"the forecaster (scaling, windows, the members' networks, their median and intervals) written as one ONNX graph to "
+              f"{written[0]}" + ("" if args.no_verify else
+                                 " (checked with onnxruntime against predict)")
+              + f"; its inputs described in {written[1]}")
+        return
     ensemble = load_ensemble(args.model) if os.path.isdir(args.model) else None
     if ensemble is not None:  # a folder of member graphs and a manifest
         members, weights, labels = ensemble
@@ -122,11 +132,14 @@ def build_parser():
         "a text model's vocabulary goes beside it as FILE.preprocessing.json. An ensemble "
         "(what `text train` and `series train` write) becomes a folder: one graph per member, "
         "with its preprocessing, and ensemble.json with the members' weights and the labels. "
-        "Each graph is run by onnxruntime and compared with lstmkit before anything is "
-        "written. Needs the onnx extra: pip install 'lstmkit[onnx]'.",
+        "A forecaster (what `forecast` writes) becomes one graph of the whole pipeline: raw "
+        "values (and their dates) in, the forecast's quantiles out; FILE.pipeline.json says "
+        "what it takes. Each graph is run by onnxruntime and compared with lstmkit before "
+        "anything is written. Needs the onnx extra: pip install 'lstmkit[onnx]'.",
         epilog="examples:\n  lstmkit export runs/demo --format onnx\n"
         "  lstmkit export runs/demo --format onnx --out demo.onnx\n"
-        "  lstmkit export runs/reviews --out reviews-onnx     # an ensemble: a folder",
+        "  lstmkit export runs/reviews --out reviews-onnx     # an ensemble: a folder\n"
+        "  lstmkit export runs/airline                        # a forecaster: forecaster.onnx",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     export.add_argument("model", help="a folder written by model.save or a training command")

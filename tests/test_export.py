@@ -298,8 +298,7 @@ def test_a_trained_text_ensemble_exports_as_a_folder_that_runs_without_lstmkit(t
 
 
 @needs_onnx
-def test_a_series_ensemble_exports_its_members_and_a_forecaster_says_what_is_missing(
-        tmp_path, capsys):
+def test_a_series_ensemble_exports_its_members(tmp_path):
     data = tmp_path / "waves.ts"
     rows = [",".join(f"{(i % 2 * 2 - 1) * t / 10 + (i * t) % 3 / 10:.2f}" for t in range(8))
             + f":{'up' if i % 2 else 'down'}" for i in range(12)]
@@ -314,12 +313,6 @@ def test_a_series_ensemble_exports_its_members_and_a_forecaster_says_what_is_mis
     assert sorted(os.listdir(tmp_path / "s" / "onnx")) == [
         "ensemble.json", "member-0.onnx", "member-0.preprocessing.json", "member-1.onnx",
         "member-1.preprocessing.json"]
-    forecaster = tmp_path / "f"
-    forecaster.mkdir()
-    (forecaster / "forecaster.json").write_text("{}")
-    capsys.readouterr()
-    assert main(["export", str(forecaster)]) == 2
-    assert "is a forecaster: its export as a whole pipeline" in capsys.readouterr().err
 
 
 @needs_onnx

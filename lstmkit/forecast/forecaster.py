@@ -383,6 +383,14 @@ class Forecaster:
 
     # ----- files -------------------------------------------------------------------
 
+    def export(self, path, verify=True):
+        """Write the whole pipeline (scaling, windows, members, median,
+        intervals) as one ONNX graph to `path`, its inputs described in
+        <path without .onnx>.pipeline.json beside it (lstmkit.forecast.export)."""
+        from .export import export_forecaster
+
+        return export_forecaster(self, path, verify=verify)
+
     def save(self, path):
         """Write the forecaster to folder `path`: forecaster.json (the
         manifest) and one lstmkit model folder per member, each carrying

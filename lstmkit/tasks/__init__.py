@@ -25,8 +25,6 @@ def load_ensemble(path, device="cpu"):
     where `path` holds one model (model.save's folder)."""
     import os
 
-    from ..export import NotExportable
-    from ..forecast.forecaster import MANIFEST as FORECASTER
     from . import series_ensemble, text
 
     if os.path.isfile(os.path.join(path, text.MANIFEST)):
@@ -36,11 +34,6 @@ def load_ensemble(path, device="cpu"):
         classifier = series_ensemble.SeriesClassifier.load(path, device=device)
         n = len(classifier.members)
         return classifier.members, [1 / n] * n, classifier.labels
-    if os.path.isfile(os.path.join(path, FORECASTER)):
-        raise NotExportable(f"{path} is a forecaster: its export as a whole pipeline (scaling, "
-                            "windows and the members' quantiles) is not written yet; "
-                            f"`lstmkit export {os.path.join(path, 'member-0')}` exports one "
-                            "member's network alone")
     return None
 
 
