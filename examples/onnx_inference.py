@@ -13,7 +13,7 @@ Each text is encoded as lstmkit's TextEncoder does, from the encoder
 written beside each graph: its tokens at the encoder's level ('keras':
 lower case, punctuation to spaces, as Keras' tokenizer; 'words': HTML tags
 removed, words and ! ?; 'chars'), cut to maxlen by its policy (head, tail
-or head+tail), word pairs added for ngrams=2, ids 0 pad, 1 start, 2 out of
+or head+tail), runs of up to n words added for ngrams=n, ids 0 pad, 1 start, 2 out of
 vocabulary, padded before the text. An ensemble's members are weighted as
 its ensemble.json says. Prints, per text, the label, its probability and
 the text.
@@ -61,12 +61,13 @@ def encode(texts, encoder):
     """Texts -> (N, width) int64 ids, padded before the text."""
     index, num_words = encoder["vocabulary"]["index"], encoder["vocabulary"]["num_words"]
     maxlen, start = encoder["maxlen"], encoder["start"]
-    width = maxlen if encoder["ngrams"] == 1 else 2 * maxlen - 1
+    n = encoder["ngrams"]
+    width = sum(max(maxlen - k + 1, 0) for k in range(1, n + 1))
     rows = []
     for text in texts:
         words = cut(tokens(text, encoder), maxlen - int(start), encoder["truncate"])
-        if encoder["ngrams"] == 2:
-            words = words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+        words = words + [" ".join(words[i:i + k]) for k in range(2, n + 1)
+                         for i in range(len(words) - k + 1)]
         ids = [index.get(word, OOV) for word in words]
         ids = ([START] if start else []) + [i if i < num_words else OOV for i in ids]
         ids = (ids or [OOV])[-width:]

@@ -10,7 +10,7 @@ import pytest
 import lstmkit
 from lstmkit.cli import main
 from lstmkit.data.text import (OOV, START, TextEncoder, Tokenizer, split_text, truncate,
-                               with_bigrams)
+                               with_ngrams)
 from lstmkit.data.textfiles import TextData
 from lstmkit.errors import InputError
 from lstmkit.tasks.text import TextClassifier, train_text_classifier
@@ -49,7 +49,9 @@ def test_split_text_levels():
     assert split_text(text, "words") == ["it's", "great", "!", "really", "truly", "10", "10"]
     assert split_text("Ab  c<br />d", "chars") == list("ab c d")
     assert split_text("Ab", "chars", lower=False) == ["A", "b"]
-    assert with_bigrams(["a", "b", "c"]) == ["a", "b", "c", "a b", "b c"]
+    assert with_ngrams(["a", "b", "c"]) == ["a", "b", "c", "a b", "b c"]
+    assert with_ngrams(["a", "b", "c"], 3) == ["a", "b", "c", "a b", "b c", "a b c"]
+    assert with_ngrams(["a"], 3) == ["a"]
 
 
 def test_maxlen_policies():

@@ -43,6 +43,7 @@ def tokenize(text):
 
 
 LEVELS = ("keras", "words", "chars")
+NGRAMS = (1, 2, 3)
 TRUNCATIONS = ("head", "tail", "head+tail")
 _TAG = re.compile(r"<[^<>]{0,200}>")
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*|[!?]")
@@ -69,10 +70,19 @@ def split_text(text, level="words", lower=True):
     raise InputError(f"level must be one of {', '.join(map(repr, LEVELS))}, got {level!r}")
 
 
-def with_bigrams(tokens):
-    """The tokens, then each pair of neighbours as one token 'a b' (the
-    word bigrams of fastText and NBSVM: local order for an order-free model)."""
-    return list(tokens) + [f"{a} {b}" for a, b in zip(tokens, tokens[1:])]
+def with_ngrams(tokens, n=2):
+    """The tokens, then each run of 2, ..., n neighbours as one token 'a b'
+    ('a b c'): the word n-grams of fastText and NBSVM, local order for an
+    order-free model."""
+    out = list(tokens)
+    for k in range(2, n + 1):
+        out += [" ".join(tokens[i:i + k]) for i in range(len(tokens) - k + 1)]
+    return out
+
+
+def ngram_width(maxlen, n):
+    """Ids a text of `maxlen` tokens has with its n-grams added (k-grams: maxlen - k + 1)."""
+    return sum(max(maxlen - k + 1, 0) for k in range(1, n + 1))
 
 
 def truncate(ids, maxlen, policy="tail"):
@@ -185,7 +195,8 @@ class TextEncoder(Preprocessing):
             `truncate` policy: 'head', 'tail' (Keras') or 'head+tail'.
         labels: the class names, in the order of the model's outputs.
         level, lower: how texts are split (`split_text`).
-        ngrams: 1, or 2 to add each pair of neighbouring tokens as a token.
+        ngrams: 1, or n (2, 3) to add each run of up to n neighbouring
+            tokens as a token (`with_ngrams`).
         start: begin each text with the start id (Keras' IMDB convention).
         multilabel: each text has a set of labels (a sigmoid per label).
     """
@@ -207,8 +218,9 @@ class TextEncoder(Preprocessing):
         if truncate not in TRUNCATIONS:
             raise InputError(f"truncate must be one of {', '.join(map(repr, TRUNCATIONS))}, "
                              f"got {truncate!r}")
-        if ngrams not in (1, 2):
-            raise InputError(f"ngrams must be 1 or 2, got {ngrams!r}")
+        if isinstance(ngrams, bool) or ngrams not in NGRAMS:
+            raise InputError(f"ngrams must be one of {', '.join(map(str, NGRAMS))}, got "
+                             f"{ngrams!r}")
         self.vocabulary, self.maxlen, self.labels = vocabulary, maxlen, list(labels)
         self.level, self.lower, self.ngrams, self.truncate = level, bool(lower), ngrams, truncate
         self.start, self.multilabel = bool(start), bool(multilabel)
@@ -226,22 +238,21 @@ class TextEncoder(Preprocessing):
         if maxlen is None:
             maxlen = choose_maxlen([t or [""] for t in tokens], cap=maxlen_cap) + int(start)
         encoder.maxlen = maxlen
-        counted = [with_bigrams(t) if ngrams == 2 else t for t in tokens]
+        counted = [with_ngrams(t, ngrams) for t in tokens]
         encoder.vocabulary = Vocabulary.build(counted, num_words, min_count)
         return encoder
 
     def tokens(self, text):
-        """A text's tokens (unigrams; bigrams are added after truncation)."""
+        """A text's tokens (unigrams; n-grams are added after truncation)."""
         if not isinstance(text, str):
             raise InputError(f"a text must be a string, got {type(text).__name__}")
         return split_text(text, self.level, self.lower)
 
     def ids(self, text):
         """One text as a list of ids: the start id, then its tokens' cut to
-        maxlen by the policy, then (ngrams=2) its bigrams'."""
-        tokens = truncate(self.tokens(text), self.maxlen - int(self.start), self.truncate)
-        if self.ngrams == 2:
-            tokens = with_bigrams(tokens)
+        maxlen by the policy, then (ngrams > 1) its n-grams'."""
+        tokens = with_ngrams(truncate(self.tokens(text), self.maxlen - int(self.start),
+                                      self.truncate), self.ngrams)
         ids = self.vocabulary.encode(tokens, start=self.start)
         return ids or [OOV]  # an empty text still reads as one step
 
@@ -251,7 +262,7 @@ class TextEncoder(Preprocessing):
 
     def encode(self, texts):
         """Texts -> (N, maxlen) ids, padded before the text (Keras' 'pre')."""
-        width = self.maxlen if self.ngrams == 1 else 2 * self.maxlen - 1
+        width = ngram_width(self.maxlen, self.ngrams)
         return pad_sequences([self.ids(t) for t in texts], maxlen=width)
 
     def encode_labels(self, labels, where=None):
@@ -313,8 +324,6 @@ class TextEncoder(Preprocessing):
         for key in ("lower", "start", "multilabel"):
             if not isinstance(data[key], bool):
                 raise InputError(f"{key} must be true or false, got {data[key]!r}")
-        if isinstance(data["ngrams"], bool):
-            raise InputError(f"ngrams must be 1 or 2, got {data['ngrams']!r}")
         return cls(Vocabulary.from_json(data["vocabulary"]), maxlen, labels, data["level"],
                    data["lower"], data["ngrams"], data["truncate"], data["start"],
                    data["multilabel"])
