@@ -7,7 +7,10 @@ members stopped early on folds of the training data) and the test file is
 scored once. MiniRocket (aeon, a benchmark-only peer installed in its own
 virtualenv, .venv-aeon) runs in a second process on the same files with the
 same seeds, so the two stand side by side with their fit times. The seeds'
-ensembles are also averaged into one (5 x 5 members), scored once.
+ensembles are also averaged into one (5 x 5 members), scored once. How the
+defaults were chosen (nested cross-validation on the training file,
+benchmarks/series_selection.py) is summed up under "selection", from
+benchmarks/results/series_classification-selection.json.
 
     python3 -m venv .venv-aeon && .venv-aeon/bin/pip install -c constraints.txt aeon==1.6.0
     .venv/bin/python benchmarks/series_classification.py            # 5 seeds, ~5 min on 2 cores
@@ -30,6 +33,8 @@ from common import ROOT, OtherLoad, load_record, load_summary, output_path, writ
 DATA = os.path.join(os.path.dirname(ROOT), "shared", "datasets", "sequence_classification",
                     "ItalyPowerDemand")
 AEON_PYTHON = os.path.join(ROOT, ".venv-aeon", "bin", "python")
+SELECTION = os.path.join(ROOT, "benchmarks", "results", "series_classification-selection.json")
+CHOSEN = "jitter05_scale10"  # the selection's candidate that the defaults are
 PUBLISHED = [  # test accuracy on ItalyPowerDemand, as published (single figures)
     ("LSTM-FCN (Karim et al. 2017)", 0.970),
     ("ALSTM-FCN (Karim et al. 2017)", 0.973),
@@ -75,6 +80,18 @@ def run_lstmkit(train_path, test_path, seeds, threads, overrides):
     # every seed's ensemble together: the mean of their probabilities, scored once
     pooled = classification_report(y, sum(probabilities).argmax(1), classifier.labels)
     return runs, pooled
+
+
+def selection_summary():
+    """Each candidate's nested cross-validation figures on the training file, or None."""
+    if not os.path.exists(SELECTION):
+        return None
+    with open(SELECTION) as f:
+        selection = json.load(f)
+    return {"file": os.path.relpath(SELECTION, ROOT), "what": selection["what"], "chosen": CHOSEN,
+            "candidates": {name: {k: c[k] for k in ("change", "accuracy", "log_loss", "errors",
+                                                    "predictions")}
+                           for name, c in selection["candidates"].items()}}
 
 
 def run_minirocket(train_path, test_path, seeds, threads):
@@ -167,6 +184,7 @@ def main(argv=None):
             "test_accuracy": figures([r["test_accuracy"] for r in minirocket["runs"]]),
             "fit_seconds": figures([r["fit_seconds"] for r in minirocket["runs"]]),
             "runs": minirocket["runs"]},
+        "selection": selection_summary(),
         "published": [{"method": m, "test_accuracy": a} for m, a in PUBLISHED],
         "aeon_measured_in_the_issue": [{"method": m, "test_accuracy": a}
                                        for m, a in AEON_MEASURED],

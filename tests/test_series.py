@@ -122,6 +122,44 @@ def test_sequence_batches_pad_after_the_real_steps_and_mark_them():
     assert [y.tolist() for _, y, _ in again.batches(0)] == first
 
 
+def test_augmented_batches_jitter_and_scale_the_real_steps_only():
+    from lstmkit.data.seriesaugment import AugmentedSequenceBatches
+    sequences = ragged()
+
+    def epoch(**augment):
+        source = AugmentedSequenceBatches(sequences, torch.arange(13), 4, seed=3, **augment)
+        return list(source.batches(0))
+    plain = list(SequenceBatches(sequences, torch.arange(13), 4, shuffle=True, seed=3).batches(0))
+    for (x, y, mask), (x0, y0, mask0) in zip(epoch(), plain):  # no augmentation: as it is
+        assert torch.equal(x, x0) and torch.equal(y, y0) and torch.equal(mask, mask0)
+    jittered = epoch(jitter=0.1, scale=0.2)
+    for (x, y, mask), (x0, y0, mask0) in zip(jittered, plain):
+        assert torch.equal(y, y0) and torch.equal(mask, mask0)  # the same order and masks
+        assert not x[~mask].any()  # padding stays zero
+        change = (x - x0)[mask]
+        assert change.abs().min() > 0 and change.abs().max() < 2  # every real value moved a little
+    again = epoch(jitter=0.1, scale=0.2)  # one seed, one run
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(jittered, again))
+    # a scaling alone multiplies each sample's feature by one factor over all its steps
+    x, _, mask = epoch(scale=0.2)[0]
+    x0, _, _ = plain[0]
+    for row, row0, m in zip(x, x0, mask):
+        ratio = row[m] / row0[m]  # (steps, F)
+        torch.testing.assert_close(ratio, ratio[:1].expand_as(ratio))
+    # two processes (torchrun) each take their part of the batch one process would see
+    def ranks(world):
+        return [list(AugmentedSequenceBatches(sequences[:12], torch.arange(12), 4, seed=3,
+                                              jitter=0.1, scale=0.2).batches(0, rank=r,
+                                                                             world=world))
+                for r in range(world)]
+    for (x, y, mask), (x0, y0, m0), (x1, y1, m1) in zip(*ranks(1), *ranks(2)):
+        assert torch.equal(torch.cat([y0, y1]), y)
+        for whole, half in ((x[:len(y0), :x0.shape[1]], x0), (x[len(y0):, :x1.shape[1]], x1)):
+            assert torch.equal(whole, half)
+    with pytest.raises(InputError, match="jitter must be a number in"):
+        AugmentedSequenceBatches(sequences, None, 4, jitter=-0.1)
+
+
 def test_bucketed_batches_carry_less_padding():
     sequences = ragged(200, seed=1)
 
@@ -459,6 +497,8 @@ def test_balanced_class_weights_train_and_the_saved_members_keep_named_settings(
     classifier = train_classifier(data, members=1, epochs=2, units=2, conv_filters=2,
                                   class_weight="balanced", device="cpu")
     assert classifier.info["settings"]["class_weight"] == "balanced"
+    assert (classifier.info["settings"]["jitter"], classifier.info["settings"]["scale"]) == (
+        0.05, 0.1)  # the default augmentation
     classifier.save(tmp_path / "m")
     config = json.loads((tmp_path / "m" / "member-0" / "config.json").read_text())
     assert config["compile"]["loss"] == "sparse_categorical_crossentropy"

@@ -30,8 +30,9 @@ from ..errors import InputError
 from ..files import csv_field, write_output
 from ..reports import classification_report, format_report
 from .base import Task, add_command, add_training_options
-from .series_ensemble import (MODEL_DEFAULTS, TASK_NAME, POOLINGS, SeriesClassifier, build_classifier,
-                              cross_validate, predict_proba_model, train_classifier)
+from .series_ensemble import (JITTER, MODEL_DEFAULTS, POOLINGS, SCALE, TASK_NAME, SeriesClassifier,
+                              build_classifier, cross_validate, predict_proba_model,
+                              train_classifier)
 
 
 # ----- the task and its commands
@@ -43,7 +44,7 @@ class SeriesClassification(Task):
     name = TASK_NAME
     preprocessing = SeriesScaler
     defaults = {**MODEL_DEFAULTS, "members": 5, "epochs": 300, "patience": 30, "batch_size": 16,
-                "learning_rate": 1e-3}
+                "learning_rate": 1e-3, "jitter": JITTER, "scale": SCALE}
 
     def build_model(self, preprocessing, device="auto", **options):
         settings = {k: self.defaults[k] for k in MODEL_DEFAULTS}
@@ -102,6 +103,13 @@ class SeriesClassification(Task):
                                 f"{d['conv_filters']})")
         train.add_argument("--dropout", type=float, default=d["dropout"],
                            help=f"dropout before the output (default {d['dropout']})")
+        train.add_argument("--jitter", type=float, default=d["jitter"],
+                           help=f"training augmentation: noise added to each scaled value, in "
+                                f"standard deviations (default {d['jitter']}; 0 for none)")
+        train.add_argument("--scale", type=float, default=d["scale"],
+                           help=f"training augmentation: each sample's per-feature factor "
+                                f"around 1, its standard deviation (default {d['scale']}; 0 "
+                                f"for none)")
         train.add_argument("--class-weight", choices=("none", "balanced"), default="none",
                            help="weigh classes by their inverse frequency (default none)")
         train.add_argument("--missing", choices=MISSING, default="interpolate",
@@ -162,7 +170,8 @@ def run_train_command(args):
         members=args.members, epochs=args.epochs, patience=args.patience,
         batch_size=args.batch_size, learning_rate=args.learning_rate,
         class_weight=None if args.class_weight == "none" else args.class_weight,
-        missing=args.missing, device=args.device, units=args.units,
+        missing=args.missing, jitter=args.jitter, scale=args.scale, device=args.device,
+        units=args.units,
         bidirectional=args.bidirectional, pooling=args.pooling, conv_filters=args.conv_filters,
         dropout=args.dropout)
     validation = None

@@ -10,7 +10,8 @@ members, and the training of the members on folds of the training data.
   ensemble averages their probabilities. Batches come from
   `SequenceBatches`: bucketed by length, padded after the real steps, the
   mask passed to the model, so each sample's result is the one it gets run
-  alone.
+  alone; the training ones are jittered and scaled anew each epoch
+  (lstmkit.data.seriesaugment).
 - `SeriesClassifier`: the ensemble; predict_proba, predict, evaluate, save,
   load. A saved classifier is a folder: `ensemble.json` (the manifest) and
   one sub-folder per member, each an ordinary lstmkit model that
@@ -26,6 +27,7 @@ import torch
 
 from .. import __version__
 from ..callbacks import EarlyStopping
+from ..data.seriesaugment import AugmentedSequenceBatches
 from ..data.seriesdata import TimeSeriesData
 from ..data.seriesscaler import SeriesScaler, check_choice, class_labels_of
 from ..data.sources import SequenceBatches
@@ -44,6 +46,9 @@ FORMAT = "lstmkit.series_ensemble"
 FORMAT_VERSION = 1
 MAX_MEMBERS = 64
 FOLDS = 5  # each member holds out a fifth of the training data to stop on
+# the training batches' augmentation (lstmkit.data.seriesaugment); chosen by nested
+# cross-validation on ItalyPowerDemand's training file (benchmarks/series_selection.py)
+JITTER, SCALE = 0.05, 0.1
 
 
 # ----- the model -----------------------------------------------------------------
@@ -227,7 +232,8 @@ class SeriesClassifier:
 
 def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_size=16,
                      learning_rate=1e-3, class_weight=None, missing="interpolate",
-                     device="auto", verbose=0, print_fn=None, **model_options):
+                     jitter=JITTER, scale=SCALE, device="auto", verbose=0, print_fn=None,
+                     **model_options):
     """Train a SeriesClassifier on labelled data (a TimeSeriesData).
 
     Args:
@@ -245,6 +251,11 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
         class_weight: None (default) or 'balanced': each class's loss
             weighted by n / (classes * its count), for imbalanced data.
         missing: the SeriesScaler's policy, 'interpolate' (default) or 'refuse'.
+        jitter, scale: the training batches' augmentation
+            (lstmkit.data.seriesaugment), in standard deviations of the
+            scaled input: noise added to each value, and each sample's
+            per-feature factor around 1. Defaults 0.05 and 0.1; 0 and 0
+            train on the data as it is.
         **model_options: build_classifier's (units, bidirectional, pooling,
             conv_filters, dropout).
 
@@ -290,8 +301,9 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
                       optimizer=lambda p: torch.optim.Adam(p, lr=learning_rate),
                       metrics=None if loss else ["accuracy"], device=device)
         stop = EarlyStopping("val_loss", patience=patience, restore_best_weights=True)
-        model.fit(SequenceBatches([x[j] for j in train], torch.as_tensor(y[train]), batch_size,
-                                  shuffle=True, seed=member_seed),
+        model.fit(AugmentedSequenceBatches([x[j] for j in train], torch.as_tensor(y[train]),
+                                           batch_size, shuffle=True, seed=member_seed,
+                                           jitter=jitter, scale=scale),
                   validation_data=SequenceBatches([x[j] for j in held], torch.as_tensor(y[held]),
                                                   256),
                   epochs=epochs, verbose=verbose, seed=member_seed, callbacks=[stop])
@@ -309,7 +321,8 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
     oof[seen] /= counts[seen, None]
     info = {"settings": {"members": members, "seed": seed, "epochs": epochs, "patience": patience,
                          "batch_size": batch_size, "learning_rate": learning_rate,
-                         "class_weight": class_weight, "missing": missing, **options},
+                         "class_weight": class_weight, "missing": missing, "jitter": jitter,
+                         "scale": scale, **options},
             "seeds": seeds, "best_epochs": best_epochs, "training_samples": n,
             "data": data.problem_name or (os.path.basename(data.path) if data.path else None),
             "out_of_fold": {"samples": int(seen.sum()),  # scored by the members that held it out
