@@ -185,6 +185,47 @@ def refit(classifier, data, options):
     return series_ensemble.SeriesClassifier(models, classifier.preprocessing, classifier.info)
 
 
+# ----- a multivariate, unequal-length check -------------------------------------------
+
+def sine_mixtures(n, classes=4, dimensions=3, seed=0, lengths=(20, 60), noise=0.6):
+    """tests/test_series.py's problem, noisier: `dimensions` sine mixtures of
+    random length, a pair of frequencies per class and dimension, random phases."""
+    rng = np.random.default_rng(seed)
+    frequencies = np.random.default_rng(1234).uniform(0.05, 0.45, size=(classes, dimensions, 2))
+    series, labels = [], []
+    for i in range(n):
+        c = i % classes
+        t = np.arange(int(rng.integers(*lengths)))[:, None]  # (T, 1)
+        phase = rng.uniform(0, 2 * np.pi, size=(2, dimensions))
+        x = (np.sin(2 * np.pi * frequencies[c, :, 0] * t + phase[0])
+             + 0.5 * np.sin(2 * np.pi * frequencies[c, :, 1] * t + phase[1])
+             + rng.normal(0, noise, size=(len(t), dimensions)))  # (T, D)
+        series.append(x.astype(np.float32))
+        labels.append(f"c{c}")
+    return TimeSeriesData(series, labels)
+
+
+def sines_check(names, seeds):
+    """Each candidate trained on 48 sine mixtures, scored on 400 fresh ones, per seed."""
+    train, test = sine_mixtures(48, seed=0), sine_mixtures(400, seed=1)
+    results = {}
+    for name in names:
+        change, options, fcn = CANDIDATES[name]
+        runs = []
+        for seed in seeds:
+            classifier = series_ensemble.train_classifier(train, seed=seed, device="cpu",
+                                                          **options)
+            p = classifier.predict_proba(test)
+            y = classifier.preprocessing.encode_labels(test)
+            runs.append({"seed": seed, "accuracy": float((p.argmax(1) == y).mean()),
+                         "log_loss": log_loss(y, p)})
+            print(f"  {name} seed {seed}: {runs[-1]}", flush=True)
+        results[name] = {"change": change, "runs": runs,
+                         "accuracy": float(np.mean([r["accuracy"] for r in runs])),
+                         "log_loss": float(np.mean([r["log_loss"] for r in runs]))}
+    return results
+
+
 # ----- nested cross-validation -------------------------------------------------------
 
 def subset(data, index):
@@ -225,6 +266,9 @@ def main(argv=None):
     parser.add_argument("--first", type=int, default=0, help="the first split's number")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--list", action="store_true", help="name the candidates and stop")
+    parser.add_argument("--sines", action="store_true",
+                        help="instead: train on 48 multivariate, unequal-length sine mixtures "
+                             "and score 400 fresh ones (seeds 0 to repeats - 1)")
     parser.add_argument("--out", default=OUT)
     args = parser.parse_args(argv)
     if args.list or not args.candidates:
@@ -235,6 +279,26 @@ def main(argv=None):
     if unknown:
         raise SystemExit(f"unknown candidate(s) {unknown}; see --list")
     torch.set_num_threads(args.threads)
+    if args.sines:
+        start = load_record()
+        with OtherLoad() as other:
+            started = time.perf_counter()
+            results = sines_check(args.candidates, range(args.repeats))
+        check = {"what": "trained on 48 noisy sine mixtures (4 classes, 3 dimensions, 20-59 "
+                         "steps; benchmarks/series_selection.py sine_mixtures), scored on 400 "
+                         "fresh ones; a check that the choice is not one file's",
+                 "command": " ".join([os.path.relpath(sys.executable, ROOT),
+                                      os.path.relpath(__file__, ROOT), *args.candidates,
+                                      f"--sines --repeats {args.repeats}"]),
+                 "commit": commit(), "seconds": time.perf_counter() - started,
+                 "load": load_summary(start, load_record(), other.share), "candidates": results}
+        with open(args.out) as f:
+            report = json.load(f)
+        report["multivariate_unequal_length_check"] = check
+        with open(args.out, "w") as f:
+            json.dump(report, f, indent=2)
+            f.write("\n")
+        return
     data = read_series_file(TRAIN)
     for name in args.candidates:
         change, options, fcn = CANDIDATES[name]

@@ -504,3 +504,5 @@ def test_balanced_class_weights_train_and_the_saved_members_keep_named_settings(
     assert config["compile"]["loss"] == "sparse_categorical_crossentropy"
     with pytest.raises(InputError, match="class_weight must be None or 'balanced'"):
         train_classifier(data, class_weight="inverse")
+    with pytest.raises(InputError, match="scale must be a number in"):
+        train_classifier(data, scale=10)

@@ -24,6 +24,14 @@ from ..errors import InputError
 from .sources import SequenceBatches
 
 
+def check_augmentation(jitter, scale):
+    """Refuse a jitter or scale that is not a number in [0, 10), naming it."""
+    for value, argument in ((jitter, "jitter"), (scale, "scale")):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                0 <= value < 10):
+            raise InputError(f"{argument} must be a number in [0, 10), got {value!r}")
+
+
 class AugmentedSequenceBatches(SequenceBatches):
     """SequenceBatches whose batches are jittered and scaled (see the module
     docstring). The draws come from the source's own generator, after the
@@ -38,10 +46,7 @@ class AugmentedSequenceBatches(SequenceBatches):
 
     def __init__(self, sequences, y=None, batch_size=32, shuffle=True, seed=0, bucket=True,
                  jitter=0.0, scale=0.0):
-        for value, argument in ((jitter, "jitter"), (scale, "scale")):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-                    0 <= value < 10):
-                raise InputError(f"{argument} must be a number in [0, 10), got {value!r}")
+        check_augmentation(jitter, scale)
         super().__init__(sequences, y, batch_size, shuffle, seed, bucket)
         self.jitter, self.scale = float(jitter), float(scale)
 

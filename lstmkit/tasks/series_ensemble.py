@@ -27,7 +27,7 @@ import torch
 
 from .. import __version__
 from ..callbacks import EarlyStopping
-from ..data.seriesaugment import AugmentedSequenceBatches
+from ..data.seriesaugment import AugmentedSequenceBatches, check_augmentation
 from ..data.seriesdata import TimeSeriesData
 from ..data.seriesscaler import SeriesScaler, check_choice, class_labels_of
 from ..data.sources import SequenceBatches
@@ -269,6 +269,7 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
     _check_int(patience, "patience", 0)
     _check_int(batch_size, "batch_size", 1)
     _check_int(seed, "seed", 0)
+    check_augmentation(jitter, scale)
     if class_weight not in (None, "balanced"):
         raise InputError(f"class_weight must be None or 'balanced', got {class_weight!r}")
     options = {**MODEL_DEFAULTS, **model_options}
