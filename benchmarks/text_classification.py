@@ -54,7 +54,7 @@ def main(argv=None):
     parser.add_argument("--part", action="append", choices=("imdb", "rt", "uci"),
                         help="what to run (repeatable; default imdb)")
     parser.add_argument("--models", default="default,tutorial,tfidf",
-                        help="comma-separated: default, tutorial, lstm, bag, tfidf")
+                        help="comma-separated: default, tutorial, lstm, nb, bag, tfidf")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--folds", type=int, default=10, help="cross-validation folds (rt, uci)")
     parser.add_argument("--threads", type=int, default=1,

@@ -165,7 +165,7 @@ def export_layer(g, index, layer, x, mask, states):
         if layer.mask_zero:  # id 0 is padding, as well as the steps past each length
             mask = g.op("And", g.length_mask, g.op("Not", g.op("Equal", x, g.ints(0, "zero"))))
             x, mask = align(g, x, mask, x_rank=2)  # the ids, cheaper than their vectors
-        out = g.op("Gather", g.weight(layer.embedding.weight, f"embedding{index}"), x, axis=0)
+        out = g.op("Gather", g.weight(layer.table(), f"embedding{index}"), x, axis=0)
         return out, mask, {}
     if isinstance(layer, Dense):
         return dense(g, index, layer, x), mask, {}
@@ -181,7 +181,7 @@ def export_layer(g, index, layer, x, mask, states):
         if isinstance(inner, (Dense, Dropout, LockedDropout)):  # they act on the last axis alone
             return export_layer(g, index, inner, x, mask, states)[0], mask, {}
         if isinstance(inner, Embedding):
-            out = g.op("Gather", g.weight(inner.embedding.weight, f"embedding{index}"), x, axis=0)
+            out = g.op("Gather", g.weight(inner.table(), f"embedding{index}"), x, axis=0)
             return out, mask, {}
         raise NotExportable(f"{where}: TimeDistributed({type(inner).__name__}) cannot be "
                             "exported: only Dense, Embedding and the dropouts inside it can")

@@ -247,6 +247,7 @@ LAYER_ARGUMENTS = {
         "mask_zero": Bool(),
         "embeddings_initializer": INITIALIZER,
         "dropout": RATE,
+        "scaled": Bool(),
     },
     "LSTM": {**RECURRENT, "proj_size": Int(0, 2**20 - 1), "unit_forget_bias": Bool()},
     "GRU": RECURRENT,

@@ -234,3 +234,42 @@ def test_member_weights_are_chosen_on_validation_and_checked():
     assert check_weights(None, 4) == [0.25] * 4
     with pytest.raises(InputError, match="summing to 1"):
         check_weights([0.5, 0.6], 2)
+
+
+# ----- the NB bag ---------------------------------------------------------------------
+
+def test_log_count_ratios_count_each_text_once_and_smooth():
+    from lstmkit.tasks.text_models import log_count_ratios
+    # ids 3 in both texts of class 1 (twice in one), 4 in the class-0 text, 5 everywhere
+    sequences = [np.array([1, 3, 3, 5]), np.array([1, 3, 5]), np.array([1, 4, 5])]
+    r = log_count_ratios(sequences, np.array([1, 1, 0]), 6, 1)
+    p = np.array([2, 0, 2]) + 1.0  # texts of class 1 holding ids 3, 4, 5, smoothed
+    q = np.array([0, 1, 1]) + 1.0  # the reserved ids 0-2 count nowhere
+    np.testing.assert_allclose(r[:, 0], np.r_[0, 0, 0, np.log(p / p.sum()) - np.log(
+        q / q.sum())])
+    three = log_count_ratios(sequences, np.array([2, 1, 0]), 6, 3)  # each class: vs the rest
+    assert three.shape == (6, 3) and three[4, 0] > 0 > three[4, 1]
+    labels = np.array([[1, 0], [1, 1], [0, 1]], np.float32)  # multi-label: each label vs not
+    assert log_count_ratios(sequences, labels, 6, 2).shape == (6, 2)
+
+
+@pytest.mark.parametrize("kind", ["binary", "three classes", "multi-label"])
+def test_the_nb_bag_trains_from_naive_bayes_and_saves(kind, tmp_path):
+    texts, labels = reviews(60)
+    if kind == "three classes":
+        labels = [l if i % 3 else "mixed" for i, l in enumerate(labels)]
+    if kind == "multi-label":
+        labels = [(l,) if i % 3 else (l, "long") for i, l in enumerate(labels)]
+    classifier = train_text_classifier(TextData(texts, labels), valid_split=0.25, epochs=3,
+                                       model="nb", seed=0)
+    member = classifier.members[0]
+    emb = member.layers[0]
+    assert emb.scaled and float(emb.scale.abs().sum()) > 0  # the ratios, set before training
+    if kind == "binary":
+        great = member.preprocessing.vocabulary.index["great"]
+        assert float(emb.scale[great, 0]) > 0  # a word of the 'pos' texts leans to 'pos'
+        assert classifier.predict(["a superb story", "a dull story"]) == ["pos", "neg"]
+    classifier.save(tmp_path / "m")
+    again = TextClassifier.load(tmp_path / "m")
+    np.testing.assert_allclose(again.predict_proba(texts[:5]), classifier.predict_proba(
+        texts[:5]), rtol=1e-5)

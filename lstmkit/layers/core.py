@@ -92,6 +92,12 @@ class Embedding(Layer):
         dropout: embedding dropout (Gal & Ghahramani 2016; Merity et al.
             2017): while training, drop whole words, each vocabulary row with
             this probability per batch, scaling the rest. Default 0.
+        scaled: give every entry of the table a fixed multiplier, the buffer
+            `scale` (ones until `set_scale`; saved with the weights), so the
+            vectors read are weight * scale. What is learnt is then each
+            entry relative to its scale: with naive Bayes' log-count ratios
+            as the scale, a linear model over n-grams is NBSVM (Wang &
+            Manning 2012). Default False.
 
     Input (N, T) integers; output (N, T, output_dim).
     """
@@ -99,13 +105,16 @@ class Embedding(Layer):
     input_rank = 1  # (timesteps,) per sample
 
     def __init__(self, input_dim, output_dim, mask_zero=False, embeddings_initializer="uniform",
-                 dropout=0.0, **keras):
+                 dropout=0.0, scaled=False, **keras):
         super().__init__(**keras)
         check_positive_int(input_dim, "Embedding input_dim", upper=2**26)
         check_positive_int(output_dim, "Embedding output_dim")
         check_rate(dropout, "Embedding dropout")
         self.input_dim, self.output_dim, self.mask_zero = input_dim, output_dim, bool(mask_zero)
         self.dropout = float(dropout)
+        if not isinstance(scaled, bool):
+            raise InputTypeError(f"Embedding scaled must be True or False, got {scaled!r}")
+        self.scaled = scaled
         self.embeddings_initializer = check_initializer(
             embeddings_initializer, "embeddings_initializer"
         )
@@ -114,17 +123,39 @@ class Embedding(Layer):
         self.embedding = nn.Embedding(self.input_dim, self.output_dim)
         # the table is (input_dim, output_dim), Keras' layout: fans as Keras reads them
         initialize(self.embedding.weight, self.embeddings_initializer, layout="in_out")
+        if self.scaled:
+            self.register_buffer("scale", torch.ones(self.input_dim, self.output_dim))
         super().build(input_shape)
+
+    def set_scale(self, scale):
+        """The fixed multipliers of a scaled Embedding: (input_dim, output_dim),
+        or (input_dim,) for every entry of a row alike; finite."""
+        if not self.scaled:
+            raise InputError("set_scale needs an Embedding made with scaled=True")
+        scale = torch.as_tensor(scale, dtype=self.scale.dtype)
+        scale = scale[:, None].expand(-1, self.output_dim) if scale.dim() == 1 else scale
+        if tuple(scale.shape) != tuple(self.scale.shape) or not torch.isfinite(scale).all():
+            raise InputError(f"an Embedding's scale must be finite and ({self.input_dim}, "
+                             f"{self.output_dim}) or ({self.input_dim},), got shape "
+                             f"{tuple(scale.shape)}")
+        with torch.no_grad():
+            self.scale.copy_(scale)
+
+    def table(self):
+        """The vectors the layer reads: its weights, times the scale if scaled."""
+        weight = self.embedding.weight
+        return weight * self.scale if self.scaled else weight
 
     def output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)
 
     def forward(self, x, mask=None):
         if not (self.dropout and self.training):
-            return self.embedding(x)
-        weight = self.embedding.weight  # (V, E): one keep-or-drop draw per word
-        keep = F.dropout(weight.new_ones(weight.shape[0], 1), self.dropout, True)
-        return F.embedding(x, weight * keep)
+            # the rows read, scaled: cheaper than scaling the whole table each step
+            return self.embedding(x) * self.scale[x] if self.scaled else self.embedding(x)
+        table = self.table()  # (V, E): one keep-or-drop draw per word
+        keep = F.dropout(table.new_ones(table.shape[0], 1), self.dropout, True)
+        return F.embedding(x, table * keep)
 
     def compute_mask(self, x, mask):
         return (x != 0) if self.mask_zero else mask
@@ -150,6 +181,7 @@ class Embedding(Layer):
             "mask_zero": self.mask_zero,
             "embeddings_initializer": self.embeddings_initializer,
             "dropout": self.dropout,
+            "scaled": self.scaled,
         }
 
 
@@ -235,6 +267,9 @@ class Dense(Layer):
                 f"Dense(tie_weights=True) with {self.units} units on {self.features} features "
                 f"needs an Embedding({self.units}, {self.features}), the model has "
                 f"Embedding({embedding.input_dim}, {embedding.output_dim})")
+        if embedding.scaled:
+            raise InputError("Dense(tie_weights=True) cannot tie to a scaled Embedding: its "
+                             "table is weight * scale, not a weight to share")
         self.tied = [embedding]
 
     @property

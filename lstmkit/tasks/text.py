@@ -3,26 +3,11 @@ classifier, its figures and its predictions.
 
 A classifier is one or more members, each an ordinary lstmkit model that
 carries its own TextEncoder (vocabulary, maxlen policy, label names), so
-every member reads raw strings after `load_model`; the classifier averages
-their probabilities. The recipes (`RECIPES`):
-
-- 'tutorial': the tutorial's model, Embedding(1024 words, 256) -> LSTM(128)
-  -> Dropout(0.5) -> Dense (sigmoid for two classes), RMSprop, texts split
-  as Keras splits them, padded and cut before the text to the length of 95%
-  of them, at most 200 words (as examples/imdb_sentiment.py).
-- 'lstm': a bidirectional LSTM over a 30,000-word vocabulary (words seen
-  twice or more), Embedding(mask_zero=True) with word dropout and locked
-  dropout, max and mean pooling over the real steps (ConcatPooling1D;
-  Johnson & Zhang 2016), Adam; texts cut to 400 words head+tail; batches
-  bucketed by length, padded after the real steps and masked.
-- 'bag': word unigrams and bigrams averaged in one embedding (fastText,
-  Joulin et al. 2017; NBSVM's bigrams, Wang & Manning 2012), Adam.
-- 'default' = 'lstm' + 'bag', averaged: the order-aware recurrent model and
-  the n-gram bag err on different reviews, so their mean beats either
-  (chosen on a validation split of IMDB's training reviews; README).
-
-Every member stops early on the validation data (a split of the training
-data unless given), keeping its best epoch's weights.
+every member reads raw strings after `load_model`; the classifier weighs
+their probabilities (the weights chosen on the validation data). The
+members' recipes are in text_models. Every member stops early on the
+validation data (a split of the training data unless given), keeping its
+best epoch's weights.
 """
 
 import json
@@ -41,115 +26,17 @@ from ..data.textfiles import TextData, read_texts
 from ..distributed import is_main_process
 from ..errors import InputError, ModelFileError
 from ..files import atomic_write, csv_field, read_manifest, staged_folder, write_output
-from ..layers import (LSTM, Bidirectional, ConcatPooling1D, Dense, Dropout, Embedding,
-                      GlobalAveragePooling1D, LockedDropout)
-from ..model import Sequential, load_model
+from ..model import load_model
 from ..reports import (classification_report, format_report, have_matplotlib, log_loss,
                        multilabel_report, plot_confusion, plot_history)
 from ..train import resolve_device, set_seed
 from .base import Task, add_command, add_training_options
+from .text_models import MODELS, RECIPES, build_classifier
 
 MANIFEST = "classifier.json"
 FORMAT = "lstmkit.text_classifier"
 FORMAT_VERSION = 1
 MAX_MEMBERS = 16
-
-
-# ----- the models ------------------------------------------------------------------
-
-def _output(encoder):
-    """(output layer, loss) for the encoder's labels."""
-    classes = len(encoder.labels)
-    if encoder.multilabel:
-        return Dense(classes, activation="sigmoid"), "binary_crossentropy"
-    if classes == 2:
-        return Dense(1, activation="sigmoid"), "binary_crossentropy"
-    return Dense(classes, activation="softmax"), "sparse_categorical_crossentropy"
-
-
-def build_classifier(num_words=1024, num_classes=2, embedding_dim=256, units=128, dropout=0.5,
-                     device="auto"):
-    """The tutorial's model, compiled; a sigmoid output for two classes."""
-    binary = num_classes == 2
-    model = Sequential([
-        Embedding(num_words, output_dim=embedding_dim),
-        LSTM(units),
-        Dropout(dropout),
-        Dense(1 if binary else num_classes, activation="sigmoid" if binary else "softmax"),
-    ])
-    model.compile(
-        loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy",
-        optimizer="rmsprop",
-        metrics=["accuracy"],
-        device=device,
-    )
-    return model
-
-
-def build_tutorial(encoder, device="auto"):
-    if encoder.multilabel:
-        raise InputError("the tutorial's model has one label per text; use --model default "
-                         "for multi-label data")
-    return build_classifier(encoder.vocabulary.num_words, len(encoder.labels), device=device)
-
-
-def build_lstm(encoder, device="auto", embedding_dim=128, units=64, dropout=0.3,
-               word_dropout=0.1, learning_rate=1e-3):
-    """Embedding(mask_zero) -> LockedDropout -> Bidirectional(LSTM, all steps)
-    -> max and mean pooling over the real steps -> Dropout -> Dense."""
-    output, loss = _output(encoder)
-    model = Sequential([
-        Embedding(encoder.vocabulary.num_words, embedding_dim, mask_zero=True,
-                  dropout=word_dropout),
-        LockedDropout(dropout),
-        Bidirectional(LSTM(units, return_sequences=True)),
-        ConcatPooling1D(["max", "mean"]),
-        Dropout(dropout),
-        output,
-    ])
-    return _compiled(model, encoder, loss, learning_rate, device)
-
-
-def _compiled(model, encoder, loss, learning_rate, device):
-    """`model` compiled with Adam at `learning_rate` (accuracy for one label a
-    text) and built for id sequences of any length."""
-    model.compile(loss=loss, optimizer=lambda p: torch.optim.Adam(p, lr=learning_rate),
-                  metrics=None if encoder.multilabel else ["accuracy"], device=device)
-    model.build((None,))
-    return model
-
-
-def build_bag(encoder, device="auto", embedding_dim=32, dropout=0.2, learning_rate=5e-3):
-    """Embedding(mask_zero) of unigrams and bigrams -> their mean -> Dropout -> Dense."""
-    output, loss = _output(encoder)
-    model = Sequential([
-        Embedding(encoder.vocabulary.num_words, embedding_dim, mask_zero=True),
-        GlobalAveragePooling1D(),
-        Dropout(dropout),
-        output,
-    ])
-    return _compiled(model, encoder, loss, learning_rate, device)
-
-
-# Each recipe: the TextEncoder's settings, the model builder, how its batches are
-# made ('padded': (N, maxlen) arrays padded before the text, as the tutorial; 'bucketed':
-# SequenceBatches of similar lengths, masked), and its training settings.
-RECIPES = {
-    "tutorial": {"encoder": {"level": "keras", "num_words": 1024, "truncate": "tail",
-                             "maxlen_cap": 200},
-                 "build": build_tutorial, "batches": "padded", "epochs": 10, "patience": 2,
-                 "batch_size": 16},
-    "lstm": {"encoder": {"level": "words", "num_words": 30000, "min_count": 2, "maxlen": 400,
-                         "truncate": "head+tail"},
-             "build": build_lstm, "batches": "bucketed", "epochs": 6, "patience": 2,
-             "batch_size": 64},
-    "bag": {"encoder": {"level": "words", "ngrams": 2, "num_words": 200000, "min_count": 2,
-                        "maxlen": 1000, "truncate": "head+tail"},
-            "build": build_bag, "batches": "bucketed", "epochs": 30, "patience": 2,
-            "batch_size": 128},
-}
-MODELS = {"default": ["lstm", "bag"], "tutorial": ["tutorial"], "lstm": ["lstm"],
-          "bag": ["bag"]}
 
 
 def targets(encoder, labels, where=None):
@@ -366,7 +253,7 @@ def train_text_classifier(train, valid=None, valid_split=0.1, model="default", s
     Args:
         valid: labelled texts to stop on (a TextData); default a stratified
             `valid_split` of `train`, drawn with `seed`.
-        model: 'default', 'tutorial', 'lstm' or 'bag' (see the module docstring).
+        model: 'default', 'tutorial', 'lstm', 'nb' or 'bag' (see text_models).
         seed: seeds the split and each member (member i: 1000 * seed + i).
         epochs, batch_size, patience: override every recipe's (the most
             epochs, samples per step, epochs without a lower validation loss
@@ -399,6 +286,8 @@ def train_text_classifier(train, valid=None, valid_split=0.1, model="default", s
         set_seed(member_seed)
         member = recipe["build"](encoder, device=device)
         member.preprocessing = encoder
+        if "prepare" in recipe:  # what the model takes from the training texts (NB's ratios)
+            recipe["prepare"](member, encoder, encoder.sequences(train.texts), train.labels)
         stop = EarlyStopping("val_loss", patience=recipe["patience"] if patience is None
                              else patience, restore_best_weights=True)
         x = _batches(recipe_name, encoder, train.texts, y, size, shuffle=True, seed=member_seed)
@@ -495,9 +384,10 @@ class TextClassification(Task):
         train.add_argument("--test", metavar="TEST", help="labelled texts scored once after "
                            "training")
         train.add_argument("--model", choices=MODELS, default="default",
-                           help="'default' (a BiLSTM with pooling + an n-gram bag, averaged), "
-                                "'tutorial' (the tutorial's LSTM), or one member alone: 'lstm', "
-                                "'bag' (default 'default')")
+                           help="'default' (a BiLSTM with pooling + NBSVM's n-gram model, "
+                                "weighted), 'tutorial' (the tutorial's LSTM), or one model "
+                                "alone: 'lstm', 'nb', 'bag' (fastText's n-gram bag) (default "
+                                "'default')")
         train.add_argument("--patience", type=int, help="epochs without a lower validation "
                            "loss before a member stops (default: the recipe's)")
         add_training_options(train, {"epochs": None, "batch_size": None}, out="runs/text")
