@@ -72,8 +72,8 @@ def build_tutorial(encoder, device="auto"):
     return build_classifier(encoder.vocabulary.num_words, len(encoder.labels), device=device)
 
 
-def build_lstm(encoder, device="auto", embedding_dim=128, units=64, dropout=0.3,
-               word_dropout=0.1, learning_rate=1e-3):
+def build_lstm(encoder, device="auto", embedding_dim=128, units=64, dropout=0.5,
+               word_dropout=0.3, learning_rate=1e-3):
     """Embedding(mask_zero) -> LockedDropout -> Bidirectional(LSTM, all steps)
     -> max and mean pooling over the real steps -> Dropout -> Dense."""
     output, loss = _output(encoder)
