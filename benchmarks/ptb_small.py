@@ -254,17 +254,20 @@ def main(argv=None):
     data = corpus()
     report = {"benchmark": "ptb_small", "settings": SETTINGS, "published": PUBLISHED,
               "hand_reference": HAND_REFERENCE, "threads": torch.get_num_threads()}
-    if args.compare_rounds:
-        speed(args.compare_rounds, args.chunk, report, out, argv)
-    elif os.path.exists(out):  # a full run alone keeps the speed figures measured before it
+    earlier = {}
+    if os.path.exists(out):  # each part run alone keeps the other's figures measured before
         with open(out) as f:
             earlier = json.load(f)
-        for key in ("speed", "where_time_goes"):
-            if key in earlier:
-                report[key] = earlier[key]
-        if "speed" in earlier:
-            report["speed"]["measured_by"] = {"command": earlier["command"],
+    kept = ([] if args.compare_rounds else ["speed", "where_time_goes"]) + (
+        [] if args.epochs else ["full_run"])
+    for key in kept:
+        if key in earlier:
+            report[key] = earlier[key]
+            if isinstance(report[key], dict) and "measured_by" not in report[key]:
+                report[key]["measured_by"] = {"command": earlier["command"],
                                               "date": earlier["date"]}
+    if args.compare_rounds:
+        speed(args.compare_rounds, args.chunk, report, out, argv)
     if args.epochs:
         full_run(data, args.epochs, args.max_steps, report, out, argv)
     print(f"report written to {out}")
