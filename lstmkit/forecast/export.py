@@ -39,7 +39,8 @@ from ..export import (OPSET, Graph, NotExportable, align, all_real, check_writab
                       require_onnx, require_onnxruntime)
 from ..files import atomic_write
 from ..streaming import state_layout
-from .features import CYCLES, calendar_width
+from .features import CYCLES
+from .inputs import minimum_length
 
 TOLERANCE = 1e-4  # of the forecast's scale: float32 here, float64 in predict
 PIPELINE_SUFFIX = ".pipeline.json"
@@ -90,27 +91,32 @@ def time_length(g, x):
 
 def batch_shape(g, x, *rest):
     """The shape (N, *rest) as a graph value, N read off x."""
-    n = g.op("Slice", g.op("Shape", x), g.ints([0]), g.ints([1]), g.ints([0]))
+    n = steps_from(g, g.op("Shape", x), 0, axis=0, end=1)
     return g.op("Concat", n, *(g.ints([r]) if isinstance(r, int) else r for r in rest), axis=0)
 
 
-def zeros(g, like, *rest, dtype=1):
-    value = g.onnx.helper.make_tensor("zero", dtype, [1], [0])
-    return g.op("ConstantOfShape", batch_shape(g, like, *rest), value=value)
+def zeros(g, like, *rest, value=0, dtype=1):
+    """(N, *rest) filled with `value` (float32; dtype 9: bool), N read off `like`."""
+    fill = g.onnx.helper.make_tensor("fill", dtype, [1], [value])
+    return g.op("ConstantOfShape", batch_shape(g, like, *rest), value=fill)
 
 
-def window_of(g, x, count, features=None, dtype=1):
+def steps_from(g, x, start, axis=1, end=INT_MAX):
+    """x's steps start..end-1 along `axis` (negative start: from the end)."""
+    return g.op("Slice", x, g.ints([start]), g.ints([end]), g.ints([axis]))
+
+
+def window_of(g, x, count):
     """The last `count` steps of x (N, S) or (N, S, F), zero-padded at the front."""
-    rest = [count] if features is None else [count, features]
-    padded = g.op("Concat", zeros(g, x, *rest, dtype=dtype), x, axis=1)
-    return g.op("Slice", padded, g.ints([-count]), g.ints([INT_MAX]), g.ints([1]))
+    pad = zeros(g, x, count, steps_from(g, g.op("Shape", x), 2, axis=0))  # (N, count[, F])
+    return steps_from(g, g.op("Concat", pad, x, axis=1), -count)
 
 
 def calendar_from_dates(g, dates, frequency):
     """(N, S, W) sine/cosine features of `dates` (N, S, 4: year, month, day,
     hour), as features.calendar_features gives them for the frequency."""
-    part = lambda k: g.op("Squeeze", g.op("Slice", dates, g.ints([k]), g.ints([k + 1]),
-                                          g.ints([2])), g.ints([2], "axes"))  # (N, S)
+    part = lambda k: g.op("Squeeze", steps_from(g, dates, k, axis=2, end=k + 1),
+                          g.ints([2], "axes"))  # (N, S)
     year, month, day, hour = (part(k) for k in range(4))
     month0 = g.op("Clip", g.op("Sub", month, g.ints(1, "one")), g.ints(0, "zero"),
                   g.ints(11, "eleven"))
@@ -143,10 +149,10 @@ def calendar_from_dates(g, dates, frequency):
                  "hourly": [(hour, 24), (weekday(), 7)],
                  "yearly": []}[frequency]
     assert len(positions) == len(CYCLES[frequency])
-    return sine_cosine(g, positions, dates)
+    return sine_cosine(g, positions)
 
 
-def sine_cosine(g, positions, like):
+def sine_cosine(g, positions):
     """(N, S, 2 * len(positions)) sin and cos of 2 pi position / period."""
     columns = []
     for position, period in positions:
@@ -170,17 +176,14 @@ def scaled(g, forecaster, drop):
     log = pre.scalings[0].log
     u = g.op("Where", real, "values", g.const(1.0, "one_float"))
     u = g.op("Log", u) if log else u
-    last = g.op("Slice", u, g.ints([-1]), g.ints([INT_MAX]), g.ints([1]))  # (N, 1)
+    last = steps_from(g, u, -1)  # (N, 1)
     if drop:
-        after = lambda x: g.op("Slice", x, g.ints([1]), g.ints([INT_MAX]), g.ints([1]))
-        before = lambda x: g.op("Slice", x, g.ints([0]), g.ints([-1]), g.ints([1]))
-        u = g.op("Sub", after(u), before(u))
-        real = g.op("And", after(real), before(real))
+        u = g.op("Sub", steps_from(g, u, 1), steps_from(g, u, 0, end=-1))
+        real = g.op("And", steps_from(g, real, 1), steps_from(g, real, 0, end=-1))
     table = np.array([[s.shift, s.scale] for s in pre.scalings], np.float32)
     row = "series" if len(pre.scalings) > 1 else g.op("Mul", "lengths", g.ints(0, "zero"))
     picked = g.op("Gather", g.const(table, "scalings"), row, axis=0)  # (N, 2)
-    shift = g.op("Slice", picked, g.ints([0]), g.ints([1]), g.ints([1]))
-    scale = g.op("Slice", picked, g.ints([1]), g.ints([2]), g.ints([1]))
+    shift, scale = steps_from(g, picked, 0, end=1), steps_from(g, picked, 1, end=2)
     z = g.op("Where", real, g.op("Div", g.op("Sub", u, shift), scale),
              g.const(0.0, "zero_float"))
     return z, real, shift, scale, last
@@ -193,8 +196,7 @@ def known_features(g, forecaster, z, drop):
     H = pre.horizon
     parts = []
     if pre.calendar == "dates":
-        dates = g.op("Slice", "dates", g.ints([drop]), g.ints([INT_MAX]), g.ints([1]))
-        parts.append(calendar_from_dates(g, dates, pre.frequency))
+        parts.append(calendar_from_dates(g, steps_from(g, "dates", drop), pre.frequency))
     elif pre.calendar == "phase":
         S = time_length(g, z)
         positions = steps(g, g.op("Add", S, g.ints(H, "horizon")))  # (S + H,)
@@ -202,9 +204,9 @@ def known_features(g, forecaster, z, drop):
         phase = g.op("Mod", g.op("Add", g.op("Unsqueeze", start, g.ints([1], "axes")),
                                  g.op("Unsqueeze", positions, g.ints([0], "axes"))),
                      g.ints(pre.season, "season"))  # (N, S + H)
-        parts.append(sine_cosine(g, [(phase, pre.season)], z))
+        parts.append(sine_cosine(g, [(phase, pre.season)]))
     if pre.widths["known"]:
-        parts.append(g.op("Slice", "known", g.ints([drop]), g.ints([INT_MAX]), g.ints([1])))
+        parts.append(steps_from(g, "known", drop))
     parts = [p for p in parts if p is not None]
     if not parts:
         return None
@@ -220,13 +222,14 @@ def member_quantiles(g, forecaster, index, model, z, real, known, past):
     z_w = window_of(g, z, T)  # (N, T)
     real_w = g.op("Cast", window_of(g, g.op("Cast", real, to=1), T), to=9)
     real_f = g.op("Cast", real_w, to=1)
+    origin = steps_from(g, z_w, -1)  # (N, 1): the window's last value
     if s["level"] == "last":
-        level = g.op("Slice", z_w, g.ints([-1]), g.ints([INT_MAX]), g.ints([1]))  # (N, 1)
+        level = origin
     elif s["level"] == "mean":
-        tail = lambda x: g.op("Slice", x, g.ints([-m]), g.ints([INT_MAX]), g.ints([1]))
-        total = g.op("ReduceSum", g.op("Mul", tail(z_w), tail(real_f)), g.ints([1], "axes"),
-                     keepdims=1)
-        count = g.op("ReduceSum", tail(real_f), g.ints([1], "axes"), keepdims=1)
+        tail_f = steps_from(g, real_f, -m)
+        total = g.op("ReduceSum", g.op("Mul", steps_from(g, z_w, -m), tail_f),
+                     g.ints([1], "axes"), keepdims=1)
+        count = g.op("ReduceSum", tail_f, g.ints([1], "axes"), keepdims=1)
         level = g.op("Div", total, g.op("Max", count, g.const(1.0, "one_float")))
     else:
         level = zeros(g, z, 1)
@@ -236,7 +239,6 @@ def member_quantiles(g, forecaster, index, model, z, real, known, past):
         at = g.ints(np.clip(back, 0, T - 1), "season_back")
         usable = g.op("And", g.const(back >= 0, "back_in_window", np.bool_),
                       g.op("Gather", real_w, at, axis=1))
-        origin = g.op("Slice", z_w, g.ints([-1]), g.ints([INT_MAX]), g.ints([1]))
         base = g.op("Sub", g.op("Where", usable, g.op("Gather", z_w, at, axis=1), origin), level)
     else:
         base = zeros(g, z, H)
@@ -246,34 +248,26 @@ def member_quantiles(g, forecaster, index, model, z, real, known, past):
                channel(g.op("Add", zeros(g, z, T + H),
                             g.const(np.r_[np.zeros(T), np.ones(H)], "is_future")))]
     if known is not None:
-        columns.append(window_of(g, known, T + H, pre.widths["known"] + _calendar_width(forecaster)))
+        columns.append(window_of(g, known, T + H))
     if past is not None:
-        P = pre.widths["past"]
-        columns.append(g.op("Concat", window_of(g, past, T, P), zeros(g, z, H, P), axis=1))
+        columns.append(g.op("Concat", window_of(g, past, T), zeros(g, z, H, pre.widths["past"]),
+                            axis=1))
     if pre.widths["static"]:
         shape = batch_shape(g, z, T + H, pre.widths["static"])
         columns.append(g.op("Expand", g.op("Unsqueeze", "static", g.ints([1], "axes")), shape))
     x = g.op("Concat", *columns, axis=2)  # (N, T + H, F)
-    mask = g.op("Concat", real_w, g.op("Cast", g.op("Add", zeros(g, z, H),
-                                                    g.const(1.0, "one_float")), to=9), axis=1)
+    mask = g.op("Concat", real_w, zeros(g, z, H, value=True, dtype=9), axis=1)
     out = network(g, index, model, x, mask)  # (N, H * Q)
     q = g.op("Reshape", out, g.ints([0, H, Q]))
     return g.op("Add", g.op("Add", q, g.op("Unsqueeze", level, g.ints([-1], "axes"))),
                 g.op("Unsqueeze", base, g.ints([-1], "axes")))
 
 
-def _calendar_width(forecaster):
-    pre = forecaster.preprocessing
-    if pre.calendar == "none":
-        return 0
-    return calendar_width(pre.frequency if pre.calendar == "dates" else None, pre.season)
-
-
 def network(g, member, model, x, mask):
     """A member's layers on x (N, T + H, F) with its mask (padding at the
     front), from zero states; the weights' names carry the member's number."""
-    g.length_mask, g.order = all_real(g, x), None
-    g.front_masks.add(g.length_mask)
+    all_real(g, x)  # `lengths` has no say here: the mask below marks the padding
+    g.order = None
     x, mask = align(g, x, mask, x_rank=3)
     for i, layer in enumerate(model.layers):
         states = {name: g.op("Transpose", zeros(g, x, stacked, size), perm=[1, 0, 2])
@@ -301,13 +295,13 @@ def combine(g, forecaster, members):
     if pre.correction is None:
         return q
     c = g.const(np.asarray(pre.correction, np.float32)[None, :, None], "conformal")  # (1, H, 1)
-    column = lambda i: g.op("Slice", q, g.ints([i]), g.ints([i + 1]), g.ints([2]))
+    column = lambda i: steps_from(g, q, i, axis=2, end=i + 1)
     median = column(list(s["quantiles"]).index(0.5))
     lower = g.op("Min", g.op("Sub", column(0), c), median)
     if Q == 1:
         return g.op("Max", g.op("Add", lower, c), median)
     upper = g.op("Max", g.op("Add", column(Q - 1), c), median)
-    inner = [g.op("Slice", q, g.ints([1]), g.ints([Q - 1]), g.ints([2]))] if Q > 2 else []
+    inner = [steps_from(g, q, 1, axis=2, end=Q - 1)] if Q > 2 else []
     return g.op("Concat", lower, *inner, upper, axis=2)
 
 
@@ -323,8 +317,7 @@ def build_pipeline(forecaster):
               for name, kind, shape in graph_inputs(forecaster)]
     z, real, shift, scale, last = scaled(g, forecaster, drop)
     known = known_features(g, forecaster, z, drop)
-    past = (g.op("Slice", "past", g.ints([drop]), g.ints([INT_MAX]), g.ints([1]))
-            if pre.widths["past"] else None)
+    past = steps_from(g, "past", drop) if pre.widths["past"] else None
     members = [member_quantiles(g, forecaster, i, model, z, real, known, past)
                for i, model in enumerate(forecaster.members)]
     q = combine(g, forecaster, members)
@@ -337,8 +330,7 @@ def build_pipeline(forecaster):
         v = g.op("Exp", v)
     g.nodes.append(helper.make_node("Identity", [v], ["quantiles"]))
     median = list(s["quantiles"]).index(0.5)
-    g.nodes.append(helper.make_node("Squeeze", [g.op("Slice", v, g.ints([median]),
-                                                     g.ints([median + 1]), g.ints([2])),
+    g.nodes.append(helper.make_node("Squeeze", [steps_from(g, v, median, axis=2, end=median + 1),
                                                 g.ints([2], "axes")], ["forecast"]))
     H, Q = pre.horizon, len(s["quantiles"])
     outputs = [helper.make_tensor_value_info("quantiles", onnx.TensorProto.FLOAT,
@@ -392,10 +384,9 @@ def sample_rows(forecaster, rng, lengths):
             u = np.cumsum(np.r_[rng.standard_normal() + (2.0 if scaling.log else 100.0),
                                 u[1:]])
         values = np.exp(u) if scaling.log else u
-        start = pre.last_dates[r % S] or None
         dates = None
         if pre.calendar == "dates":
-            first = step_date(start, pre.frequency, int(rng.integers(-400, 400)))
+            first = step_date(pre.last_dates[r % S], pre.frequency, int(rng.integers(-400, 400)))
             dates = [step_date(first, pre.frequency, k) for k in range(n + H)]
         row = {"values": values, "dates": None if dates is None else dates[:n]}
         for name, width, extra in (("known", pre.widths["known"], H),
@@ -414,7 +405,7 @@ def sample_rows(forecaster, rng, lengths):
             feeds["dates"].append([[0, 0, 0, 0]] * pad + parts)
         if "steps_seen" in feeds:
             feeds["steps_seen"].append(n)
-        for name, extra in (("known", H), ("past", 0)):
+        for name in ("known", "past"):
             if name in feeds:
                 feeds[name].append(np.r_[np.zeros((pad, row[name].shape[1])), row[name]])
         if "static" in feeds:
@@ -432,7 +423,7 @@ def verify_pipeline(forecaster, data, batches=((3, 4), (1, 1), (4, 2))):
     session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     pre = forecaster.preprocessing
     rng = np.random.default_rng(0)
-    fewest = pre.horizon + 2 + pre.scalings[0].drops
+    fewest = minimum_length(pre.horizon) + pre.scalings[0].drops
     for batch, spread in batches:
         lengths = [fewest + int(rng.integers(0, spread * pre.horizon + 1)) for _ in range(batch)]
         rows, feeds = sample_rows(forecaster, rng, lengths)

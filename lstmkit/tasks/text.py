@@ -50,10 +50,13 @@ def targets(encoder, labels, where=None):
     return torch.as_tensor(y)
 
 
-def _batches(recipe, encoder, texts, y, batch_size, shuffle=False, seed=0):
+def _batches(recipe, encoder, texts, y, batch_size, shuffle=False, seed=0, sequences=None):
+    """A recipe's batches of `texts` (for a bucketed one, their `sequences`
+    when already encoded)."""
     if RECIPES[recipe]["batches"] == "padded":
         return encoder.encode(texts), y
-    return SequenceBatches(encoder.sequences(texts), y, batch_size, shuffle=shuffle, seed=seed)
+    sequences = encoder.sequences(texts) if sequences is None else sequences
+    return SequenceBatches(sequences, y, batch_size, shuffle=shuffle, seed=seed)
 
 
 @torch.inference_mode()
@@ -286,11 +289,14 @@ def train_text_classifier(train, valid=None, valid_split=0.1, model="default", s
         set_seed(member_seed)
         member = recipe["build"](encoder, device=device)
         member.preprocessing = encoder
-        if "prepare" in recipe:  # what the model takes from the training texts (NB's ratios)
-            recipe["prepare"](member, encoder, encoder.sequences(train.texts), train.labels)
+        # the training texts encoded once, for the batches and what the model takes from them
+        sequences = None if recipe["batches"] == "padded" else encoder.sequences(train.texts)
+        if "prepare" in recipe:  # NB's ratios
+            recipe["prepare"](member, encoder, sequences, train.labels)
         stop = EarlyStopping("val_loss", patience=recipe["patience"] if patience is None
                              else patience, restore_best_weights=True)
-        x = _batches(recipe_name, encoder, train.texts, y, size, shuffle=True, seed=member_seed)
+        x = _batches(recipe_name, encoder, train.texts, y, size, shuffle=True, seed=member_seed,
+                     sequences=sequences)
         v = _batches(recipe_name, encoder, valid.texts, y_valid, 256)
         if print_fn:
             print_fn(f"member {i + 1}/{len(MODELS[model])} ({recipe_name}): vocabulary "

@@ -166,7 +166,8 @@ def set_nb_scale(model, encoder, sequences, labels):
 
 # Each recipe: the TextEncoder's settings, the model builder, how its batches are
 # made ('padded': (N, maxlen) arrays padded before the text, as the tutorial; 'bucketed':
-# SequenceBatches of similar lengths, masked), and its training settings.
+# SequenceBatches of similar lengths, masked), and its training settings; 'prepare'
+# (bucketed recipes only) sets what the model takes from the training texts' ids.
 RECIPES = {
     "tutorial": {"encoder": {"level": "keras", "num_words": 1024, "truncate": "tail",
                              "maxlen_cap": 200},
