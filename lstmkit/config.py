@@ -16,6 +16,7 @@ import os
 from typing import Callable, Optional
 
 from .errors import InputError, InputTypeError
+from .precision import policy_name
 
 SCHEDULER_INTERVALS = ("epoch", "step")
 # fit's arguments of Keras 1 -> today's names
@@ -66,6 +67,11 @@ class TrainConfig:
         validation_freq: validate every this many epochs. Default 1.
         steps_per_epoch: batches per epoch, at most; needed for an iterable
             without a length. Default None (all).
+        precision: 'float32' (default), or Keras' mixed policies
+            'mixed_bfloat16' ('bf16') and 'mixed_float16' ('fp16'): the
+            forward passes of training and validation in that 16-bit float
+            (torch.autocast), the weights and updates in float32; float16
+            scales the loss (lstmkit.precision).
     """
 
     epochs: int = 1
@@ -88,12 +94,14 @@ class TrainConfig:
     initial_epoch: int = 0
     validation_freq: int = 1
     steps_per_epoch: Optional[int] = None
+    precision: str = "float32"
 
     # the fields that change where training goes: a resumed run must match
     # them (epochs may grow; where checkpoints go and what is shown may change)
     RESUME_FIELDS = ("batch_size", "shuffle", "validation_split", "bucket_by_length",
                      "clip_grad_norm", "clip_grad_value", "scheduler", "scheduler_interval",
-                     "scheduler_monitor", "skip_nonfinite", "validation_freq", "steps_per_epoch")
+                     "scheduler_monitor", "skip_nonfinite", "validation_freq", "steps_per_epoch",
+                     "precision")
 
     def __post_init__(self):
         _int(self, "epochs", low=0)
@@ -102,6 +110,7 @@ class TrainConfig:
         _int(self, "sync_every")
         _int(self, "initial_epoch", low=0)
         _int(self, "validation_freq")
+        self.precision = policy_name(self.precision)
         if self.steps_per_epoch is not None:
             _int(self, "steps_per_epoch")
         if self.checkpoint_every is not None:

@@ -428,7 +428,9 @@ class Sequential(nn.Module):
             **settings: any other TrainConfig field: seed, checkpoint_dir,
                 checkpoint_every, keep_checkpoints, bucket_by_length,
                 skip_nonfinite, clip_grad_norm, clip_grad_value, scheduler,
-                scheduler_interval, scheduler_monitor, sync_every.
+                scheduler_interval, scheduler_monitor, sync_every, precision
+                ('mixed_bfloat16' or 'bf16': the forward passes in bfloat16,
+                lstmkit.precision).
 
         Ctrl-C stops after the current step (writing a checkpoint if
         checkpoint_dir is set) and returns the History so far; a second

@@ -32,6 +32,7 @@ from .config import TrainConfig
 from .data.batching import batch_indices
 from .errors import InputError, InputTypeError, NonFiniteLossError
 from .optimizers import make_optimizer
+from .precision import autocast, full, grad_scaler
 
 
 def real_steps(values, mask):
@@ -127,8 +128,8 @@ def weighted(values, weights):
     return values * (weights[:, None] if weights.dim() < values.dim() else weights)
 
 
-def detach_state(state):
-    return {i: tuple(s.detach() for s in value) for i, value in state.items()}
+def detach_state(state, convert=lambda s: s):
+    return {i: tuple(convert(s.detach()) for s in value) for i, value in state.items()}
 
 
 class Trainer:
@@ -185,6 +186,8 @@ class Trainer:
         self.step_losses = None  # this epoch's losses, on the device, read when checked
         self.steps_done = 0
         self.carried = None  # the recurrent state carried between batches of a stream
+        self.mixed = self.config.precision != "float32"
+        self.scaler = grad_scaler(self.config.precision, device)  # float16 only
 
     def call(self, hook, *args):
         for method in self.hooks[hook]:
@@ -285,14 +288,18 @@ class Trainer:
         per-sample loss values, the loss and the mask (outputs None if the
         batch was skipped for a non-finite loss). A carried state goes in
         and its detached successor is kept for the next batch."""
-        if self.carried is not None:
-            out, mask, state = self.network(x, mask=mask, state=self.carried,
-                                            logits=self.loss.from_logits, return_mask=True,
-                                            return_state=True)
-            self.carried = detach_state(state)  # truncated BPTT: no gradient into older batches
-        else:
-            out, mask = self.network(x, mask=mask, logits=self.loss.from_logits,
-                                     return_mask=True)
+        with autocast(self.config.precision, self.device):
+            if self.carried is not None:
+                out, mask, state = self.network(x, mask=mask, state=self.carried,
+                                                logits=self.loss.from_logits, return_mask=True,
+                                                return_state=True)
+                # truncated BPTT: no gradient into older batches; kept in float32
+                self.carried = detach_state(state, full) if self.mixed else detach_state(state)
+            else:
+                out, mask = self.network(x, mask=mask, logits=self.loss.from_logits,
+                                         return_mask=True)
+        if self.mixed:
+            out = full(out)  # the loss and metrics in float32
         values = weighted(self.loss.values(out, y), weights)  # (N,) or (N, T)
         loss = mean_over_real_steps(values, mask)
         self.optimizer.zero_grad(set_to_none=True)
@@ -301,17 +308,25 @@ class Trainer:
             if decided["skip"]:
                 self.skipped_batches += 1
                 return None, None, loss.detach(), mask
+        objective = loss
         if self.group.world_size > 1:
-            share_of_global_mean(values, mask, self.group).backward()
-        else:
-            loss.backward()
+            objective = share_of_global_mean(values, mask, self.group)
+        if self.scaler is not None:
+            objective = self.scaler.scale(objective)
+        objective.backward()
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)  # hooks and clipping see the true gradients
         self.call("on_after_backward")
         self.call("on_before_optimizer_step", self.optimizer)
         if self.config.clip_grad_norm is not None:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_grad_norm)
         if self.config.clip_grad_value is not None:
             torch.nn.utils.clip_grad_value_(self.model.parameters(), self.config.clip_grad_value)
-        self.optimizer.step()
+        if self.scaler is None:
+            self.optimizer.step()
+        else:  # skips the update when a gradient overflowed, and adapts the scale
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
         if self.scheduler is not None and self.config.scheduler_interval == "step":
             self.scheduler.step()
         return out.detach(), values.detach(), loss.detach(), mask
@@ -385,13 +400,16 @@ class Trainer:
                 mask = mask.to(self.device, non_blocking=True)
             if weights is not None:
                 weights = weights.to(self.device, non_blocking=True)
-            if state is not None:  # the model itself: no gradients to average here
-                out, mask, state = self.model(x, mask=mask, state=state,
-                                              logits=self.loss.from_logits, return_mask=True,
-                                              return_state=True)
-            else:
-                out, mask = self.model(x, mask=mask, logits=self.loss.from_logits,
-                                       return_mask=True)
+            with autocast(self.config.precision, self.device):
+                if state is not None:  # the model itself: no gradients to average here
+                    out, mask, state = self.model(x, mask=mask, state=state,
+                                                  logits=self.loss.from_logits, return_mask=True,
+                                                  return_state=True)
+                else:
+                    out, mask = self.model(x, mask=mask, logits=self.loss.from_logits,
+                                           return_mask=True)
+            if self.mixed:
+                out = full(out)
             tally.add([weighted(self.loss.values(out, y), weights),
                        *self.metric_values(out, y)], mask)
             self.call("on_test_batch_end", batch, tally)
@@ -452,6 +470,7 @@ class Trainer:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "grad_scaler": self.scaler.state_dict() if self.scaler is not None else None,
             "processes": per_process,
             "tally": self.tally.state_dict() if batch else None,
             "callbacks": callback_states(self.callbacks),
@@ -476,6 +495,8 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler") is not None:
             self.scheduler.load_state_dict(state["scheduler"])
+        if self.scaler is not None and state.get("grad_scaler") is not None:
+            self.scaler.load_state_dict(state["grad_scaler"])
         self.global_step, self.skipped_batches = state["global_step"], state["skipped_batches"]
         for callback, (_, saved) in zip(resumable(self.callbacks), state["callbacks"]):
             if saved is not None:

@@ -245,3 +245,17 @@ def test_cli_word_prompt_outside_the_vocabulary_is_read_as_unk(corpus_file, tmp_
     captured = capsys.readouterr()
     assert "read as <unk>: sleep" in captured.err
     assert captured.out.startswith("ROMEO: to sleep")
+
+
+def test_cli_trains_in_bf16_and_refuses_fp16_off_a_gpu(corpus_file, tmp_path, capsys):
+    out = tmp_path / "model"
+    assert main(train_args(corpus_file, out, "--precision", "bf16")) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["options"]["precision"] == "bf16" and math.isfinite(report["valid"]["nats_per_char"])
+    if not torch.cuda.is_available():
+        capsys.readouterr()
+        other = tmp_path / "fp16"
+        assert main(train_args(corpus_file, other, "--precision", "fp16")) == 2
+        err = capsys.readouterr().err.strip()
+        assert "mixed_float16 needs a CUDA GPU" in err and len(err.splitlines()) == 1
+        assert not other.exists()

@@ -43,7 +43,8 @@ _HINTS = {
     "constraints": "not offered",
     "ops": "lstmkit models are torch modules: write torch code",
     "random": "use torch's generators (keras.utils.set_random_seed seeds them)",
-    "mixed_precision": "cast the model: model.half(), model.bfloat16()",
+    "mixed_precision": "lstmkit has no global policy: pass precision='mixed_bfloat16' (or "
+                       "'mixed_float16' on a GPU) to fit",
     "applications": "lstmkit works on sequences: no image models",
     "saving": "use model.save(path) and keras.models.load_model(path)",
 }

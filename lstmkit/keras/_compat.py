@@ -142,8 +142,8 @@ ROWS = [
         "does nothing: lstmkit keeps no global graph"),
     Row(("regularizers", "constraints", "ops", "mixed_precision", "preprocessing.text",
          "utils.plot_model"), REFUSED,
-        "with what to use instead (dropout options, weight_decay=, torch code, model.half(), "
-        "lstmkit.data.text, model.summary())"),
+        "with what to use instead (dropout options, weight_decay=, torch code, "
+        "fit(precision='mixed_bfloat16'), lstmkit.data.text, model.summary())"),
 ]
 
 
