@@ -24,47 +24,11 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import load_record, output_path, write_report  # noqa: E402
+from common import TrainingBudget, load_record, output_path, write_report  # noqa: E402
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared",
                     "datasets", "tinyshakespeare", "input.txt")
 TARGET, AIM = 1.47, 1.45
-
-
-class Budget:
-    """Stops training once `seconds` of it have passed (validation excluded);
-    records each epoch's figures and writes the report as it goes."""
-
-    def __init__(self, seconds, report, out, argv):
-        self.seconds, self.report, self.out, self.argv = seconds, report, out, argv
-        self.trained = 0.0
-
-    def on_epoch_begin(self, trainer, epoch):
-        self.started = time.perf_counter()
-
-    def on_train_batch_end(self, trainer, batch, size):
-        if self.trained + time.perf_counter() - self.started >= self.seconds:
-            trainer.interrupted = True  # stops after this step, as Ctrl-C does
-
-    def on_test_begin(self, trainer):
-        self.trained += time.perf_counter() - self.started
-
-    def on_train_end(self, trainer, logs):
-        if trainer.interrupted:  # stopped mid-epoch: no validation ran
-            self.trained += time.perf_counter() - self.started
-        self.report["train_seconds"] = self.trained
-        self.report["steps"] = trainer.global_step
-
-    def on_epoch_end(self, trainer, epoch, logs):
-        row = {"epoch": epoch + 1, "train_seconds_so_far": self.trained,
-               "steps": trainer.global_step, "train_nats": logs["loss"],
-               "lr": trainer.optimizer.param_groups[0]["lr"]}
-        if "val_loss" in logs:
-            row["valid_nats"] = logs["val_loss"]
-        self.report["epochs"].append(row)
-        print(f"epoch {epoch + 1}: {self.trained:.0f} s trained, train {logs['loss']:.3f}, "
-              f"valid {logs.get('val_loss', float('nan')):.3f} nats/char", flush=True)
-        write_report(self.report, self.out, __file__, self.argv)
 
 
 def main(argv=None):
@@ -83,6 +47,8 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=DEFAULTS["char"]["lr"])
     parser.add_argument("--lr-decay", type=float, default=DEFAULTS["char"]["lr_decay"])
     parser.add_argument("--decay-after", type=int, default=DEFAULTS["char"]["decay_after"])
+    parser.add_argument("--precision", default="float32", choices=("float32", "bf16"),
+                        help="bf16: the forward pass in bfloat16 (lstmkit.precision)")
     parser.add_argument("--epochs", type=int, default=20, help="at most (the budget decides)")
     parser.add_argument("--eval-streams", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
@@ -98,13 +64,15 @@ def main(argv=None):
     options = {**DEFAULTS["char"], "units": args.units, "embedding": args.embedding,
                "layers": args.layers, "dropout": args.dropout, "bptt": args.bptt,
                "batch_size": args.batch_size, "lr": args.lr, "lr_decay": args.lr_decay,
-               "decay_after": args.decay_after, "epochs": args.epochs}
+               "decay_after": args.decay_after, "epochs": args.epochs,
+               "precision": args.precision}
     report = {"benchmark": "char_lm", "data": "Tiny Shakespeare, first 90% train / last 10% "
               "validation", "train_chars": len(corpus.train), "valid_chars": len(corpus.valid),
               "vocabulary": len(corpus.vocabulary), "options": options,
               "budget_minutes": args.minutes, "target_nats": TARGET, "aim_nats": AIM,
               "threads": torch.get_num_threads(), "load_start": load_record(), "epochs": []}
-    budget = Budget(args.minutes * 60, report, out, argv)
+    budget = TrainingBudget(args.minutes * 60, report,
+                            lambda: write_report(report, out, __file__, argv))
     model, _ = train_language_model(corpus, options, seed=args.seed, verbose=0,
                                     callbacks=[budget], eval_batch_size=args.eval_streams,
                                     device="cpu")

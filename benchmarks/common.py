@@ -346,3 +346,44 @@ def write_report(report, out, script, argv=None):
     with open(out, "w") as f:
         json.dump({"benchmark": report["benchmark"], **header, **report}, f, indent=2)
         f.write("\n")
+
+
+# ----- a training budget ------------------------------------------------------------
+
+class TrainingBudget:
+    """A callback that stops training once `seconds` of it have passed
+    (validation excluded, at the end of the step that crosses it, as Ctrl-C
+    does), records each epoch's figures in run["epochs"] and its totals in
+    run, and calls `save()` after each epoch; `unit` names what the losses
+    are per."""
+
+    def __init__(self, seconds, run, save, unit="nats/char"):
+        self.seconds, self.run, self.save, self.unit = seconds, run, save, unit
+        self.trained = 0.0
+
+    def on_epoch_begin(self, trainer, epoch):
+        self.started = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, batch, size):
+        if self.trained + time.perf_counter() - self.started >= self.seconds:
+            trainer.interrupted = True
+
+    def on_test_begin(self, trainer):
+        self.trained += time.perf_counter() - self.started
+
+    def on_train_end(self, trainer, logs):
+        if trainer.interrupted:  # stopped mid-epoch: no validation ran
+            self.trained += time.perf_counter() - self.started
+        self.run["train_seconds"] = self.trained
+        self.run["steps"] = trainer.global_step
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        row = {"epoch": epoch + 1, "train_seconds_so_far": self.trained,
+               "steps": trainer.global_step, "train_nats": logs["loss"],
+               "lr": trainer.optimizer.param_groups[0]["lr"]}
+        if "val_loss" in logs:
+            row["valid_nats"] = logs["val_loss"]
+        self.run["epochs"].append(row)
+        print(f"epoch {epoch + 1}: {self.trained:.0f} s trained, train {logs['loss']:.3f}, "
+              f"valid {logs.get('val_loss', float('nan')):.3f} {self.unit}", flush=True)
+        self.save()

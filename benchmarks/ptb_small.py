@@ -39,6 +39,12 @@ HAND_REFERENCE = {"seconds": 2677, "test_perplexity": 113.1,
                   "note": "a hand-written script on one of these 2-core machines, as issue 14 "
                           "reports it"}
 
+# the speed rounds' contenders: lstmkit in float32 and in bfloat16 (lstmkit.precision),
+# and the hand-written script (float32)
+PRECISION = {"lstmkit": "float32", "lstmkit_bf16": "bf16"}
+CONTENDERS = ("lstmkit", "lstmkit_bf16", "hand")
+FULL_RUN = {"float32": "full_run", "bf16": "full_run_bf16"}  # the report's key per precision
+
 HAND_STEPS_PER_EPOCH = 2324  # windows of 20 steps over the 46,479 steps of each of 20 streams
 
 # profiler op names -> the part of a training step they belong to
@@ -50,7 +56,7 @@ PARTS = [("LSTM layers (oneDNN kernel, forward and backward)", ("rnn", "lstm")),
                                       "aten::mul_", "aten::div"))]
 
 
-def options(epochs):
+def options(epochs, precision="float32"):
     return {"units": SETTINGS["units"], "embedding": None, "layers": SETTINGS["layers"],
             "dropout": 0.0, "tie": False, "bptt": SETTINGS["bptt"],
             "batch_size": SETTINGS["batch_size"], "epochs": epochs, "optimizer": "sgd",
@@ -58,7 +64,7 @@ def options(epochs):
             # the per-token mean the same updates are lr x bptt and clip / bptt
             "lr": SETTINGS["lr"] * SETTINGS["bptt"], "lr_decay": SETTINGS["decay"],
             "decay_after": SETTINGS["decay_after"], "clip": SETTINGS["clip"] / SETTINGS["bptt"],
-            "init_range": SETTINGS["init"]}
+            "init_range": SETTINGS["init"], "precision": precision}
 
 
 def corpus(cache_dir=None):
@@ -71,19 +77,22 @@ def corpus(cache_dir=None):
 class LstmkitChunks:
     """lstmkit's model trained `steps` windows at a time through model.fit."""
 
-    def __init__(self, data, seed=0):
+    def __init__(self, data, seed=0, precision="float32"):
         from lstmkit.data.corpus import Corpus
         from lstmkit.data.streams import StreamBatches
         from lstmkit.tasks.lm import train_language_model
 
         train_only = Corpus(data.vocabulary, data.train)
-        self.model, _ = train_language_model(train_only, options(1), seed=seed, verbose=0,
+        self.precision = precision
+        self.model, _ = train_language_model(train_only, options(1, precision), seed=seed,
+                                             verbose=0,
                                              steps_per_epoch=1, device="cpu")
         self.source = StreamBatches(data.train, SETTINGS["batch_size"], SETTINGS["bptt"])
 
     def train_steps(self, steps):
         history = self.model.fit(self.source, epochs=1, steps_per_epoch=steps, shuffle=False,
-                                 clip_grad_norm=SETTINGS["clip"] / SETTINGS["bptt"], verbose=0)
+                                 clip_grad_norm=SETTINGS["clip"] / SETTINGS["bptt"], verbose=0,
+                                 precision=self.precision)
         return history.history["loss"][-1]
 
 
@@ -93,7 +102,7 @@ def worker(kind):
     lines, trains N steps, answers {"seconds", "loss", "minor_faults"} as JSON."""
     import resource
 
-    run = HandRun() if kind == "hand" else LstmkitChunks(corpus())
+    run = HandRun() if kind == "hand" else LstmkitChunks(corpus(), precision=PRECISION[kind])
     print(json.dumps({"ready": True, "pid": os.getpid()}), flush=True)
     for line in sys.stdin:
         command, value = line.split()
@@ -150,7 +159,7 @@ def where_time_goes(chunks, steps):
 
 
 def speed(rounds, chunk, report, out, argv):
-    workers = {"lstmkit": Worker("lstmkit"), "hand": Worker("hand")}
+    workers = {kind: Worker(kind) for kind in CONTENDERS}
     for w in workers.values():
         w.ask("steps 5")  # warm-up
     report["where_time_goes"] = {name: w.ask(f"profile {max(chunk // 4, 5)}")
@@ -165,30 +174,35 @@ def speed(rounds, chunk, report, out, argv):
     for w in workers.values():
         w.close()
     result = compare(runs, "lstmkit", "hand")
+    result["ratio_lstmkit_bf16_over_hand"] = compare(runs, "lstmkit_bf16", "hand")[
+        "ratio_lstmkit_bf16_over_hand"]
     steps_per_epoch = HAND_STEPS_PER_EPOCH
-    for name in ("lstmkit", "hand"):
+    for name in CONTENDERS:
         result[name]["epoch_seconds_from_median"] = (
             steps_per_epoch * SETTINGS["batch_size"] * SETTINGS["bptt"] / result[name]["median"])
         result[name]["minor_faults_per_step"] = [o["minor_faults_per_step"]
                                                  for o in runs.outputs[name]]
-    ratio = result["ratio_lstmkit_over_hand"]  # of tokens/s; the time ratio is its inverse
-    result["time_ratio_lstmkit_over_hand"] = {
-        "median_of_rounds": 1 / ratio["median_of_rounds"],
-        "min_of_rounds": 1 / ratio["max_of_rounds"], "max_of_rounds": 1 / ratio["min_of_rounds"]}
+    for name in ("lstmkit", "lstmkit_bf16"):  # tokens/s ratios; the time ratio is the inverse
+        ratio = result[f"ratio_{name}_over_hand"]
+        result[f"time_ratio_{name}_over_hand"] = {
+            "median_of_rounds": 1 / ratio["median_of_rounds"],
+            "min_of_rounds": 1 / ratio["max_of_rounds"],
+            "max_of_rounds": 1 / ratio["min_of_rounds"]}
     report["speed"] = {"chunk_steps": chunk, "tokens_per_chunk": tokens, "unit": "tokens/s",
                        "processes": "each contender in its own worker process", **result,
                        "load": load_summary(start, load_record(), load.share)}
     write_report(report, out, __file__, argv)
-    t = result["time_ratio_lstmkit_over_hand"]["median_of_rounds"]
-    print(f"time lstmkit / hand: {t:.2f} (median of {result['rounds_run']} paired rounds)",
-          flush=True)
+    for name in ("lstmkit", "lstmkit_bf16"):
+        t = result[f"time_ratio_{name}_over_hand"]["median_of_rounds"]
+        print(f"time {name} / hand: {t:.2f} (median of {result['rounds_run']} rounds)",
+              flush=True)
 
 
 class EpochReport:
     """After every epoch: its time and figures into the report, written out."""
 
-    def __init__(self, report, out, argv):
-        self.report, self.out, self.argv = report, out, argv
+    def __init__(self, report, key, out, argv):
+        self.report, self.key, self.out, self.argv = report, key, out, argv
 
     def on_epoch_begin(self, trainer, epoch):
         self.started = time.perf_counter()
@@ -203,7 +217,7 @@ class EpochReport:
                "train_perplexity": math.exp(logs["loss"])}
         if "val_loss" in logs:
             row["valid_perplexity_batch10"] = math.exp(logs["val_loss"])
-        full = self.report["full_run"]
+        full = self.report[self.key]
         full["epochs"].append(row)
         full["train_seconds"] = sum(r["seconds"] for r in full["epochs"])
         print(f"lstmkit epoch {epoch + 1}: {row['seconds']:.0f} s, train ppl "
@@ -212,15 +226,17 @@ class EpochReport:
         write_report(self.report, self.out, __file__, self.argv)
 
 
-def full_run(data, epochs, max_steps, report, out, argv):
+def full_run(data, epochs, max_steps, precision, report, out, argv):
     from lstmkit.tasks.lm import evaluate_stream, train_language_model
 
-    report["full_run"] = {"epochs": [], "complete": False, "planned_epochs": epochs}
+    key = FULL_RUN[precision]
+    report[key] = {"epochs": [], "complete": False, "planned_epochs": epochs,
+                   "precision": precision}
     started = time.perf_counter()
-    model, _ = train_language_model(data, options(epochs), seed=0, verbose=0,
-                                    callbacks=[EpochReport(report, out, argv)],
+    model, _ = train_language_model(data, options(epochs, precision), seed=0, verbose=0,
+                                    callbacks=[EpochReport(report, key, out, argv)],
                                     steps_per_epoch=max_steps, device="cpu")
-    full = report["full_run"]
+    full = report[key]
     full["wall_seconds_with_validation"] = time.perf_counter() - started
     cut = None if max_steps is None else 2000  # a smoke run reads the first 2,000 tokens only
     full["valid_perplexity"] = math.exp(evaluate_stream(model, data.valid[:cut], 1, 100))
@@ -239,11 +255,13 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=SETTINGS["epochs"],
                         help="epochs of lstmkit's full run (0: none)")
     parser.add_argument("--max-steps", type=int, help="steps per epoch, at most")
+    parser.add_argument("--precision", choices=("float32", "bf16"), default="float32",
+                        help="the full run's precision (the speed rounds time both)")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: 2 rounds of 10 steps, 1 epoch of 30 steps, to a "
                              "temporary file")
     parser.add_argument("--out")
-    parser.add_argument("--worker", choices=("hand", "lstmkit"), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=CONTENDERS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return worker(args.worker)
@@ -259,7 +277,7 @@ def main(argv=None):
         with open(out) as f:
             earlier = json.load(f)
     kept = ([] if args.compare_rounds else ["speed", "where_time_goes"]) + (
-        [] if args.epochs else ["full_run"])
+        [key for p, key in FULL_RUN.items() if not args.epochs or p != args.precision])
     for key in kept:
         if key in earlier:
             report[key] = earlier[key]
@@ -269,7 +287,7 @@ def main(argv=None):
     if args.compare_rounds:
         speed(args.compare_rounds, args.chunk, report, out, argv)
     if args.epochs:
-        full_run(data, args.epochs, args.max_steps, report, out, argv)
+        full_run(data, args.epochs, args.max_steps, args.precision, report, out, argv)
     print(f"report written to {out}")
 
 

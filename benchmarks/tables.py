@@ -348,12 +348,15 @@ def text_classification(report):
     return lines
 
 
+CONTENDER = {"lstmkit": "lstmkit", "lstmkit_bf16": "lstmkit, bf16", "hand": "hand-written"}
+
+
 @table
 def ptb_small(report):
     """Zaremba et al.'s small PTB model through lstmkit beside the paper and a
     hand-written script; the speed ratio of interleaved chunks of steps, and
     how busy other processes kept the machine meanwhile."""
-    full, speed = report.get("full_run") or {}, report.get("speed")
+    speed = report.get("speed")
     published, hand = report["published"], report["hand_reference"]
     lines = ["| | valid perplexity | test perplexity | training time |",
              "|---|---|---|---|",
@@ -361,33 +364,47 @@ def ptb_small(report):
              f"{published['test_perplexity']} | |",
              f"| a hand-written PyTorch script, as issue 14 reports it | | "
              f"{hand['test_perplexity']} | {hand['seconds']:,} s |"]
-    epochs = full.get("epochs", [])
-    if epochs:
+    for key, name in (("full_run", "lstmkit"), ("full_run_bf16", "lstmkit, bf16")):
+        full = report.get(key) or {}
+        epochs = full.get("epochs", [])
+        if not epochs:
+            continue
         status = "" if full.get("complete") else f", **{len(epochs)} of {full['planned_epochs']} epochs**"
         valid = full.get("valid_perplexity", epochs[-1].get("valid_perplexity_batch10"))
         test = full.get("test_perplexity")
-        lines.append(f"| lstmkit, this machine{status} | {valid:.1f} | "
+        lines.append(f"| {name}, this machine{status} | {valid:.1f} | "
                      f"{'' if test is None else f'{test:.1f}'} | {full['train_seconds']:,.0f} s |")
     if speed:
-        t = speed["time_ratio_lstmkit_over_hand"]
-        others = [share for name in ("lstmkit", "hand")
-                  for share in speed[name]["other_processes_cpu_share"]]
-        lines += ["", "| time per training step, lstmkit / hand-written | median of paired rounds "
-                  "| range | other processes' share of the CPUs meanwhile |",
-                  "|---|---|---|---|",
-                  f"| {speed['rounds_run']} rounds of {speed['chunk_steps']} steps, each contender "
-                  f"in its own process | {t['median_of_rounds']:.2f} | "
-                  f"{t['min_of_rounds']:.2f}–{t['max_of_rounds']:.2f} | "
-                  f"{min(others):.0%}–{max(others):.0%} |"]
+        names = [n for n in ("lstmkit", "lstmkit_bf16") if f"time_ratio_{n}_over_hand" in speed]
+        lines += ["", "| time per training step, over the hand-written script's (float32) | "
+                  "median of paired rounds | range | other processes' share of the CPUs "
+                  "meanwhile |", "|---|---|---|---|"]
+        for name in names:
+            t = speed[f"time_ratio_{name}_over_hand"]
+            others = [share for n in (name, "hand") for share in speed[n]["other_processes_cpu_share"]]
+            lines.append(f"| {CONTENDER[name]}: {speed['rounds_run']} rounds of "
+                         f"{speed['chunk_steps']} steps, each contender in its own process | "
+                         f"{t['median_of_rounds']:.2f} | {t['min_of_rounds']:.2f}–"
+                         f"{t['max_of_rounds']:.2f} | {min(others):.0%}–{max(others):.0%} |")
         profile = report.get("where_time_goes")
         if profile:
-            lines += ["", "| where a step's CPU time goes (torch.profiler) | lstmkit, ms | "
-                      "hand-written, ms |", "|---|---|---|"]
-            for part, ms in profile["lstmkit"]["ms_per_step"].items():
-                lines.append(f"| {part} | {ms:.1f} | {profile['hand']['ms_per_step'][part]:.1f} |")
-            lines.append(f"| total | {sum(profile['lstmkit']['ms_per_step'].values()):.1f} | "
-                         f"{sum(profile['hand']['ms_per_step'].values()):.1f} |")
+            columns = [n for n in ("lstmkit", "lstmkit_bf16", "hand") if n in profile]
+            lines += ["", "| where a step's CPU time goes (torch.profiler) | "
+                      + " | ".join(f"{CONTENDER[n]}, ms" for n in columns) + " |",
+                      "|---" * (len(columns) + 1) + "|"]
+            for part in profile["lstmkit"]["ms_per_step"]:
+                lines.append(f"| {part} | " + " | ".join(
+                    f"{profile[n]['ms_per_step'][part]:.1f}" for n in columns) + " |")
+            lines.append("| total | " + " | ".join(
+                f"{sum(profile[n]['ms_per_step'].values()):.1f}" for n in columns) + " |")
     return lines
+
+
+def decay(options):
+    """A step decay's description, if the run had one."""
+    if options["lr_decay"] == 1:
+        return ""
+    return f" divided by {options['lr_decay']:g} each epoch after {options['decay_after']}"
 
 
 @table
@@ -395,12 +412,53 @@ def char_lm(report):
     """The character-level LSTM on Tiny Shakespeare in a fixed CPU budget."""
     o = report["options"]
     reached = "reached" if report["reached_target"] else "**not reached**"
-    return ["| model | training | valid nats/char | bits/char | target 1.47 nats/char |",
-            "|---|---|---|---|---|",
+    first = next((e for e in report["epochs"] if e.get("valid_nats", 99) <= report["target_nats"]),
+                 None)
+    passed = (f"epoch {first['epoch']}, {first['train_seconds_so_far'] / 60:.0f} min" if first
+              else "–")
+    return ["| model | training | valid nats/char | bits/char | target 1.47 nats/char | "
+            "first epoch at or below it |", "|---|---|---|---|---|---|",
             f"| {o['layers']} x {o['units']} LSTM, embedding {o['embedding']}, dropout "
-            f"{o['dropout']}, Adam {o['lr']}, batch {o['batch_size']} x BPTT {o['bptt']} | "
+            f"{o['dropout']}, Adam {o['lr']}{decay(o)}, batch {o['batch_size']} x BPTT {o['bptt']}"
+            f"{', bf16' if o.get('precision', 'float32') != 'float32' else ''} | "
             f"{report['train_seconds'] / 60:.0f} min, {report['steps']:,} steps | "
-            f"**{report['valid_nats']:.3f}** | {report['valid_bits_per_char']:.3f} | {reached} |"]
+            f"**{report['valid_nats']:.3f}** | {report['valid_bits_per_char']:.3f} | {reached} | "
+            f"{passed} |"]
+
+
+@table
+def ptb_budget(report):
+    """Zaremba et al.'s medium and large models in a fixed CPU budget."""
+    lines = ["| model | time a step | an epoch | the paper's schedule | trained | valid "
+             "perplexity reached | published valid / test |", "|---|---|---|---|---|---|---|"]
+    for size, run in report["sizes"].items():
+        o = run["options"]
+        bf16 = ", bf16" if o.get("precision", "float32") != "float32" else ""
+        lines.append(
+            f"| {size}: 2 x {o['units']}, dropout {o['dropout']}, BPTT {o['bptt']}{bf16} | "
+            f"{run['seconds_per_step']:.2f} s | {run['epoch_seconds'] / 60:.0f} min | "
+            f"{run['paper_schedule_hours']:.1f} h ({o['epochs']} epochs) | "
+            f"{run['train_seconds'] / 60:.0f} min, {run['epochs_done']:.2f} epochs | "
+            f"**{run['valid_perplexity']:.1f}** | {run['published_valid_test'][0]} / "
+            f"{run['published_valid_test'][1]} |")
+    return lines
+
+
+@table
+def precision(report):
+    """Training steps in float32 and mixed bfloat16, interleaved, per model."""
+    features = ", ".join(report["cpu_bf16_features"]) or "none"
+    lines = [f"| model (CPU bf16 features: {features}; {report['threads']} threads) | float32, "
+             "ms/step | bf16, ms/step | time bf16 / float32 (range) | last chunk's loss, "
+             "float32 / bf16 |", "|---|---|---|---|---|"]
+    for figures in report["models"].values():
+        ms, t, loss = (figures["ms_per_step"], figures["time_ratio_bf16_over_float32"],
+                       figures["last_chunk_loss"])
+        lines.append(f"| {figures['model']} | {ms['float32']:.0f} | {ms['mixed_bfloat16']:.0f} | "
+                     f"**{t['median_of_rounds']:.2f}** ({t['min_of_rounds']:.2f}–"
+                     f"{t['max_of_rounds']:.2f}) | {loss['float32']:.3f} / "
+                     f"{loss['mixed_bfloat16']:.3f} |")
+    return lines
 
 
 def render(name, results=RESULTS):
