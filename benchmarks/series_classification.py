@@ -25,7 +25,6 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import time
 
 from common import ROOT, OtherLoad, load_record, load_summary, output_path, write_report
