@@ -232,6 +232,14 @@ def compare(runs, a, b):
     return result
 
 
+def time_ratio(ratio):
+    """compare()'s ratio of samples/s turned into the ratio of times: the
+    inverse of each figure, the range's ends swapped."""
+    return {"median_of_rounds": 1 / ratio["median_of_rounds"],
+            "min_of_rounds": 1 / ratio["max_of_rounds"],
+            "max_of_rounds": 1 / ratio["min_of_rounds"]}
+
+
 def relative(rates, others, base, key):
     """Figures per contender over all its runs, its median divided by
     `base`'s stored under `key`."""

@@ -26,7 +26,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (OtherLoad, compare, interleave, load_record, load_summary,  # noqa: E402
-                    output_path, synthetic_data, tutorial_model, write_report)
+                    output_path, synthetic_data, time_ratio, tutorial_model, write_report)
 
 SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared",
                       "datasets")
@@ -90,10 +90,9 @@ class Contender:
     """One model trained `chunk` steps per call under one precision."""
 
     def __init__(self, make, data, settings, precision, chunk):
-        self.model, self.data, self.chunk = make(), data, chunk
+        self.model, self.data = make(), data
         self.settings = {**settings, "precision": precision, "steps_per_epoch": chunk,
                          "verbose": 0, "epochs": 1, "seed": 0}
-        self.epoch = 0
 
     def __call__(self, round_index):
         if isinstance(self.data, tuple):
@@ -134,9 +133,7 @@ def main(argv=None):
         report["models"][name] = {
             "model": what, "tokens_per_step": tokens_per_step,
             "ms_per_step": {p: 1000 * tokens_per_step / result[p]["median"] for p in PRECISIONS},
-            "time_ratio_bf16_over_float32": {"median_of_rounds": 1 / ratio["median_of_rounds"],
-                                             "min_of_rounds": 1 / ratio["max_of_rounds"],
-                                             "max_of_rounds": 1 / ratio["min_of_rounds"]},
+            "time_ratio_bf16_over_float32": time_ratio(ratio),
             "last_chunk_loss": {p: runs.outputs[p][-1]["loss"] for p in PRECISIONS},
             "other_processes_cpu_share": {p: runs.others[p] for p in PRECISIONS},
             "load": load_summary(start, load_record(), load.share)}

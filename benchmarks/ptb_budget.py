@@ -26,25 +26,17 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import TrainingBudget, load_record, output_path, write_report  # noqa: E402
-from ptb_small import corpus  # noqa: E402
+from ptb_small import corpus, options  # noqa: E402
 
-SIZES = {
-    "medium": {"units": 650, "dropout": 0.5, "bptt": 35, "epochs": 39, "lr": 1.0, "decay": 1.2,
-               "decay_after": 6, "clip": 5.0, "init": 0.05, "published": (86.2, 82.7)},
-    "large": {"units": 1500, "dropout": 0.65, "bptt": 35, "epochs": 55, "lr": 1.0,
-              "decay": 1.15, "decay_after": 14, "clip": 10.0, "init": 0.04,
-              "published": (82.2, 78.4)},
-}
 BATCH = 20
-
-
-def options(size, precision):
-    s = SIZES[size]
-    return {"units": s["units"], "embedding": None, "layers": 2, "dropout": s["dropout"],
-            "tie": False, "bptt": s["bptt"], "batch_size": BATCH, "epochs": s["epochs"],
-            "optimizer": "sgd", "lr": s["lr"] * s["bptt"], "lr_decay": s["decay"],
-            "decay_after": s["decay_after"], "clip": s["clip"] / s["bptt"],
-            "init_range": s["init"], "precision": precision}
+SIZES = {
+    "medium": {"units": 650, "layers": 2, "batch_size": BATCH, "dropout": 0.5, "bptt": 35,
+               "epochs": 39, "lr": 1.0, "decay": 1.2, "decay_after": 6, "clip": 5.0,
+               "init": 0.05, "published": (86.2, 82.7)},
+    "large": {"units": 1500, "layers": 2, "batch_size": BATCH, "dropout": 0.65, "bptt": 35,
+              "epochs": 55, "lr": 1.0, "decay": 1.15, "decay_after": 14, "clip": 10.0,
+              "init": 0.04, "published": (82.2, 78.4)},
+}
 
 
 def main(argv=None):
@@ -68,8 +60,9 @@ def main(argv=None):
     if os.path.exists(out):  # one file holds every size measured
         with open(out) as f:
             report["sizes"] = json.load(f).get("sizes", {})
-    run = {"options": options(args.size, args.precision), "budget_minutes": args.minutes,
-           "published_valid_test": SIZES[args.size]["published"],
+    size = SIZES[args.size]
+    run = {"options": options(size["epochs"], args.precision, size),
+           "budget_minutes": args.minutes, "published_valid_test": size["published"],
            "device": args.device, "threads": torch.get_num_threads(),
            "load_start": load_record(), "epochs": []}
     report["sizes"][args.size] = run
@@ -78,17 +71,17 @@ def main(argv=None):
     model, _ = train_language_model(data, run["options"], seed=0, verbose=0, callbacks=[budget],
                                     device=args.device)
     per_step = run["train_seconds"] / run["steps"]
-    steps_per_epoch = len(StreamBatches(data.train, BATCH, SIZES[args.size]["bptt"]))
+    steps_per_epoch = len(StreamBatches(data.train, BATCH, size["bptt"]))
     run.update({
         "seconds_per_step": per_step, "steps_per_epoch": steps_per_epoch,
         "epoch_seconds": per_step * steps_per_epoch,
-        "paper_schedule_hours": per_step * steps_per_epoch * SIZES[args.size]["epochs"] / 3600,
+        "paper_schedule_hours": per_step * steps_per_epoch * size["epochs"] / 3600,
         "epochs_done": run["steps"] / steps_per_epoch,
         "valid_perplexity": math.exp(evaluate_stream(model, data.valid, 10, 100)),
         "load_end": load_record()})
     write_report(report, out, __file__, argv)
     print(f"{args.size}: {per_step:.2f} s a step, {run['epoch_seconds'] / 60:.0f} min an epoch "
-          f"({run['paper_schedule_hours']:.1f} h for the paper's {SIZES[args.size]['epochs']}); "
+          f"({run['paper_schedule_hours']:.1f} h for the paper's {size['epochs']}); "
           f"valid perplexity {run['valid_perplexity']:.1f} after {run['train_seconds'] / 60:.0f} "
           f"min ({run['epochs_done']:.2f} epochs)")
 

@@ -30,7 +30,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (OtherLoad, compare, interleave, load_record, load_summary,  # noqa: E402
-                    output_path, write_report)
+                    output_path, time_ratio, write_report)
 from ptb_hand import PTB, SETTINGS, HandRun  # noqa: E402
 
 PUBLISHED = {"valid_perplexity": 120.7, "test_perplexity": 114.5,
@@ -56,15 +56,17 @@ PARTS = [("LSTM layers (oneDNN kernel, forward and backward)", ("rnn", "lstm")),
                                       "aten::mul_", "aten::div"))]
 
 
-def options(epochs, precision="float32"):
-    return {"units": SETTINGS["units"], "embedding": None, "layers": SETTINGS["layers"],
-            "dropout": 0.0, "tie": False, "bptt": SETTINGS["bptt"],
-            "batch_size": SETTINGS["batch_size"], "epochs": epochs, "optimizer": "sgd",
+def options(epochs, precision="float32", settings=SETTINGS):
+    """lm options for one of Zaremba et al.'s configurations (`settings`, as
+    ptb_hand.SETTINGS, with its dropout if any)."""
+    s = settings
+    return {"units": s["units"], "embedding": None, "layers": s["layers"],
+            "dropout": s.get("dropout", 0.0), "tie": False, "bptt": s["bptt"],
+            "batch_size": s["batch_size"], "epochs": epochs, "optimizer": "sgd",
             # the paper's lr and clip act on the loss summed over a window's steps; on
             # the per-token mean the same updates are lr x bptt and clip / bptt
-            "lr": SETTINGS["lr"] * SETTINGS["bptt"], "lr_decay": SETTINGS["decay"],
-            "decay_after": SETTINGS["decay_after"], "clip": SETTINGS["clip"] / SETTINGS["bptt"],
-            "init_range": SETTINGS["init"], "precision": precision}
+            "lr": s["lr"] * s["bptt"], "lr_decay": s["decay"], "decay_after": s["decay_after"],
+            "clip": s["clip"] / s["bptt"], "init_range": s["init"], "precision": precision}
 
 
 def corpus(cache_dir=None):
@@ -182,12 +184,8 @@ def speed(rounds, chunk, report, out, argv):
             steps_per_epoch * SETTINGS["batch_size"] * SETTINGS["bptt"] / result[name]["median"])
         result[name]["minor_faults_per_step"] = [o["minor_faults_per_step"]
                                                  for o in runs.outputs[name]]
-    for name in ("lstmkit", "lstmkit_bf16"):  # tokens/s ratios; the time ratio is the inverse
-        ratio = result[f"ratio_{name}_over_hand"]
-        result[f"time_ratio_{name}_over_hand"] = {
-            "median_of_rounds": 1 / ratio["median_of_rounds"],
-            "min_of_rounds": 1 / ratio["max_of_rounds"],
-            "max_of_rounds": 1 / ratio["min_of_rounds"]}
+    for name in ("lstmkit", "lstmkit_bf16"):
+        result[f"time_ratio_{name}_over_hand"] = time_ratio(result[f"ratio_{name}_over_hand"])
     report["speed"] = {"chunk_steps": chunk, "tokens_per_chunk": tokens, "unit": "tokens/s",
                        "processes": "each contender in its own worker process", **result,
                        "load": load_summary(start, load_record(), load.share)}
