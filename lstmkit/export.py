@@ -31,7 +31,8 @@ operators (gate order i, o, f, c and z, r, h; torch's GRU is
 linear_before_reset=1) with `sequence_lens`, stacked and bidirectional
 included; a projected LSTM (proj_size), which ONNX's LSTM cannot express,
 is a Scan over the cell's equations; Conv1D is ONNX's Conv ('same'
-padding, padded steps zeroed as lstmkit does), the global mean, max,
+padding, padded steps zeroed as lstmkit does), BatchNormalization a
+factor and an offset per feature from its moving statistics, the global mean, max,
 concatenated and attention poolings reduce over the real steps; a Dense
 tied to the Embedding (tie_weights) reads the table; Activation, Flatten,
 RepeatVector and MaxPooling1D are their ONNX ops (the last three read the
@@ -52,10 +53,10 @@ import torch
 from . import __version__
 from .errors import InputError, InternalError, MissingDependencyError
 from .files import atomic_write, staged_folder
-from .layers import (GRU, LSTM, Activation, AttentionPooling1D, Bidirectional, ConcatPooling1D,
-                     Conv1D, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
-                     GlobalMaxPooling1D, LockedDropout, Masking, MaxPooling1D, RepeatVector,
-                     TimeDistributed)
+from .layers import (GRU, LSTM, Activation, AttentionPooling1D, BatchNormalization,
+                     Bidirectional, ConcatPooling1D, Conv1D, Dense, Dropout, Embedding, Flatten,
+                     GlobalAveragePooling1D, GlobalMaxPooling1D, LockedDropout, Masking,
+                     MaxPooling1D, RepeatVector, TimeDistributed)
 from .rnn import layer_weights
 from .streaming import run, state_layout
 
@@ -203,6 +204,8 @@ def export_layer(g, index, layer, x, mask, states):
         return recurrent(g, index, layer, x, mask, states)
     if isinstance(layer, Conv1D):
         return conv1d(g, index, layer, x, mask), mask, {}
+    if isinstance(layer, BatchNormalization):
+        return batch_norm(g, index, layer, x, mask), mask, {}
     if isinstance(layer, Activation):
         return activate(g, layer.activation, x), mask, {}
     if isinstance(layer, (Flatten, RepeatVector, MaxPooling1D)):
@@ -228,7 +231,8 @@ def export_layer(g, index, layer, x, mask, states):
         return g.op("Concat", *parts, axis=-1), None, {}  # (N, k * F)
     raise NotExportable(f"{where}: this lstmkit has no ONNX form for it yet; the layers that "
                         "export are Embedding, Dense, Activation, the dropouts, Masking, "
-                        "TimeDistributed(Dense or Embedding), Conv1D, MaxPooling1D, Flatten, "
+                        "TimeDistributed(Dense or Embedding), Conv1D, BatchNormalization, "
+                        "MaxPooling1D, Flatten, "
                         "RepeatVector, the global, concatenated and attention poolings, LSTM, "
                         "GRU and Bidirectional")
 
@@ -284,6 +288,21 @@ def conv1d(g, index, layer, x, mask):
              dilations=[layer.dilation_rate], pads=[total // 2, total - total // 2])  # (N, C, T)
     y = activate(g, layer.activation_name, g.op("Transpose", y, perm=[0, 2, 1]))  # (N, T, filters)
     return g.op("Mul", y, real)
+
+
+def batch_norm(g, index, layer, x, mask):
+    """BatchNormalization at inference, x * factor + offset per feature from
+    its moving statistics; padded steps of (N, T, F) zeroed, as lstmkit does."""
+    factor = torch.rsqrt(layer.running_var.double() + layer.epsilon)  # (F,)
+    if layer.weight is not None:
+        factor = factor * layer.weight.double()
+    offset = -layer.running_mean.double() * factor
+    if layer.bias is not None:
+        offset = offset + layer.bias.double()
+    y = g.op("Add", g.op("Mul", x, g.weight(factor, f"norm{index}_factor")),
+             g.weight(offset, f"norm{index}_offset"))
+    steps = len(layer.input_shape) == 2  # (T, F) per sample, not (F,)
+    return g.op("Mul", y, as_float(g, mask)) if steps and mask is not None else y
 
 
 def pooling(g, index, layer, x, mask):

@@ -73,19 +73,21 @@ class Int:
 
 
 class Number:
-    """A finite int or float (not a bool), in [low, high], or [low, high)
-    with high_open."""
+    """A finite int or float (not a bool), in [low, high]; high_open and
+    low_open leave the bound out."""
 
-    def __init__(self, low=-math.inf, high=math.inf, high_open=False):
-        self.low, self.high, self.high_open = low, high, high_open
+    def __init__(self, low=-math.inf, high=math.inf, high_open=False, low_open=False):
+        self.low, self.high, self.high_open, self.low_open = low, high, high_open, low_open
 
     def check(self, value, path, wrappers):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (
                 isinstance(value, float) and not math.isfinite(value)):
             raise SchemaError(path, f"must be a finite number, got {describe(value)}")
         above = value >= self.high if self.high_open else value > self.high
-        if value < self.low or above:
-            interval = f"[{self.low}, {self.high}{')' if self.high_open else ']'}"
+        below = value <= self.low if self.low_open else value < self.low
+        if below or above:
+            interval = (f"{'(' if self.low_open else '['}{self.low}, "
+                        f"{self.high}{')' if self.high_open else ']'}")
             raise SchemaError(path, f"must be a number in {interval}, got {describe(value)}")
 
 
@@ -290,6 +292,13 @@ LAYER_ARGUMENTS = {
         "bias_initializer": BIAS_INITIALIZER,
         "padding": Choice(("same", "valid")),
         "strides": Int(1, 2**12),
+    },
+    "BatchNormalization": {
+        "axis": Int(-1, -1),
+        "momentum": Number(0, 1),
+        "epsilon": Number(0, low_open=True),
+        "center": Bool(),
+        "scale": Bool(),
     },
 }
 ARGUMENTS = {name: Record(fields, taken_by=name) for name, fields in LAYER_ARGUMENTS.items()}

@@ -20,10 +20,11 @@ from lstmkit import export
 from lstmkit.cli import main
 from lstmkit.data.text import TextEncoder
 from lstmkit.errors import InputError, InternalError, MissingDependencyError
-from lstmkit.layers import (GRU, LSTM, Activation, AttentionPooling1D, Bidirectional,
-                            ConcatPooling1D, Conv1D, Dense, Dropout, Embedding, Flatten,
-                            GlobalAveragePooling1D, GlobalMaxPooling1D, LockedDropout, Masking,
-                            MaxPooling1D, RepeatVector, SpatialDropout1D, TimeDistributed)
+from lstmkit.layers import (GRU, LSTM, Activation, AttentionPooling1D, BatchNormalization,
+                            Bidirectional, ConcatPooling1D, Conv1D, Dense, Dropout, Embedding,
+                            Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D, LockedDropout,
+                            Masking, MaxPooling1D, RepeatVector, SpatialDropout1D,
+                            TimeDistributed)
 from lstmkit.streaming import per_step_output
 from lstmkit.tasks import TASKS
 
@@ -40,6 +41,20 @@ def built(layers, input_shape, seed=0, dtype=torch.float32):
     model = Sequential(layers)
     model.build(input_shape)
     return model.to(dtype).eval()
+
+
+def with_statistics(model, seed=0):
+    """The model with moving statistics and factors in its BatchNormalization
+    layers other than their initial ones."""
+    rng = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for layer in model.layers:
+            if isinstance(layer, BatchNormalization):
+                layer.running_mean.copy_(torch.randn(layer.running_mean.shape, generator=rng))
+                layer.running_var.copy_(torch.rand(layer.running_var.shape, generator=rng) + 0.5)
+                if layer.weight is not None:
+                    layer.weight.copy_(torch.rand(layer.weight.shape, generator=rng) + 0.5)
+    return model
 
 
 MODELS = {
@@ -66,6 +81,9 @@ MODELS = {
         Masking(), Conv1D(8, 7, activation="relu"), Conv1D(8, 5, activation="relu"),
         Conv1D(8, 3, dilation_rate=2, activation="relu"), LSTM(6),
         Dense(3, activation="softmax")], (None, 2)),
+    "series: Conv1D, BatchNormalization, LSTM": lambda: with_statistics(built([
+        Masking(), Conv1D(8, 5), BatchNormalization(), Activation("relu"), LSTM(6),
+        BatchNormalization(center=False), Dense(3, activation="softmax")], (None, 2))),
     "attention pooling, convolution on ids": lambda: built([
         Embedding(6, 3, mask_zero=True), Conv1D(4, 4, activation="tanh"),
         Bidirectional(LSTM(5, return_sequences=True)), AttentionPooling1D(4),

@@ -8,22 +8,23 @@ Keras users expect.
 """
 
 from ..rnn import gru_cell, lstm_cell
-from .core import (AttentionPooling1D, ConcatPooling1D, Conv1D, Dense, Dropout, Embedding,
-                   GlobalAveragePooling1D, GlobalMaxPooling1D, Layer, LockedDropout, Masking,
-                   TimeDistributed)
+from .core import (AttentionPooling1D, BatchNormalization, ConcatPooling1D, Conv1D, Dense,
+                   Dropout, Embedding, GlobalAveragePooling1D, GlobalMaxPooling1D, Layer,
+                   LockedDropout, Masking, TimeDistributed)
 from .recurrent import GRU, LSTM, Bidirectional
 from .spelling import Input
 from .weightless import Activation, Flatten, MaxPooling1D, RepeatVector, SpatialDropout1D
 
 __all__ = ["Layer", "Embedding", "LSTM", "GRU", "Bidirectional", "Dropout", "LockedDropout",
            "Dense", "Masking", "TimeDistributed", "GlobalAveragePooling1D", "GlobalMaxPooling1D",
-           "AttentionPooling1D", "ConcatPooling1D", "Conv1D", "Activation", "Flatten",
-           "MaxPooling1D", "RepeatVector", "SpatialDropout1D", "Input", "lstm_cell", "gru_cell", "LAYERS"]
+           "AttentionPooling1D", "ConcatPooling1D", "Conv1D", "BatchNormalization", "Activation",
+           "Flatten", "MaxPooling1D", "RepeatVector", "SpatialDropout1D", "Input", "lstm_cell", "gru_cell", "LAYERS"]
 
 # the layer types a saved model may name
 LAYERS = {cls.__name__: cls for cls in (Embedding, LSTM, GRU, Bidirectional, Dropout,
                                         LockedDropout, Dense, Masking, TimeDistributed,
                                         GlobalAveragePooling1D, GlobalMaxPooling1D,
                                         AttentionPooling1D, ConcatPooling1D, Conv1D,
+                                        BatchNormalization,
                                         Activation, Flatten, MaxPooling1D, RepeatVector,
                                         SpatialDropout1D)}

@@ -650,3 +650,113 @@ class Conv1D(Layer):
                 "kernel_initializer": self.kernel_initializer,
                 "bias_initializer": self.bias_initializer, "padding": self.padding,
                 "strides": self.strides}
+
+
+# ----- batch normalisation --------------------------------------------------------
+
+
+def batch_moments(x, mask=None):
+    """The mean and the (biased) variance of each feature of x (N, F) or
+    (N, T, F) over the samples and, with a mask (N, T), over the real steps
+    only; and the number of values they were taken over (a tensor). Both in
+    float32 or wider, whatever x's precision."""
+    x = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+    if mask is None or x.dim() == 2:
+        values = x.reshape(-1, x.shape[-1])  # (N * T, F)
+        return values.mean(0), values.var(0, unbiased=False), x.new_tensor(len(values))
+    real = mask[..., None]  # (N, T, 1)
+    count = real.sum()
+    n = count.clamp(min=1).to(x.dtype)
+    mean = torch.where(real, x, 0).sum((0, 1)) / n  # (F,)
+    var = torch.where(real, (x - mean) ** 2, 0).sum((0, 1)) / n  # (F,)
+    return mean, var, count
+
+
+def normalize(x, mean, var, weight, bias, epsilon):
+    """(x - mean) / sqrt(var + epsilon) * weight + bias on the last axis
+    (weight and bias None for 1 and 0)."""
+    y = (x - mean) * torch.rsqrt(var + epsilon)
+    y = y * weight if weight is not None else y
+    return y + bias if bias is not None else y
+
+
+class BatchNormalization(Layer):
+    """Normalises each feature by the statistics of the batch while training
+    and by their moving averages at inference (Ioffe & Szegedy 2015; Keras'
+    BatchNormalization and its conventions), on the last axis of (N, F) or
+    (N, T, F):
+
+        y = gamma * (x - mean) / sqrt(var + epsilon) + beta
+
+    Training takes mean and var (biased, as Keras) over the batch's samples
+    and steps, and updates `moving = momentum * moving + (1 - momentum) *
+    batch` (Keras' momentum 0.99 is torch's 0.01; Keras, like this layer,
+    keeps the biased variance where torch keeps the unbiased). Inference
+    (model.eval(), as predict and evaluate run) uses the moving mean and
+    variance, buffers saved with the weights (`running_mean`,
+    `running_var`, torch's names) and in checkpoints.
+
+    With a mask, only the real steps count in the batch's statistics, so
+    padding never shifts them; the outputs at padded steps are zero and the
+    mask passes on. At inference each sample's result is therefore the one
+    it gets run unpadded. Under torchrun each process takes the statistics
+    of its own share of the batch (Keras' synchronized=False).
+
+    Args:
+        axis: the axis normalised: -1 (the features), the only one taken.
+        momentum: of the moving averages, in [0, 1]. Default 0.99.
+        epsilon: added to the variance, > 0. Default 1e-3.
+        center: learn an offset beta (initialised at 0). Default True.
+        scale: learn a factor gamma (initialised at 1). Default True.
+    """
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, **keras):
+        super().__init__(**keras)
+        if isinstance(axis, bool) or axis != -1:
+            raise InputError(f"BatchNormalization axis must be -1 (the features), got {axis!r}")
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not (
+                0 <= momentum <= 1):
+            raise InputError(f"BatchNormalization momentum must be a number in [0, 1], got "
+                             f"{momentum!r}")
+        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not (
+                0 < epsilon < float("inf")):
+            raise InputError(f"BatchNormalization epsilon must be a number above 0, got "
+                             f"{epsilon!r}")
+        for argument, value in (("center", center), ("scale", scale)):
+            if not isinstance(value, bool):
+                raise InputError(f"BatchNormalization {argument} must be True or False, "
+                                     f"got {value!r}")
+        self.axis, self.momentum, self.epsilon = axis, float(momentum), float(epsilon)
+        self.center, self.scale = center, scale
+
+    def build(self, input_shape):
+        if len(input_shape) not in (1, 2) or input_shape[-1] is None:
+            raise InputError(f"BatchNormalization expects (samples, features) or (samples, "
+                             f"timesteps, features) input, got per-sample shape "
+                             f"{tuple(input_shape)}")
+        features = input_shape[-1]
+        self.weight = nn.Parameter(torch.ones(features)) if self.scale else None
+        self.bias = nn.Parameter(torch.zeros(features)) if self.center else None
+        self.register_buffer("running_mean", torch.zeros(features))
+        self.register_buffer("running_var", torch.ones(features))
+        super().build(input_shape)
+
+    def forward(self, x, mask=None):
+        if self.training:
+            mean, var, count = batch_moments(x, mask)
+            with torch.no_grad():  # a batch of no real step leaves the averages as they were
+                dtype = self.running_mean.dtype
+                step = torch.where(count > 0, 1 - self.momentum, 0.0).to(dtype)
+                self.running_mean.lerp_(mean.to(dtype), step)
+                self.running_var.lerp_(var.to(dtype), step)
+        else:
+            mean, var = self.running_mean, self.running_var
+        y = normalize(x.to(mean.dtype), mean, var, self.weight, self.bias, self.epsilon)
+        y = y.to(x.dtype)
+        if mask is not None and x.dim() == 3:
+            y = torch.where(mask[..., None], y, 0)  # (N, T, F)
+        return y
+
+    def get_config(self):
+        return {"axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale}
