@@ -14,29 +14,23 @@ loss of the held-out predictions is recorded beside it.
 Each candidate's figures are merged into
 benchmarks/results/series_classification-selection.json (repeats are kept
 by their number, so a later run with --first 2 adds repeats 2, 3, ...).
-Candidates not adopted that need code the library does not hold (the
-LSTM-FCN branches, refitting on all the data) are written here.
+A candidate not adopted that needs code the library does not hold
+(refitting on all the data) is written here.
 """
 
 import argparse
-import contextlib
 import json
 import os
 import sys
 import time
-from unittest import mock
 
 import numpy as np
 import torch
-from torch import nn
 
 from common import ROOT, OtherLoad, commit, load_record, load_summary, machine
 
 from lstmkit.data.seriesdata import TimeSeriesData
 from lstmkit.data.tsfile import read_series_file
-from lstmkit.layers import LSTM, AttentionPooling1D, Dense, Dropout
-from lstmkit.layers.core import Conv1D, Layer
-from lstmkit.model import Sequential
 from lstmkit.reports import log_loss
 from lstmkit.tasks import series_ensemble
 from lstmkit.train import set_seed
@@ -45,123 +39,38 @@ TRAIN = os.path.join(os.path.dirname(ROOT), "shared", "datasets", "sequence_clas
                      "ItalyPowerDemand", "ItalyPowerDemand_TRAIN.ts")
 OUT = os.path.join(ROOT, "benchmarks", "results", "series_classification-selection.json")
 NONE = {"jitter": 0.0, "scale": 0.0}  # the classifier before augmentation
-FCN = {"units": 64, "filters": [128, 256, 128], "kernels": [8, 5, 3], "pooling": "last",
-       "lstm_dropout": 0.0, "dropout": 0.2}
+AUGMENT = {"jitter": 0.05, "scale": 0.1}  # the default since 92aea25
+# LSTM-FCN's layout as build_classifier makes it (layout='parallel'): 128-256-128 filters
+LSTM_FCN = {"layout": "parallel", "conv_filters": 128, "batch_norm": True}
 
-# name: (what changes from the baseline, train_classifier options, LSTM-FCN settings or None)
+# name: (what changes from the baseline, train_classifier options). The LSTM-FCN candidates
+# of the first runs ('lstmfcn', 'alstmfcn') were measured with this script's own copy of the
+# layout (at the commits their runs name); the library's Parallel and BatchNormalization
+# replace it, in the candidates named lstmfcn_bn*
 CANDIDATES = {
     "baseline": ("the previous default: Conv1D front (64 filters, kernels 7-5-3) -> LSTM 64, "
-                 "last state, 5 members, no augmentation", NONE, None),
-    "lstmfcn": ("LSTM-FCN (Karim et al. 2017): a conv block of 128-256-128 filters (kernels "
-                "8-5-3) with batch norm and ReLU, global average pooling, beside an LSTM 64 "
-                "over the input; no augmentation", NONE, FCN),
-    "alstmfcn": ("ALSTM-FCN: lstmfcn with attention pooling over the LSTM's steps", NONE,
-                 {**FCN, "pooling": "attention"}),
-    "jitter05_scale10": ("training batches jittered (sd 0.05) and scaled (sd 0.1)",
-                         {"jitter": 0.05, "scale": 0.1}, None),
-    "jitter10": ("training batches jittered (sd 0.1)", {"jitter": 0.1, "scale": 0.0}, None),
-    "jitter03": ("training batches jittered (sd 0.03)", {"jitter": 0.03, "scale": 0.0}, None),
-    "scale10": ("training batches scaled (sd 0.1)", {"jitter": 0.0, "scale": 0.1}, None),
+                 "last state, 5 members, no augmentation", NONE),
+    "jitter05_scale10": ("training batches jittered (sd 0.05) and scaled (sd 0.1)", AUGMENT),
+    "jitter10": ("training batches jittered (sd 0.1)", {"jitter": 0.1, "scale": 0.0}),
+    "jitter03": ("training batches jittered (sd 0.03)", {"jitter": 0.03, "scale": 0.0}),
+    "scale10": ("training batches scaled (sd 0.1)", {"jitter": 0.0, "scale": 0.1}),
     "jitter10_scale20": ("training batches jittered (sd 0.1) and scaled (sd 0.2)",
-                         {"jitter": 0.1, "scale": 0.2}, None),
-    "lstmfcn_jitter05_scale10": ("lstmfcn with jitter 0.05 and scale 0.1",
-                                 {"jitter": 0.05, "scale": 0.1}, FCN),
+                         {"jitter": 0.1, "scale": 0.2}),
     "members10_jitter05_scale10": ("10 members (two splits) with jitter 0.05 and scale 0.1",
-                                   {"members": 10, "jitter": 0.05, "scale": 0.1}, None),
+                                   {"members": 10, **AUGMENT}),
     "refit": ("each member retrained on all the training data for its best epoch count "
-              "(no augmentation)", {**NONE, "refit": True}, None),
+              "(no augmentation)", {**NONE, "refit": True}),
+    "bn_front_jitter05_scale10": ("the default (jitter 0.05, scale 0.1) with batch_norm: "
+                                  "Conv1D -> BatchNormalization (momentum 0.9, over the real "
+                                  "steps) -> ReLU in the front", {**AUGMENT, "batch_norm": True}),
+    "bn_front": ("the front with batch_norm, no augmentation", {**NONE, "batch_norm": True}),
+    "lstmfcn_bn_jitter05_scale10": (
+        "LSTM-FCN's layout (layout='parallel'): LSTM 64 (last state, dropout 0.2) beside "
+        "Conv1D 128-256-128 (kernels 8-5-3, He uniform) each -> BatchNormalization -> ReLU, "
+        "global average pooling; jitter 0.05, scale 0.1", {**AUGMENT, **LSTM_FCN}),
+    "lstmfcn_bn": ("LSTM-FCN's layout as lstmfcn_bn_jitter05_scale10, no augmentation",
+                   {**NONE, **LSTM_FCN}),
 }
-
-
-# ----- the LSTM-FCN candidate (not adopted: see the JSON) ----------------------------
-
-class MaskedBatchNorm(nn.Module):
-    """Batch normalisation over the real steps of a batch (N, T, F)."""
-
-    def __init__(self, features, momentum=0.1, eps=1e-3):
-        super().__init__()
-        self.weight, self.bias = nn.Parameter(torch.ones(features)), nn.Parameter(torch.zeros(features))
-        self.register_buffer("running_mean", torch.zeros(features))
-        self.register_buffer("running_var", torch.ones(features))
-        self.momentum, self.eps = momentum, eps
-
-    def forward(self, x, mask):
-        if self.training:
-            real = mask[..., None]  # (N, T, 1)
-            n = real.sum().clamp(min=1)
-            mean = torch.where(real, x, 0).sum((0, 1)) / n  # (F,)
-            var = torch.where(real, (x - mean) ** 2, 0).sum((0, 1)) / n
-            with torch.no_grad():
-                self.running_mean.lerp_(mean, self.momentum)
-                self.running_var.lerp_(var * n / (n - 1).clamp(min=1), self.momentum)
-        else:
-            mean, var = self.running_mean, self.running_var
-        return (x - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias
-
-
-class LSTMFCN(Layer):
-    """(N, T, F) -> (N, units + filters[-1]): an LSTM's last state (or its
-    attention pooling) beside a fully convolutional block's mean over steps."""
-
-    input_rank = 2
-
-    def __init__(self, units, filters, kernels, pooling, lstm_dropout):
-        super().__init__()
-        self.units, self.filters, self.kernels = units, filters, kernels
-        self.pooling, self.lstm_dropout = pooling, lstm_dropout
-
-    def build(self, input_shape):
-        self.convs, self.norms, shape = nn.ModuleList(), nn.ModuleList(), tuple(input_shape)
-        for f, k in zip(self.filters, self.kernels):
-            conv = Conv1D(f, k, kernel_initializer="he_uniform")
-            conv.build(shape)
-            shape = conv.output_shape(shape)
-            self.convs.append(conv)
-            self.norms.append(MaskedBatchNorm(f))
-        self.lstm = LSTM(self.units, return_sequences=self.pooling != "last")
-        self.lstm.build(tuple(input_shape))
-        if self.pooling == "attention":
-            self.attention = AttentionPooling1D()
-            self.attention.build((None, self.units))
-        self.drop = nn.Dropout(self.lstm_dropout)
-        super().build(input_shape)
-
-    def output_shape(self, input_shape):
-        return (self.units + self.filters[-1],)
-
-    def compute_mask(self, x, mask):
-        return None
-
-    def forward(self, x, mask=None):
-        mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device) if mask is None else mask
-        h = self.lstm(x, mask=mask)
-        if self.pooling == "attention":
-            h = self.attention(h, mask=mask)
-        z = x
-        for conv, norm in zip(self.convs, self.norms):
-            z = torch.relu(norm(conv(z, mask=mask), mask))  # (N, T, filters)
-        real = mask[..., None]
-        z = torch.where(real, z, 0).sum(1) / real.sum(1).clamp(min=1)  # (N, filters)
-        return torch.cat([self.drop(h), z], -1)
-
-
-def build_lstmfcn(features, classes, device="auto", units=64, filters=(128, 256, 128),
-                  kernels=(8, 5, 3), pooling="last", lstm_dropout=0.0, dropout=0.2):
-    model = Sequential([LSTMFCN(units, filters, kernels, pooling, lstm_dropout),
-                        *([Dropout(dropout)] if dropout else []),
-                        Dense(classes, activation="softmax")])
-    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"],
-                  device=device)
-    model.build((None, features))
-    return model
-
-
-@contextlib.contextmanager
-def lstmfcn_members(settings):
-    """Within it, train_classifier builds LSTM-FCN members (their options: FCN's keys)."""
-    with mock.patch.object(series_ensemble, "build_classifier", build_lstmfcn), \
-            mock.patch.object(series_ensemble, "MODEL_DEFAULTS", dict(settings)):
-        yield
 
 
 # ----- the refit candidate (not adopted) ---------------------------------------------
@@ -210,7 +119,7 @@ def sines_check(names, seeds):
     train, test = sine_mixtures(48, seed=0), sine_mixtures(400, seed=1)
     results = {}
     for name in names:
-        change, options, fcn = CANDIDATES[name]
+        change, options = CANDIDATES[name]
         runs = []
         for seed in seeds:
             classifier = series_ensemble.train_classifier(train, seed=seed, device="cpu",
@@ -233,29 +142,26 @@ def subset(data, index):
                           class_labels=data.class_labels, problem_name=data.problem_name)
 
 
-def nested_cv(data, options, fcn, repeats):
+def nested_cv(data, options, repeats):
     """{repeat: {accuracy, log_loss, errors}} over the outer 5-fold splits `repeats`."""
     options = dict(options)
     do_refit = options.pop("refit", False)
-    if fcn is not None:
-        options = {**fcn, **options}
     labels = sorted(set(data.labels))
     y = np.array([labels.index(label) for label in data.labels])
     out = {}
-    with lstmfcn_members(fcn) if fcn is not None else contextlib.nullcontext():
-        for r in repeats:
-            folds = series_ensemble.stratified_folds(y, 5, [r, 7919])
-            p = np.zeros((len(y), len(labels)))
-            for f in range(5):
-                held, rest = np.flatnonzero(folds == f), np.flatnonzero(folds != f)
-                classifier = series_ensemble.train_classifier(subset(data, rest), seed=r,
-                                                              device="cpu", **options)
-                if do_refit:
-                    classifier = refit(classifier, subset(data, rest), options)
-                p[held] = classifier.predict_proba(subset(data, held))
-            out[str(r)] = {"accuracy": float((p.argmax(1) == y).mean()),
-                           "log_loss": log_loss(y, p), "errors": int((p.argmax(1) != y).sum())}
-            print(f"  repeat {r}: {out[str(r)]}", flush=True)
+    for r in repeats:
+        folds = series_ensemble.stratified_folds(y, 5, [r, 7919])
+        p = np.zeros((len(y), len(labels)))
+        for f in range(5):
+            held, rest = np.flatnonzero(folds == f), np.flatnonzero(folds != f)
+            classifier = series_ensemble.train_classifier(subset(data, rest), seed=r,
+                                                          device="cpu", **options)
+            if do_refit:
+                classifier = refit(classifier, subset(data, rest), options)
+            p[held] = classifier.predict_proba(subset(data, held))
+        out[str(r)] = {"accuracy": float((p.argmax(1) == y).mean()),
+                       "log_loss": log_loss(y, p), "errors": int((p.argmax(1) != y).sum())}
+        print(f"  repeat {r}: {out[str(r)]}", flush=True)
     return out
 
 
@@ -272,7 +178,7 @@ def main(argv=None):
     parser.add_argument("--out", default=OUT)
     args = parser.parse_args(argv)
     if args.list or not args.candidates:
-        for name, (change, _, _) in CANDIDATES.items():
+        for name, (change, _) in CANDIDATES.items():
             print(f"{name}: {change}")
         return
     unknown = [c for c in args.candidates if c not in CANDIDATES]
@@ -301,14 +207,14 @@ def main(argv=None):
         return
     data = read_series_file(TRAIN)
     for name in args.candidates:
-        change, options, fcn = CANDIDATES[name]
+        change, options = CANDIDATES[name]
         print(f"{name}: {change}", flush=True)
         start = load_record()
         with OtherLoad() as other:
             started = time.perf_counter()
-            repeats = nested_cv(data, options, fcn, range(args.first, args.first + args.repeats))
+            repeats = nested_cv(data, options, range(args.first, args.first + args.repeats))
             seconds = time.perf_counter() - started
-        record(args.out, name, change, options, fcn, repeats, {
+        record(args.out, name, change, options, repeats, {
             "command": " ".join([os.path.relpath(sys.executable, ROOT),
                                  os.path.relpath(__file__, ROOT), name,
                                  f"--repeats {args.repeats} --first {args.first}"]),
@@ -316,7 +222,7 @@ def main(argv=None):
             "load": load_summary(start, load_record(), other.share)})
 
 
-def record(out, name, change, options, fcn, repeats, run):
+def record(out, name, change, options, repeats, run):
     """Merge one candidate's repeats into the selection JSON and re-sum it."""
     report = {"benchmark": "series_classification-selection"}
     if os.path.exists(out):
@@ -332,7 +238,7 @@ def record(out, name, change, options, fcn, repeats, run):
     report["machine"] = machine()
     candidates = report.setdefault("candidates", {})
     entry = candidates.setdefault(name, {"repeats": {}, "runs": []})
-    entry.update({"change": change, "options": options, "lstm_fcn": fcn})
+    entry.update({"change": change, "options": options})
     entry["repeats"].update(repeats)
     entry["runs"].append(run)
     values = list(entry["repeats"].values())

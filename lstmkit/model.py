@@ -774,6 +774,10 @@ def _layer_from_config(entry, where):
     config = dict(entry["config"])
     if isinstance(config.get("layer"), dict):  # a wrapper (Bidirectional) holds a layer
         config["layer"] = _layer_from_config(config["layer"], f"{where}, inner layer")
+    if isinstance(config.get("branches"), list):  # a Parallel holds lists of layers
+        config["branches"] = [[_layer_from_config(e, f"{where}, branch {b} layer {i}")
+                               for i, e in enumerate(branch)] if isinstance(branch, list)
+                              else branch for b, branch in enumerate(config["branches"])]
     try:
         return cls(**config)
     except (InputError, InputTypeError) as e:

@@ -21,11 +21,12 @@ import math
 from .errors import ModelFileError
 from .initializers import INITIALIZERS, VECTOR_INITIALIZERS
 from .layers import LAYERS
-from .layers.core import ACTIVATIONS
+from .layers.core import ACTIVATIONS, Parallel
 from .layers.recurrent import Bidirectional, Recurrent
 
 MAX_INPUT_RANK = 8  # per-sample axes of the model's input (model.py has the same bound)
-MAX_WRAPPERS = 3  # e.g. TimeDistributed(Bidirectional(LSTM)) puts the LSTM inside 2
+MAX_WRAPPERS = 3  # e.g. TimeDistributed(Bidirectional(LSTM)) puts the LSTM inside 2 (a
+#                  Parallel counts as one around its branches' layers)
 
 
 class SchemaError(Exception):
@@ -300,6 +301,8 @@ LAYER_ARGUMENTS = {
         "center": Bool(),
         "scale": Bool(),
     },
+    "Parallel": {"branches": Required(ListOf(ListOf(Layer(LAYERS), 1, Parallel.MAX_LAYERS), 2,
+                                             Parallel.MAX_BRANCHES))},
 }
 ARGUMENTS = {name: Record(fields, taken_by=name) for name, fields in LAYER_ARGUMENTS.items()}
 

@@ -14,8 +14,9 @@ from lstmkit import Sequential, cli, files
 from lstmkit.data.text import TextEncoder
 from lstmkit.errors import InputError, InputTypeError, ModelFileError
 from lstmkit.initializers import INITIALIZERS, initialize
-from lstmkit.layers import (GRU, LAYERS, LSTM, Bidirectional, Dense, Dropout, Embedding,
-                            LockedDropout, Masking, TimeDistributed)
+from lstmkit.layers import (GRU, LAYERS, LSTM, BatchNormalization, Bidirectional, Conv1D, Dense,
+                            Dropout, Embedding, GlobalAveragePooling1D, LockedDropout, Masking,
+                            Parallel, TimeDistributed)
 from lstmkit.schema import (ARGUMENTS, BIAS_INITIALIZER, LAYER_ARGUMENTS, MAX_WRAPPERS, Bool,
                             Choice, Int, Number, SchemaError)
 
@@ -120,14 +121,17 @@ def saved_variants():
     """(label, layers, input shape) of models that use every layer class, and
     each one with every value of each of its name and bool arguments."""
     for name, cls in LAYERS.items():
-        if "layer" in ARGUMENTS[name].required:
-            continue  # a wrapper: below
+        if {"layer", "branches"} & ARGUMENTS[name].required:
+            continue  # a wrapper or a Parallel: below
         around, shape = AROUND.get(name, (lambda layer: [layer], (None, 3)))
         small = {k: SMALL[k] for k in ARGUMENTS[name].required}
         yield f"{name} with defaults", around(cls(**small)), shape
         for argument, spec in ARGUMENTS[name].fields.items():
             for value in option_values(spec):
                 yield f"{name}.{argument}={value}", around(cls(**{**small, argument: value})), shape
+    yield "Parallel(LSTM | Conv1D, BatchNormalization, pooling)", [
+        Parallel([[LSTM(2), Dropout(0.1)],
+                  [Conv1D(3, 2), BatchNormalization(), GlobalAveragePooling1D()]])], (None, 3)
     yield "TimeDistributed(Bidirectional(GRU))", [
         TimeDistributed(Bidirectional(GRU(2, return_sequences=True)))], (None, 4, 3)
     for inner in (LSTM, GRU):

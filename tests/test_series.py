@@ -224,10 +224,17 @@ def test_attention_weights_are_zero_at_padding_and_sum_to_one():
     torch.testing.assert_close(a.sum(1), torch.ones(5))
 
 
-def test_the_classifier_model_scores_a_sample_in_a_batch_as_alone():
+@pytest.mark.parametrize("options", [
+    dict(bidirectional=True, pooling="max"),
+    dict(batch_norm=True, pooling="attention"),
+    dict(layout="parallel", batch_norm=True),
+])
+def test_the_classifier_model_scores_a_sample_in_a_batch_as_alone(options):
     torch.manual_seed(0)
-    model = build_classifier(2, 3, units=4, bidirectional=True, pooling="max", conv_filters=3,
-                             device="cpu")
+    model = build_classifier(2, 3, units=4, conv_filters=3, device="cpu", **options)
+    if options.get("batch_norm"):  # moving statistics other than the initial ones
+        model.fit(SequenceBatches(ragged(12, seed=4), torch.arange(12) % 3, 4), epochs=2,
+                  verbose=0)
     sequences = ragged(9)
     p = predict_proba_model(model, sequences, batch_size=4)
     alone = np.concatenate([predict_proba_model(model, [s]) for s in sequences])

@@ -10,14 +10,15 @@ Keras users expect.
 from ..rnn import gru_cell, lstm_cell
 from .core import (AttentionPooling1D, BatchNormalization, ConcatPooling1D, Conv1D, Dense,
                    Dropout, Embedding, GlobalAveragePooling1D, GlobalMaxPooling1D, Layer,
-                   LockedDropout, Masking, TimeDistributed)
+                   LockedDropout, Masking, Parallel, TimeDistributed)
 from .recurrent import GRU, LSTM, Bidirectional
 from .spelling import Input
 from .weightless import Activation, Flatten, MaxPooling1D, RepeatVector, SpatialDropout1D
 
 __all__ = ["Layer", "Embedding", "LSTM", "GRU", "Bidirectional", "Dropout", "LockedDropout",
            "Dense", "Masking", "TimeDistributed", "GlobalAveragePooling1D", "GlobalMaxPooling1D",
-           "AttentionPooling1D", "ConcatPooling1D", "Conv1D", "BatchNormalization", "Activation",
+           "AttentionPooling1D", "ConcatPooling1D", "Conv1D", "BatchNormalization", "Parallel",
+           "Activation",
            "Flatten", "MaxPooling1D", "RepeatVector", "SpatialDropout1D", "Input", "lstm_cell", "gru_cell", "LAYERS"]
 
 # the layer types a saved model may name
@@ -25,6 +26,6 @@ LAYERS = {cls.__name__: cls for cls in (Embedding, LSTM, GRU, Bidirectional, Dro
                                         LockedDropout, Dense, Masking, TimeDistributed,
                                         GlobalAveragePooling1D, GlobalMaxPooling1D,
                                         AttentionPooling1D, ConcatPooling1D, Conv1D,
-                                        BatchNormalization,
+                                        BatchNormalization, Parallel,
                                         Activation, Flatten, MaxPooling1D, RepeatVector,
                                         SpatialDropout1D)}

@@ -760,3 +760,123 @@ class BatchNormalization(Layer):
     def get_config(self):
         return {"axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
                 "center": self.center, "scale": self.scale}
+
+
+# ----- branches side by side -------------------------------------------------------
+
+
+class Parallel(Layer):
+    """Several stacks of layers run side by side on the same input, their
+    outputs concatenated on the last axis: (..., F) -> (..., F_1 + F_2 +
+    ...). A Sequential is one stack; this is how a model of branches, such
+    as LSTM-FCN (Karim et al. 2017: an LSTM beside a fully convolutional
+    block with global average pooling), is written as one:
+
+        Parallel([[LSTM(64), Dropout(0.2)],
+                  [Conv1D(128, 8), BatchNormalization(), Activation("relu"),
+                   GlobalAveragePooling1D()]])
+
+    Args:
+        branches: a list of two or more branches, each a list of layers
+            (not built yet) run in order, as a Sequential runs its own; the
+            mask that comes in is given to each. Their outputs must agree
+            in all but the last axis (all pooled, (N, F_i), or all per step,
+            (N, T, F_i)).
+
+    With per-step outputs the incoming mask passes on; pooled ones end it.
+    A branch cannot make a mask of its own (Masking, Embedding(mask_zero=
+    True): put them before the Parallel), carry a state (stateful,
+    return_state), give a pair (Bidirectional(merge_mode=None)) or tie a
+    Dense to an Embedding.
+    """
+
+    MAX_BRANCHES, MAX_LAYERS = 16, 64  # per Parallel, per branch (a file's bounds too)
+
+    def __init__(self, branches, **keras):
+        super().__init__(**keras)
+        if not isinstance(branches, (list, tuple)) or not 2 <= len(branches) <= self.MAX_BRANCHES:
+            raise InputError(f"Parallel branches must be a list of 2 to {self.MAX_BRANCHES} "
+                             f"branches (lists of layers), got {type(branches).__name__}"
+                             + (f" of {len(branches)}" if isinstance(branches, (list, tuple))
+                                else ""))
+        stacks = []
+        for i, branch in enumerate(branches):
+            if not isinstance(branch, (list, tuple)) or not 1 <= len(branch) <= self.MAX_LAYERS \
+                    or not all(isinstance(layer, Layer) for layer in branch):
+                raise InputError(f"Parallel branch {i} must be a list of 1 to {self.MAX_LAYERS} "
+                                 f"lstmkit layers, got {branch!r}")
+            for layer in branch:
+                why = self.refused(layer)
+                if why:
+                    raise InputError(f"Parallel branch {i}: {type(layer).__name__} {why}")
+            stacks.append(nn.ModuleList(branch))
+        self.branches = nn.ModuleList(stacks)
+
+    @staticmethod
+    def refused(layer):
+        """Why `layer` cannot run inside a branch, or None."""
+        if layer.built:
+            return "is built already: a branch takes layers not built yet"
+        if isinstance(layer, Masking) or getattr(layer, "mask_zero", False):
+            return "makes a mask: put it before the Parallel, which passes the mask to each branch"
+        if getattr(layer, "return_state", False) or (layer.recurrent and layer.stateful):
+            return "carries a state (return_state or stateful), which a branch cannot give on"
+        if getattr(layer, "merge_mode", "concat") is None:
+            return "with merge_mode=None gives a pair: use 'concat', 'sum', 'mul' or 'ave'"
+        if getattr(layer, "tie_weights", False):
+            return "with tie_weights=True: a branch has no Embedding to tie to"
+        return None
+
+    @property
+    def input_rank(self):
+        """The first layers' input rank, where they say and agree."""
+        ranks = {getattr(branch[0], "input_rank", None) for branch in self.branches}
+        return ranks.pop() if len(ranks) == 1 else None
+
+    def branch_shapes(self, input_shape):
+        """Each branch's per-sample output shape for `input_shape`."""
+        shapes = []
+        for branch in self.branches:
+            shape = tuple(input_shape)
+            for layer in branch:
+                shape = tuple(layer.output_shape(shape))
+            shapes.append(shape)
+        return shapes
+
+    def build(self, input_shape):
+        for branch in self.branches:
+            shape = tuple(input_shape)
+            for layer in branch:
+                layer.build(shape)
+                shape = tuple(layer.output_shape(shape))
+        shapes = self.branch_shapes(input_shape)
+        if len({s[:-1] for s in shapes}) != 1 or any(not s or s[-1] is None for s in shapes):
+            raise InputError(f"Parallel's branches give outputs of per-sample shapes "
+                             f"{', '.join(map(str, shapes))}: they must agree in all but the "
+                             "last axis to be concatenated")
+        super().build(input_shape)
+
+    def output_shape(self, input_shape):
+        shapes = self.branch_shapes(input_shape)
+        return shapes[0][:-1] + (sum(s[-1] for s in shapes),)
+
+    def compute_mask(self, x, mask):
+        steps = len(self.branch_shapes(self.input_shape)[0]) == 2
+        return mask if steps else None
+
+    def check_input(self, x, argument="x"):
+        for branch in self.branches:
+            branch[0].check_input(x, argument)
+
+    def forward(self, x, mask=None):
+        outputs = []
+        for branch in self.branches:
+            h, m = x, mask
+            for layer in branch:
+                h, m = layer(h, mask=m), layer.compute_mask(h, m)
+            outputs.append(h)
+        return torch.cat(outputs, dim=-1)  # (..., F_1 + F_2 + ...)
+
+    def get_config(self):
+        return {"branches": [[{"class": type(layer).__name__, "config": layer.get_config()}
+                              for layer in branch] for branch in self.branches]}

@@ -30,9 +30,9 @@ from ..errors import InputError
 from ..files import csv_field, write_output
 from ..reports import classification_report, format_report
 from .base import Task, add_command, add_training_options
-from .series_ensemble import (JITTER, MODEL_DEFAULTS, POOLINGS, SCALE, TASK_NAME, SeriesClassifier,
-                              build_classifier, cross_validate, predict_proba_model,
-                              train_classifier)
+from .series_ensemble import (JITTER, LAYOUTS, MODEL_DEFAULTS, POOLINGS, SCALE, TASK_NAME,
+                              SeriesClassifier, build_classifier, cross_validate,
+                              predict_proba_model, train_classifier)
 
 
 # ----- the task and its commands
@@ -101,6 +101,13 @@ class SeriesClassification(Task):
         train.add_argument("--conv-filters", type=int, default=d["conv_filters"],
                            help=f"filters of the Conv1D front, 0 for none (default "
                                 f"{d['conv_filters']})")
+        train.add_argument("--layout", choices=LAYOUTS, default=d["layout"],
+                           help=f"the convolutions before the LSTM (serial) or beside it, "
+                                f"LSTM-FCN's (parallel) (default {d['layout']})")
+        train.add_argument("--batch-norm", action=argparse.BooleanOptionalAction,
+                           default=d["batch_norm"],
+                           help=f"batch normalisation after each convolution (default "
+                                f"{d['batch_norm']})")
         train.add_argument("--dropout", type=float, default=d["dropout"],
                            help=f"dropout before the output (default {d['dropout']})")
         train.add_argument("--jitter", type=float, default=d["jitter"],
@@ -173,7 +180,7 @@ def run_train_command(args):
         missing=args.missing, jitter=args.jitter, scale=args.scale, device=args.device,
         units=args.units,
         bidirectional=args.bidirectional, pooling=args.pooling, conv_filters=args.conv_filters,
-        dropout=args.dropout)
+        dropout=args.dropout, batch_norm=args.batch_norm, layout=args.layout)
     validation = None
     if args.folds is not None:
         validation = cross_validate(train, folds=args.folds, seed=args.seed, print_fn=say,

@@ -3,7 +3,8 @@ members, and the training of the members on folds of the training data.
 
 - `build_classifier`: a Conv1D front -> LSTM or Bidirectional(LSTM) ->
   pooling over the real steps (last state, mean, max or attention) ->
-  Dropout -> Dense(softmax).
+  Dropout -> Dense(softmax); or LSTM-FCN's layout, the convolutions beside
+  the LSTM (layout='parallel').
 - `train_classifier`: an ensemble of members, each trained with its own
   seed on all folds but one of a stratified split of the training data,
   stopped early on the fold it holds out (restoring its best epoch); the
@@ -56,40 +57,73 @@ JITTER, SCALE = 0.05, 0.1
 # Chosen on training data only (ItalyPowerDemand's training file, outer 5-fold x 2 on it,
 # and the sine mixtures of tests/test_series.py); the figures are in the README.
 MODEL_DEFAULTS = {"units": 64, "bidirectional": False, "pooling": "last", "conv_filters": 64,
-                  "dropout": 0.2}
+                  "dropout": 0.2, "batch_norm": False, "layout": "serial"}
+LAYOUTS = ("serial", "parallel")
+# The moving averages of the convolutions' batch normalisation: Keras' 0.99 needs some
+# hundreds of steps to forget its start, and a member on a small training file takes a few
+# steps an epoch (ItalyPowerDemand: 3) and is stopped early on a fold scored with them
+NORM_MOMENTUM = 0.9
 
 
 def build_classifier(features, classes, units=64, bidirectional=False, pooling="last",
-                     conv_filters=64, dropout=0.2, device="auto"):
+                     conv_filters=64, dropout=0.2, batch_norm=False, layout="serial",
+                     device="auto"):
     """The sequence classifier, compiled (sparse cross-entropy, Adam, accuracy)
     and built for `features` per step and any length.
 
     Args:
         units: the LSTM's units (per direction).
         bidirectional: run the LSTM both ways (concatenated).
-        pooling: how the per-step outputs become one vector: 'last' (the
-            state at each sample's last real step; with bidirectional, the
-            backward direction's at its first), 'mean', 'max' or
+        pooling: how the LSTM's per-step outputs become one vector: 'last'
+            (the state at each sample's last real step; with bidirectional,
+            the backward direction's at its first), 'mean', 'max' or
             'attention' (AttentionPooling1D) over the real steps.
-        conv_filters: a front of three Conv1D layers of this many filters
-            (kernels 7, 5, 3, ReLU), the convolutional blocks of FCN and
-            LSTM-FCN (Wang et al. 2017; Karim et al. 2017), here run before
-            the LSTM rather than beside it; 0 for none. Default 64.
-        dropout: before the output layer.
+        conv_filters: the convolutional block of FCN and LSTM-FCN (Wang et
+            al. 2017; Karim et al. 2017), three Conv1D layers with ReLU;
+            0 for none. Default 64.
+        layout: 'serial' (default): the block (conv_filters filters each,
+            kernels 7, 5, 3) runs before the LSTM, which reads its output.
+            'parallel': LSTM-FCN's, the block (conv_filters, 2 *
+            conv_filters, conv_filters filters, kernels 8, 5, 3, He's
+            uniform initialisation as theirs) and its global average
+            pooling beside the LSTM, both reading the input (lstmkit.layers.
+            Parallel), their vectors concatenated; the LSTM reads the steps
+            as they are (their "dimension shuffle" needs one length).
+        batch_norm: BatchNormalization between each convolution and its
+            ReLU (FCN's), over the real steps. Default False.
+        dropout: on the LSTM's vector before the output layer (with the
+            parallel layout, on the LSTM's branch, as LSTM-FCN's).
     """
-    from ..layers.core import Conv1D
+    from ..layers import Activation, BatchNormalization, Conv1D, Parallel
 
     check_choice(pooling, POOLINGS, "pooling")
-    layers = []
-    if conv_filters:
-        layers += [Conv1D(conv_filters, k, activation="relu") for k in (7, 5, 3)]
+    check_choice(layout, LAYOUTS, "layout")
+    if not isinstance(batch_norm, bool):
+        raise InputError(f"batch_norm must be True or False, got {batch_norm!r}")
+
+    def block(filters, kernels, **conv):
+        layers = []
+        for f, k in zip(filters, kernels):
+            if batch_norm:  # the ReLU after the normalisation, as FCN's
+                layers += [Conv1D(f, k, **conv), BatchNormalization(momentum=NORM_MOMENTUM),
+                           Activation("relu")]
+            else:
+                layers.append(Conv1D(f, k, activation="relu", **conv))
+        return layers
+
     lstm = LSTM(units, return_sequences=pooling != "last")
-    layers.append(Bidirectional(lstm) if bidirectional else lstm)
+    recurrent = [Bidirectional(lstm) if bidirectional else lstm]
     if pooling != "last":
-        layers.append({"mean": GlobalAveragePooling1D, "max": GlobalMaxPooling1D,
-                       "attention": AttentionPooling1D}[pooling]())
+        recurrent.append({"mean": GlobalAveragePooling1D, "max": GlobalMaxPooling1D,
+                          "attention": AttentionPooling1D}[pooling]())
     if dropout:
-        layers.append(Dropout(dropout))
+        recurrent.append(Dropout(dropout))
+    if layout == "parallel" and conv_filters:
+        convolutional = block((conv_filters, 2 * conv_filters, conv_filters), (8, 5, 3),
+                              kernel_initializer="he_uniform")
+        layers = [Parallel([recurrent, convolutional + [GlobalAveragePooling1D()]])]
+    else:
+        layers = (block([conv_filters] * 3, (7, 5, 3)) if conv_filters else []) + recurrent
     layers.append(Dense(classes, activation="softmax"))
     model = Sequential(layers)
     model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"],
@@ -257,7 +291,7 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
             per-feature factor around 1. Defaults 0.05 and 0.1; 0 and 0
             train on the data as it is.
         **model_options: build_classifier's (units, bidirectional, pooling,
-            conv_filters, dropout).
+            conv_filters, dropout, batch_norm, layout).
 
     Returns a SeriesClassifier; its `info` holds the settings, each member's
     seed and best epoch, and the out-of-fold accuracy (each training sample
