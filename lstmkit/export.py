@@ -32,7 +32,8 @@ linear_before_reset=1) with `sequence_lens`, stacked and bidirectional
 included; a projected LSTM (proj_size), which ONNX's LSTM cannot express,
 is a Scan over the cell's equations; Conv1D is ONNX's Conv ('same'
 padding, padded steps zeroed as lstmkit does), BatchNormalization a
-factor and an offset per feature from its moving statistics, the global mean, max,
+factor and an offset per feature from its moving statistics, Parallel its
+branches one after the other, concatenated; the global mean, max,
 concatenated and attention poolings reduce over the real steps; a Dense
 tied to the Embedding (tie_weights) reads the table; Activation, Flatten,
 RepeatVector and MaxPooling1D are their ONNX ops (the last three read the
@@ -56,7 +57,7 @@ from .files import atomic_write, staged_folder
 from .layers import (GRU, LSTM, Activation, AttentionPooling1D, BatchNormalization,
                      Bidirectional, ConcatPooling1D, Conv1D, Dense, Dropout, Embedding, Flatten,
                      GlobalAveragePooling1D, GlobalMaxPooling1D, LockedDropout, Masking,
-                     MaxPooling1D, RepeatVector, TimeDistributed)
+                     MaxPooling1D, Parallel, RepeatVector, TimeDistributed)
 from .rnn import layer_weights
 from .streaming import run, state_layout
 
@@ -206,6 +207,8 @@ def export_layer(g, index, layer, x, mask, states):
         return conv1d(g, index, layer, x, mask), mask, {}
     if isinstance(layer, BatchNormalization):
         return batch_norm(g, index, layer, x, mask), mask, {}
+    if isinstance(layer, Parallel):
+        return parallel(g, index, layer, x, mask), layer.compute_mask(x, mask), {}
     if isinstance(layer, Activation):
         return activate(g, layer.activation, x), mask, {}
     if isinstance(layer, (Flatten, RepeatVector, MaxPooling1D)):
@@ -232,7 +235,7 @@ def export_layer(g, index, layer, x, mask, states):
     raise NotExportable(f"{where}: this lstmkit has no ONNX form for it yet; the layers that "
                         "export are Embedding, Dense, Activation, the dropouts, Masking, "
                         "TimeDistributed(Dense or Embedding), Conv1D, BatchNormalization, "
-                        "MaxPooling1D, Flatten, "
+                        "Parallel, MaxPooling1D, Flatten, "
                         "RepeatVector, the global, concatenated and attention poolings, LSTM, "
                         "GRU and Bidirectional")
 
@@ -303,6 +306,40 @@ def batch_norm(g, index, layer, x, mask):
              g.weight(offset, f"norm{index}_offset"))
     steps = len(layer.input_shape) == 2  # (T, F) per sample, not (F,)
     return g.op("Mul", y, as_float(g, mask)) if steps and mask is not None else y
+
+
+def parallel(g, index, layer, x, mask):
+    """Each branch's layers on x and its mask, one after the other, from the
+    same order of the steps; their outputs concatenated. Their recurrent
+    layers start from zeros (a branch carries no state)."""
+    order, length_mask = g.order, g.length_mask
+    per_step = len(layer.output_shape(layer.input_shape)) == 2
+    batch = g.op("Slice", g.op("Shape", x), g.ints([0]), g.ints([1]), g.ints([0]))  # [N]
+    outputs = []
+    for b, branch in enumerate(layer.branches):
+        g.order, g.length_mask = order, length_mask
+        h, m = x, mask
+        for j, inner in enumerate(branch):
+            h, m, _ = export_layer(g, f"{index}.{b}.{j}", inner, h, m, zero_states(g, inner, batch))
+        if per_step and g.order != order:
+            raise NotExportable(f"layer {index} (Parallel): branch {b} moves the steps "
+                                "(Flatten, MaxPooling1D, RepeatVector), which the export of "
+                                "per-step branches cannot follow")
+        outputs.append(h)
+    g.order, g.length_mask = (order if per_step else None), length_mask
+    return g.op("Concat", *outputs, axis=-1)  # (..., F_1 + F_2 + ...)
+
+
+def zero_states(g, layer, batch):
+    """{name: zeros (layers x directions, N, size)} for a recurrent layer, {} otherwise."""
+    if not layer.recurrent:
+        return {}
+    inner = layer.layer if isinstance(layer, Bidirectional) else layer
+    stacked = inner.num_layers * inner.directions
+    zero = g.onnx.helper.make_tensor("zero", g.onnx.TensorProto.FLOAT, [1], [0.0])
+    return {name: g.op("ConstantOfShape", g.op("Concat", g.ints([stacked]), batch,
+                                               g.ints([size]), axis=0), value=zero)
+            for name, size in zip("hc", inner.state_sizes())}
 
 
 def pooling(g, index, layer, x, mask):

@@ -23,8 +23,8 @@ from lstmkit.errors import InputError, InternalError, MissingDependencyError
 from lstmkit.layers import (GRU, LSTM, Activation, AttentionPooling1D, BatchNormalization,
                             Bidirectional, ConcatPooling1D, Conv1D, Dense, Dropout, Embedding,
                             Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D, LockedDropout,
-                            Masking, MaxPooling1D, RepeatVector, SpatialDropout1D,
-                            TimeDistributed)
+                            Masking, MaxPooling1D, Parallel, RepeatVector,
+                            SpatialDropout1D, TimeDistributed)
 from lstmkit.streaming import per_step_output
 from lstmkit.tasks import TASKS
 
@@ -48,7 +48,7 @@ def with_statistics(model, seed=0):
     layers other than their initial ones."""
     rng = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for layer in model.layers:
+        for layer in model.modules():
             if isinstance(layer, BatchNormalization):
                 layer.running_mean.copy_(torch.randn(layer.running_mean.shape, generator=rng))
                 layer.running_var.copy_(torch.rand(layer.running_var.shape, generator=rng) + 0.5)
@@ -84,6 +84,14 @@ MODELS = {
     "series: Conv1D, BatchNormalization, LSTM": lambda: with_statistics(built([
         Masking(), Conv1D(8, 5), BatchNormalization(), Activation("relu"), LSTM(6),
         BatchNormalization(center=False), Dense(3, activation="softmax")], (None, 2))),
+    "LSTM-FCN: Parallel of an LSTM and pooled convolutions": lambda: with_statistics(built([
+        Parallel([[LSTM(5, num_layers=2), Dropout(0.5)],
+                  [Conv1D(6, 4), BatchNormalization(), Activation("relu"),
+                   GlobalAveragePooling1D()]]), Dense(3, activation="softmax")], (None, 2))),
+    "Parallel per step, masked": lambda: built([
+        Masking(), Parallel([[Conv1D(3, 3)], [Bidirectional(GRU(2, return_sequences=True))],
+                             [LSTM(3, return_sequences=True, proj_size=2)]]),
+        LSTM(4, return_sequences=True), Dense(2)], (None, 2)),
     "attention pooling, convolution on ids": lambda: built([
         Embedding(6, 3, mask_zero=True), Conv1D(4, 4, activation="tanh"),
         Bidirectional(LSTM(5, return_sequences=True)), AttentionPooling1D(4),
