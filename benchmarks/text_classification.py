@@ -54,7 +54,7 @@ def main(argv=None):
     parser.add_argument("--part", action="append", choices=("imdb", "rt", "uci"),
                         help="what to run (repeatable; default imdb)")
     parser.add_argument("--models", default="default,tutorial,tfidf",
-                        help="comma-separated: default, tutorial, lstm, nb, bag, tfidf")
+                        help="comma-separated: default, tutorial, lstm, nb, nb2, bag; tfidf, nbsvm (scikit-learn)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--folds", type=int, default=10, help="cross-validation folds (rt, uci)")
     parser.add_argument("--threads", type=int, default=1,
@@ -62,10 +62,10 @@ def main(argv=None):
                              "threads wait on each other at every step of the recurrence)")
     parser.add_argument("--quick", action="store_true", help="a smoke run on a small subset")
     parser.add_argument("--out", help="the report file (default benchmarks/results/...)")
-    parser.add_argument("--tfidf-worker", metavar="JSON", help=argparse.SUPPRESS)
+    parser.add_argument("--sklearn-worker", metavar="JSON", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.tfidf_worker:
-        return tfidf_worker(args.tfidf_worker)
+    if args.sklearn_worker:
+        return sklearn_worker(args.sklearn_worker)
     import torch
 
     torch.set_num_threads(args.threads)
@@ -98,8 +98,8 @@ def run_imdb(models, args):
           f"({time.perf_counter() - started:.0f} s to read)", flush=True)
     results = {}
     for name in models:
-        if name == "tfidf":
-            results[name] = run_tfidf({"imdb": (train, test)}, args)["imdb"]
+        if name in SKLEARN_MODELS:
+            results[name] = run_sklearn({"imdb": (train, test)}, args, name)["imdb"]
         else:
             results[name] = run_lstmkit(name, train, test, args)
         print(f"IMDB {name}: test accuracy {results[name]['test']['accuracy']:.4f}", flush=True)
@@ -189,13 +189,13 @@ def run_cv(part, models, args):
             fold == f))) for f in range(k)]
     for model in models:
         results[model] = {}
-        if model == "tfidf":
-            per_fold = run_tfidf({f"{name}/{f}": pair for name, pairs in splits.items()
-                                  for f, pair in enumerate(pairs)}, args)
+        if model in SKLEARN_MODELS:
+            per_fold = run_sklearn({f"{name}/{f}": pair for name, pairs in splits.items()
+                                  for f, pair in enumerate(pairs)}, args, model)
         for name, pairs in splits.items():
             accuracies, seconds = [], []
             for f, (train, test) in enumerate(pairs):
-                if model == "tfidf":
+                if model in SKLEARN_MODELS:
                     figures = per_fold[f"{name}/{f}"]
                 else:
                     figures = run_lstmkit(model, train, test, args, verbose=0)
@@ -212,64 +212,109 @@ def run_cv(part, models, args):
     return results
 
 
-# ----- the linear baseline ---------------------------------------------------------------------
+# ----- the linear baselines --------------------------------------------------------------------
 
-def run_tfidf(splits, args):
-    """TF-IDF + logistic regression on {name: (train, test)} in the
-    scikit-learn virtualenv; the texts go over in a temporary JSON file."""
+SKLEARN_MODELS = ("tfidf", "nbsvm")
+
+
+def run_sklearn(splits, args, kind="tfidf"):
+    """A scikit-learn baseline (`kind`: 'tfidf' or 'nbsvm') on {name: (train,
+    test)} in the scikit-learn virtualenv; the texts go over in a temporary
+    JSON file."""
     if not os.path.exists(TEXT_PYTHON):
         raise SystemExit(f"{TEXT_PYTHON} not found: create .venv-text with scikit-learn "
                          "(see this script's docstring)")
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "texts.json")
         with open(path, "w") as f:
-            json.dump({name: {"train": [train.texts, train.labels],
-                              "test": [test.texts, test.labels]}
-                       for name, (train, test) in splits.items()}, f)
-        subprocess.run([TEXT_PYTHON, os.path.abspath(__file__), "--tfidf-worker", path],
+            json.dump({"kind": kind, "splits": {
+                name: {"train": [train.texts, train.labels], "test": [test.texts, test.labels]}
+                for name, (train, test) in splits.items()}}, f)
+        subprocess.run([TEXT_PYTHON, os.path.abspath(__file__), "--sklearn-worker", path],
                        check=True)
         with open(path + ".out") as f:
             return json.load(f)
 
 
-def tfidf_worker(path):
-    """In the scikit-learn virtualenv: fit and score each split."""
+def sklearn_worker(path):
+    """In the scikit-learn virtualenv: fit and score each split with the
+    baseline the file names.
+
+    - 'tfidf': TF-IDF of word 1-2-grams (sublinear tf, min_df 2) + logistic
+      regression, C by 5-fold cross-validation on the training part.
+    - 'nbsvm': NBSVM-bi as Wang & Manning 2012 give it: binary word 1-2-grams
+      (punctuation as tokens), each scaled by its naive Bayes log-count
+      ratio (alpha 1), a linear SVM (squared hinge, C 1) whose weights are
+      interpolated toward their mean magnitude (beta 0.25): the paper's
+      settings, not tuned here.
+    """
     import re
 
     import numpy as np
     import sklearn
+
+    with open(path) as f:
+        job = json.load(f)
+    tag = re.compile(r"<[^<>]{0,200}>")
+    fit = {"tfidf": _fit_tfidf, "nbsvm": _fit_nbsvm}[job["kind"]]
+    results = {}
+    for name, split in job["splits"].items():
+        (train_texts, train_labels), (test_texts, test_labels) = split["train"], split["test"]
+        started = time.perf_counter()
+        predict, details = fit(train_texts, np.array(train_labels),
+                               lambda t: tag.sub(" ", t).lower())
+        fit_seconds = time.perf_counter() - started
+        accuracy = float(np.mean(predict(test_texts) == np.array(test_labels)))
+        results[name] = {"test": {"accuracy": accuracy, "samples": len(test_texts)}, **details,
+                         "fit_seconds": fit_seconds, "sklearn": sklearn.__version__}
+        print(f"{job['kind']} {name}: test {accuracy:.4f} ({fit_seconds:.0f} s)", flush=True)
+    with open(path + ".out", "w") as f:
+        json.dump(results, f)
+    return 0
+
+
+def _fit_tfidf(texts, labels, preprocessor):
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
-    with open(path) as f:
-        splits = json.load(f)
-    tag = re.compile(r"<[^<>]{0,200}>")
-    results = {}
-    for name, split in splits.items():
-        (train_texts, train_labels), (test_texts, test_labels) = split["train"], split["test"]
-        started = time.perf_counter()
-        vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True,
-                                     preprocessor=lambda t: tag.sub(" ", t).lower())
-        x = vectorizer.fit_transform(train_texts)
-        search = GridSearchCV(LogisticRegression(solver="liblinear"),
-                              {"C": [0.3, 1, 3, 10, 30, 100]},
-                              cv=StratifiedKFold(5, shuffle=True, random_state=0),
-                              scoring="accuracy")
-        search.fit(x, train_labels)
-        fit_seconds = time.perf_counter() - started
-        predicted = search.predict(vectorizer.transform(test_texts))
-        accuracy = float(np.mean(predicted == np.array(test_labels)))
-        results[name] = {"test": {"accuracy": accuracy, "samples": len(test_texts)},
-                         "C": search.best_params_["C"],
-                         "cv_accuracy": float(search.best_score_),
-                         "features": int(x.shape[1]), "fit_seconds": fit_seconds,
-                         "sklearn": sklearn.__version__}
-        print(f"tfidf {name}: C {search.best_params_['C']}, test {accuracy:.4f} "
-              f"({fit_seconds:.0f} s)", flush=True)
-    with open(path + ".out", "w") as f:
-        json.dump(results, f)
-    return 0
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True,
+                                 preprocessor=preprocessor)
+    x = vectorizer.fit_transform(texts)
+    search = GridSearchCV(LogisticRegression(solver="liblinear"),
+                          {"C": [0.3, 1, 3, 10, 30, 100]},
+                          cv=StratifiedKFold(5, shuffle=True, random_state=0),
+                          scoring="accuracy")
+    search.fit(x, labels)
+    return (lambda t: search.predict(vectorizer.transform(t)),
+            {"C": search.best_params_["C"], "cv_accuracy": float(search.best_score_),
+             "features": int(x.shape[1])})
+
+
+def _fit_nbsvm(texts, labels, preprocessor, alpha=1.0, c=1.0, beta=0.25):
+    import numpy as np
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.svm import LinearSVC
+
+    classes = np.unique(labels)
+    if len(classes) != 2:
+        raise SystemExit("nbsvm: the baseline is for two classes")
+    vectorizer = CountVectorizer(ngram_range=(1, 2), binary=True, preprocessor=preprocessor,
+                                 token_pattern=r"(?u)\b\w+\b|[^\w\s]")
+    x = vectorizer.fit_transform(texts)
+    positive = labels == classes[1]
+    p = alpha + np.asarray(x[positive].sum(0))[0]
+    q = alpha + np.asarray(x[~positive].sum(0))[0]
+    ratio = np.log(p / p.sum()) - np.log(q / q.sum())
+    svm = LinearSVC(C=c, loss="squared_hinge", max_iter=10000).fit(x.multiply(ratio).tocsr(),
+                                                                    positive)
+    w = (1 - beta) * np.abs(svm.coef_[0]).mean() + beta * svm.coef_[0]
+    bias = svm.intercept_[0]
+
+    def predict(t):
+        score = vectorizer.transform(t).multiply(ratio).tocsr() @ w + bias
+        return np.where(score > 0, classes[1], classes[0])
+    return predict, {"features": int(x.shape[1]), "alpha": alpha, "C": c, "beta": beta}
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import pytest
 import lstmkit
 from lstmkit.cli import main
 from lstmkit.data.text import (OOV, START, TextEncoder, Tokenizer, split_text, truncate,
-                               with_ngrams)
+                               with_ngrams, word_pieces)
 from lstmkit.data.textfiles import TextData
 from lstmkit.errors import InputError
 from lstmkit.tasks.text import TextClassifier, train_text_classifier
@@ -80,6 +80,26 @@ def test_encoder_settings_round_trip_and_old_files_still_read():
         TextEncoder.from_json({**old, "colour": "red"})
 
 
+def test_word_pieces_are_marked_and_saved_with_the_encoder():
+    # each word's character n-grams with its ends marked, once per text, apart from the words
+    assert word_pieces(["ab", "ab"], 2, 3) == ["#<a", "#ab", "#b>", "#<ab", "#ab>"]
+    assert word_pieces(["there"], 3, 3) == ["#<th", "#the", "#her", "#ere", "#re>"]
+    encoder = TextEncoder.fit(["the film", "there"], ["p", "n"], num_words=100, level="words",
+                              char_ngrams=[3, 3])
+    index = encoder.vocabulary.index
+    assert "the" in index and "#the" in index and index["the"] != index["#the"]
+    ids = encoder.ids("the theme")
+    assert ids[:3] == [START, index["the"], OOV] and index["#the"] in ids[3:]
+    again = TextEncoder.from_json(json.loads(json.dumps(encoder.to_json())))
+    assert again.char_ngrams == [3, 3] and again.ids("the theme") == ids
+    assert encoder.encode(["the", "the theme"]).shape[1] == len(ids)  # padded to the longest
+    for bad in ([3], [0, 2], [4, 3], "3-5"):
+        with pytest.raises(InputError, match="char_ngrams must be"):
+            TextEncoder.fit(["a"], ["p"], level="words", char_ngrams=bad)
+    with pytest.raises(InputError, match="need level 'words'"):
+        TextEncoder.fit(["a"], ["p"], level="chars", char_ngrams=[2, 3])
+
+
 def test_min_count_and_num_words():
     encoder = TextEncoder.fit(["a a b c", "a b d"], ["x", "y"], num_words=100, min_count=2,
                               level="words")
@@ -132,6 +152,25 @@ def test_train_predict_save_load(tmp_path):
                                rtol=1e-5)
     member = lstmkit.load_model(tmp_path / "m" / "member-0")  # each member reads raw text
     assert isinstance(member.preprocessing, TextEncoder)
+
+
+def test_refit_trains_the_members_again_on_every_training_text():
+    texts, labels = reviews(60)
+    data = TextData(texts, labels)
+    once = train_text_classifier(data, valid_split=0.25, model="nb", seed=0, refit=False)
+    again = train_text_classifier(data, valid_split=0.25, model="nb", seed=0)
+    assert once.info["training_texts"] == 60 - once.info["validation_texts"]
+    assert again.info["training_texts"] == 60
+    assert again.info["settings"]["refit"] and not once.info["settings"]["refit"]
+    # the same split, epochs and weights were chosen; the vocabulary now holds every text's words
+    assert again.info["best_epochs"] == once.info["best_epochs"]
+    assert again.info["validation"] == once.info["validation"]
+    vocabulary = again.members[0].preprocessing.vocabulary
+    assert len(vocabulary) > len(once.members[0].preprocessing.vocabulary)
+    # a validation file the user gives is never trained on
+    given = train_text_classifier(data.subset(range(45)), valid=data.subset(range(45, 60)),
+                                  model="nb", seed=0)
+    assert not given.info["settings"]["refit"] and given.info["training_texts"] == 45
 
 
 # ----- the command line -----------------------------------------------------------------
@@ -231,6 +270,12 @@ def test_member_weights_are_chosen_on_validation_and_checked():
     assert choose_weights([good, poor], y) == [1.0, 0.0]
     assert choose_weights([good, good], y) == [0.5, 0.5]  # ties: nearest an even mix
     assert choose_weights([good], y) == [1.0]
+    assert choose_weights([poor, good, poor], y) == [0.0, 1.0, 0.0]
+    # two members that err on different texts: a mix beats either alone
+    left = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.8, 0.2]])
+    right = np.array([[0.4, 0.6], [0.2, 0.8], [0.1, 0.9], [0.8, 0.2]])
+    w = choose_weights([left, poor, right], y)
+    assert w[1] == 0.0 and 0 < w[0] < 1 and abs(sum(w) - 1) < 1e-9
     assert check_weights(None, 4) == [0.25] * 4
     with pytest.raises(InputError, match="summing to 1"):
         check_weights([0.5, 0.6], 2)

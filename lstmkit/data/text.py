@@ -15,6 +15,7 @@ and '!' and '?' kept as tokens, since they carry sentiment), and 'chars'
 """
 
 import collections
+import functools
 import html
 import json
 import math
@@ -78,6 +79,37 @@ def with_ngrams(tokens, n=2):
     for k in range(2, n + 1):
         out += [" ".join(tokens[i:i + k]) for i in range(len(tokens) - k + 1)]
     return out
+
+
+def word_pieces(tokens, low=2, high=5):
+    """The distinct character n-grams, of `low` to `high` characters, of the
+    words in `tokens`, each word read with its ends marked ('<word>'), in
+    order of first appearance, each written after a '#' (no word holds one),
+    so the piece 'the' of 'there' is not the word 'the': fastText's
+    subwords (Bojanowski et al. 2017), scikit-learn's 'char_wb'. They carry
+    what a word's stem, prefix or suffix says ('unfunny', 'funniest') to
+    models that see no letters."""
+    return list(dict.fromkeys(p for token in dict.fromkeys(tokens)
+                              for p in _pieces(token, low, high)))
+
+
+@functools.lru_cache(maxsize=2**18)
+def _pieces(token, low, high):
+    word = f"<{token}>"
+    return tuple("#" + word[i:i + k] for k in range(low, min(high, len(word)) + 1)
+                 for i in range(len(word) - k + 1))
+
+
+def check_char_ngrams(char_ngrams):
+    """None, or [low, high] with 1 <= low <= high <= 8."""
+    if char_ngrams is None:
+        return None
+    if (not isinstance(char_ngrams, (list, tuple)) or len(char_ngrams) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in char_ngrams)
+            or not 1 <= char_ngrams[0] <= char_ngrams[1] <= 8):
+        raise InputError(f"char_ngrams must be None or [low, high] with 1 <= low <= high <= 8, "
+                         f"got {char_ngrams!r}")
+    return [int(char_ngrams[0]), int(char_ngrams[1])]
 
 
 def ngram_width(maxlen, n):
@@ -208,10 +240,10 @@ class TextEncoder(Preprocessing):
     # tail, start id, one label)
     FIELDS = ("vocabulary", "maxlen", "labels")
     OPTIONAL = {"level": "keras", "lower": True, "ngrams": 1, "truncate": "tail", "start": True,
-                "multilabel": False}
+                "multilabel": False, "char_ngrams": None}
 
     def __init__(self, vocabulary, maxlen, labels, level="keras", lower=True, ngrams=1,
-                 truncate="tail", start=True, multilabel=False):
+                 truncate="tail", start=True, multilabel=False, char_ngrams=None):
         if level not in LEVELS:
             raise InputError(f"level must be one of {', '.join(map(repr, LEVELS))}, "
                              f"got {level!r}")
@@ -224,21 +256,27 @@ class TextEncoder(Preprocessing):
         self.vocabulary, self.maxlen, self.labels = vocabulary, maxlen, list(labels)
         self.level, self.lower, self.ngrams, self.truncate = level, bool(lower), ngrams, truncate
         self.start, self.multilabel = bool(start), bool(multilabel)
+        self.char_ngrams = check_char_ngrams(char_ngrams)
+        if self.char_ngrams and level != "words":
+            raise InputError("char_ngrams are the pieces of words: they need level 'words'")
 
     @classmethod
     def fit(cls, texts, labels, num_words=1024, maxlen=None, min_count=1, level="keras",
-            lower=True, ngrams=1, truncate="tail", start=True, maxlen_cap=500):
+            lower=True, ngrams=1, truncate="tail", start=True, maxlen_cap=500, char_ngrams=None):
         """Fit on training texts and their labels (str, or tuples of str for
         multi-label data). maxlen None: `choose_maxlen` of the token counts
-        (95% of the texts whole), at most maxlen_cap."""
+        (95% of the texts whole), at most maxlen_cap. char_ngrams [low,
+        high]: each text's ids also hold its words' character n-grams
+        (`word_pieces`)."""
         multilabel = any(isinstance(l, (tuple, list)) for l in labels)
         names = sorted({n for l in labels for n in (l if multilabel else (l,))})
-        encoder = cls(None, 1, names, level, lower, ngrams, truncate, start, multilabel)
+        encoder = cls(None, 1, names, level, lower, ngrams, truncate, start, multilabel,
+                      char_ngrams)
         tokens = [encoder.tokens(t) for t in texts]
         if maxlen is None:
             maxlen = choose_maxlen([t or [""] for t in tokens], cap=maxlen_cap) + int(start)
         encoder.maxlen = maxlen
-        counted = [with_ngrams(t, ngrams) for t in tokens]
+        counted = [encoder.with_pieces(t) for t in tokens]
         encoder.vocabulary = Vocabulary.build(counted, num_words, min_count)
         return encoder
 
@@ -248,11 +286,18 @@ class TextEncoder(Preprocessing):
             raise InputError(f"a text must be a string, got {type(text).__name__}")
         return split_text(text, self.level, self.lower)
 
+    def with_pieces(self, tokens):
+        """Tokens, their word n-grams (ngrams > 1), then their words'
+        character n-grams (char_ngrams)."""
+        out = with_ngrams(tokens, self.ngrams)
+        return out + word_pieces(tokens, *self.char_ngrams) if self.char_ngrams else out
+
     def ids(self, text):
         """One text as a list of ids: the start id, then its tokens' cut to
-        maxlen by the policy, then (ngrams > 1) its n-grams'."""
-        tokens = with_ngrams(truncate(self.tokens(text), self.maxlen - int(self.start),
-                                      self.truncate), self.ngrams)
+        maxlen by the policy, then (ngrams > 1) its n-grams', then (with
+        char_ngrams) its words' character n-grams'."""
+        tokens = self.with_pieces(truncate(self.tokens(text), self.maxlen - int(self.start),
+                                           self.truncate))
         ids = self.vocabulary.encode(tokens, start=self.start)
         return ids or [OOV]  # an empty text still reads as one step
 
@@ -262,8 +307,10 @@ class TextEncoder(Preprocessing):
 
     def encode(self, texts):
         """Texts -> (N, maxlen) ids, padded before the text (Keras' 'pre')."""
-        width = ngram_width(self.maxlen, self.ngrams)
-        return pad_sequences([self.ids(t) for t in texts], maxlen=width)
+        ids = [self.ids(t) for t in texts]
+        width = (max(map(len, ids), default=1) if self.char_ngrams
+                 else ngram_width(self.maxlen, self.ngrams))
+        return pad_sequences(ids, maxlen=width)
 
     def encode_labels(self, labels, where=None):
         """Class ids (N,) int64, or for multi-label data (N, C) float32 0/1.
@@ -307,7 +354,7 @@ class TextEncoder(Preprocessing):
         return {"vocabulary": self.vocabulary.to_json(), "maxlen": self.maxlen,
                 "labels": self.labels, "level": self.level, "lower": self.lower,
                 "ngrams": self.ngrams, "truncate": self.truncate, "start": self.start,
-                "multilabel": self.multilabel}
+                "multilabel": self.multilabel, "char_ngrams": self.char_ngrams}
 
     @classmethod
     def from_json(cls, data):
@@ -326,7 +373,7 @@ class TextEncoder(Preprocessing):
                 raise InputError(f"{key} must be true or false, got {data[key]!r}")
         return cls(Vocabulary.from_json(data["vocabulary"]), maxlen, labels, data["level"],
                    data["lower"], data["ngrams"], data["truncate"], data["start"],
-                   data["multilabel"])
+                   data["multilabel"], data["char_ngrams"])
 
 
 class Tokenizer:

@@ -203,20 +203,32 @@ def check_weights(weights, n):
     return [float(w) for w in weights]
 
 
-def choose_weights(each, y, multilabel=False):
-    """Weights for two members' validation probabilities: w and 1 - w, w on
-    a grid of tenths, the one of lowest log loss (ties: nearest 0.5). One
-    member, or more than two: equal weights."""
-    if len(each) != 2:
-        return [1.0 / len(each)] * len(each)
+def choose_weights(each, y, multilabel=False, steps=10):
+    """The members' weights for their validation probabilities: the point
+    of lowest log loss on a grid of the simplex in steps of 1/`steps`
+    (ties: the one nearest equal weights). One member: [1.0]."""
+    n = len(each)
+    if n == 1:
+        return [1.0]
     def loss(w):
-        p = np.clip(w * each[0] + (1 - w) * each[1], 1e-7, 1 - 1e-7)
+        p = np.clip(sum(wi * e for wi, e in zip(w, each)), 1e-7, 1 - 1e-7)
         if multilabel:
             return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
         return log_loss(y, p)
-    grid = np.round(np.linspace(0, 1, 11), 1)
-    w = min(grid, key=lambda w: (round(loss(w), 9), abs(w - 0.5)))  # rounding: no float ties
-    return [float(w), float(1 - w)]
+    grid = [np.array(c) / steps for c in compositions(steps, n)]
+    # rounding: no float ties
+    w = min(grid, key=lambda w: (round(loss(w), 9), round(float(np.abs(w - 1 / n).sum()), 9)))
+    return [float(round(wi, 6)) for wi in w]
+
+
+def compositions(total, parts):
+    """Every tuple of `parts` non-negative integers summing to `total`."""
+    if parts == 1:
+        yield (total,)
+        return
+    for first in range(total, -1, -1):
+        for rest in compositions(total - first, parts - 1):
+            yield (first,) + rest
 
 
 # ----- training ------------------------------------------------------------------------
@@ -250,7 +262,7 @@ def check_labels(data, where="the training data"):
 
 def train_text_classifier(train, valid=None, valid_split=0.1, model="default", seed=0,
                           epochs=None, batch_size=None, patience=None, device="auto", verbose=0,
-                          print_fn=None):
+                          print_fn=None, refit=True):
     """Train a TextClassifier on labelled texts (a TextData).
 
     Args:
@@ -261,6 +273,13 @@ def train_text_classifier(train, valid=None, valid_split=0.1, model="default", s
         epochs, batch_size, patience: override every recipe's (the most
             epochs, samples per step, epochs without a lower validation loss
             before stopping).
+        refit: when the validation texts are a split of `train`, train each
+            member again, from its seed, on all of `train` (vocabulary and
+            naive Bayes ratios included) for the number of epochs that
+            early stopping chose, keeping the weights chosen on the split:
+            no labelled text is left unused. The validation figures are the
+            first members', measured on texts they did not see. A given
+            `valid` is never trained on.
 
     Returns the classifier; its info holds the recipes, seeds, best epochs,
     each member's history and the validation report.
@@ -269,6 +288,7 @@ def train_text_classifier(train, valid=None, valid_split=0.1, model="default", s
         raise InputError(f"model must be one of {', '.join(map(repr, MODELS))}, got {model!r}")
     names = check_labels(train)
     started = time.perf_counter()
+    everything = train if valid is None else None
     if valid is None:
         if not 0 < valid_split < 1:
             raise InputError(f"valid_split must be between 0 and 1, got {valid_split!r}")
@@ -280,55 +300,81 @@ def train_text_classifier(train, valid=None, valid_split=0.1, model="default", s
     device = resolve_device(device)
     members, histories, best_epochs, seeds = [], [], [], []
     for i, recipe_name in enumerate(MODELS[model]):
-        recipe = RECIPES[recipe_name]
-        encoder = TextEncoder.fit(train.texts, train.labels, **recipe["encoder"])
-        encoder.labels = names if not encoder.multilabel else encoder.labels
-        y, y_valid = targets(encoder, train.labels), targets(encoder, valid.labels, valid.where)
-        size = batch_size or recipe["batch_size"]
-        member_seed = 1000 * seed + i
-        set_seed(member_seed)
-        member = recipe["build"](encoder, device=device)
-        member.preprocessing = encoder
-        # the training texts encoded once, for the batches and what the model takes from them
-        sequences = None if recipe["batches"] == "padded" else encoder.sequences(train.texts)
-        if "prepare" in recipe:  # NB's ratios
-            recipe["prepare"](member, encoder, sequences, train.labels)
-        stop = EarlyStopping("val_loss", patience=recipe["patience"] if patience is None
-                             else patience, restore_best_weights=True)
-        x = _batches(recipe_name, encoder, train.texts, y, size, shuffle=True, seed=member_seed,
-                     sequences=sequences)
-        v = _batches(recipe_name, encoder, valid.texts, y_valid, 256)
+        seeds.append(1000 * seed + i)
         if print_fn:
-            print_fn(f"member {i + 1}/{len(MODELS[model])} ({recipe_name}): vocabulary "
-                     f"{len(encoder.vocabulary)} ids, maxlen {encoder.maxlen}"
-                     f" ({encoder.truncate}), {sum(p.numel() for p in member.parameters()):,}"
-                     " parameters")
-        fit_args = dict(validation_data=v, epochs=epochs or recipe["epochs"], verbose=verbose,
-                        seed=member_seed, callbacks=[stop])
-        if isinstance(x, tuple):
-            history = member.fit(x[0], x[1], batch_size=size, **fit_args)
-        else:
-            history = member.fit(x, **fit_args)
+            print_fn(f"member {i + 1}/{len(MODELS[model])} ({recipe_name}):")
+        member, history, best = train_member(
+            recipe_name, names, train, valid, seeds[-1], epochs, batch_size, patience, device,
+            verbose, print_fn)
         members.append(member)
-        histories.append(history.history)
-        seeds.append(member_seed)
-        best_epochs.append(None if stop.best_epoch is None else stop.best_epoch + 1)
+        histories.append(history)
+        best_epochs.append(best)
     classifier = TextClassifier(members)
     each = classifier.member_probabilities(valid)
     # the members' weights, chosen on the validation data (part of the training data)
     classifier.weights = choose_weights(each, members[0].preprocessing.encode_labels(
         valid.labels), members[0].preprocessing.multilabel)
     report = classifier.evaluate(valid, probabilities=classifier.combine(each))
+    member_validation = [classifier.evaluate(valid, probabilities=p) for p in each]
+    refitted = bool(refit and everything is not None)
+    if refitted:
+        for i, recipe_name in enumerate(MODELS[model]):
+            if print_fn:
+                print_fn(f"member {i + 1}/{len(MODELS[model])} ({recipe_name}) again, on all "
+                         f"{len(everything)} training texts for {best_epochs[i]} epochs:")
+            classifier.members[i], _, _ = train_member(
+                recipe_name, names, everything, None, seeds[i], best_epochs[i], batch_size,
+                patience, device, verbose, print_fn)
     classifier.info = {
         "model": model, "recipes": MODELS[model], "seeds": seeds, "best_epochs": best_epochs,
-        "weights": classifier.weights,
-        "member_validation": [classifier.evaluate(valid, probabilities=p) for p in each],
+        "weights": classifier.weights, "member_validation": member_validation,
         "settings": {"seed": seed, "epochs": epochs, "batch_size": batch_size,
-                     "patience": patience, "valid_split": valid_split},
-        "training_texts": len(train), "validation_texts": len(valid),
-        "histories": histories, "validation": report,
+                     "patience": patience, "valid_split": valid_split, "refit": refitted},
+        "training_texts": len(everything) if refitted else len(train),
+        "validation_texts": len(valid), "histories": histories, "validation": report,
         "seconds": time.perf_counter() - started}
     return classifier
+
+
+def train_member(recipe_name, names, train, valid, seed, epochs, batch_size, patience, device,
+                 verbose, print_fn):
+    """One member of recipe `recipe_name`, its encoder fitted on `train`'s
+    texts: stopped early on `valid` (restoring its best epoch), or, without
+    `valid`, trained for exactly `epochs` (the recipe's when None).
+
+    Returns (model, history, best epoch counted from 1 or None)."""
+    recipe = RECIPES[recipe_name]
+    encoder = TextEncoder.fit(train.texts, train.labels, **recipe["encoder"])
+    encoder.labels = names if not encoder.multilabel else encoder.labels
+    y = targets(encoder, train.labels)
+    size = batch_size or recipe["batch_size"]
+    set_seed(seed)
+    member = recipe["build"](encoder, device=device)
+    member.preprocessing = encoder
+    # the training texts encoded once, for the batches and what the model takes from them
+    sequences = None if recipe["batches"] == "padded" else encoder.sequences(train.texts)
+    if "prepare" in recipe:  # NB's ratios
+        recipe["prepare"](member, encoder, sequences, train.labels)
+    x = _batches(recipe_name, encoder, train.texts, y, size, shuffle=True, seed=seed,
+                 sequences=sequences)
+    fit_args = dict(epochs=epochs or recipe["epochs"], verbose=verbose, seed=seed)
+    stop = None
+    if valid is not None:
+        stop = EarlyStopping("val_loss", patience=recipe["patience"] if patience is None
+                             else patience, restore_best_weights=True)
+        y_valid = targets(encoder, valid.labels, valid.where)
+        fit_args.update(validation_data=_batches(recipe_name, encoder, valid.texts, y_valid,
+                                                 256), callbacks=[stop])
+    if print_fn:
+        print_fn(f"  vocabulary {len(encoder.vocabulary)} ids, maxlen {encoder.maxlen}"
+                 f" ({encoder.truncate}), {sum(p.numel() for p in member.parameters()):,}"
+                 " parameters")
+    if isinstance(x, tuple):
+        history = member.fit(x[0], x[1], batch_size=size, **fit_args)
+    else:
+        history = member.fit(x, **fit_args)
+    best = None if stop is None or stop.best_epoch is None else stop.best_epoch + 1
+    return member, history.history, best
 
 
 # ----- the task and its commands ---------------------------------------------------------
@@ -396,6 +442,10 @@ class TextClassification(Task):
                                 "'default')")
         train.add_argument("--patience", type=int, help="epochs without a lower validation "
                            "loss before a member stops (default: the recipe's)")
+        train.add_argument("--no-refit", dest="refit", action="store_false",
+                           help="keep the members trained on DATA less its validation split "
+                                "(default: once their epochs are chosen, train them again on "
+                                "all of DATA; a --valid file is never trained on)")
         add_training_options(train, {"epochs": None, "batch_size": None}, out="runs/text")
         for action in train._actions:  # the recipes own these defaults
             if action.dest == "epochs":
@@ -518,9 +568,13 @@ def run_train_command(args):
     say(_describe(train))
     classifier = train_text_classifier(
         train, valid, args.valid_split, args.model, args.seed, args.epochs, args.batch_size,
-        args.patience, args.device, verbose=0 if args.quiet else 1, print_fn=say)
+        args.patience, args.device, verbose=0 if args.quiet else 1, print_fn=say,
+        refit=args.refit)
     report = classifier.info["validation"]
-    say(f"validation ({classifier.info['validation_texts']} texts):")
+    refitted = classifier.info["settings"]["refit"]
+    say(f"validation ({classifier.info['validation_texts']} texts"
+        + (", scored before the members were trained again on all of DATA" if refitted else "")
+        + "):")
     for line in format_report(report):
         say("  " + line)
     metrics = {"data": train.path, "model": args.model, "seed": args.seed,

@@ -185,6 +185,12 @@ RECIPES = {
                        "maxlen": 1000, "truncate": "head+tail"},
            "build": build_nb, "prepare": set_nb_scale, "batches": "bucketed", "epochs": 20,
            "patience": 2, "batch_size": 64},
+    "nbchar": {"encoder": {"level": "words", "ngrams": 2, "char_ngrams": [2, 5],
+                           "num_words": 400000, "min_count": 1, "maxlen": 1000,
+                           "truncate": "head+tail"},
+               "build": build_nb, "prepare": set_nb_scale, "batches": "bucketed", "epochs": 20,
+               "patience": 2, "batch_size": 64},
 }
-MODELS = {"default": ["lstm", "nb"], "tutorial": ["tutorial"], "lstm": ["lstm"],
-          "bag": ["bag"], "nb": ["nb"]}
+MODELS = {"default": ["lstm", "nb", "nbchar"], "tutorial": ["tutorial"], "lstm": ["lstm"],
+          "bag": ["bag"], "nb": ["nb"], "nbchar": ["nbchar"]}
+
