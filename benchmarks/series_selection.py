@@ -190,17 +190,24 @@ def main(argv=None):
         with OtherLoad() as other:
             started = time.perf_counter()
             results = sines_check(args.candidates, range(args.repeats))
-        check = {"what": "trained on 48 noisy sine mixtures (4 classes, 3 dimensions, 20-59 "
-                         "steps; benchmarks/series_selection.py sine_mixtures), scored on 400 "
-                         "fresh ones; a check that the choice is not one file's",
-                 "command": " ".join([os.path.relpath(sys.executable, ROOT),
-                                      os.path.relpath(__file__, ROOT), *args.candidates,
-                                      f"--sines --repeats {args.repeats}"]),
-                 "commit": commit(), "seconds": time.perf_counter() - started,
-                 "load": load_summary(start, load_record(), other.share), "candidates": results}
+        run = {"command": " ".join([os.path.relpath(sys.executable, ROOT),
+                                    os.path.relpath(__file__, ROOT), *args.candidates,
+                                    f"--sines --repeats {args.repeats}"]),
+               "commit": commit(), "seconds": time.perf_counter() - started,
+               "load": load_summary(start, load_record(), other.share)}
         with open(args.out) as f:
             report = json.load(f)
-        report["multivariate_unequal_length_check"] = check
+        check = report.setdefault("multivariate_unequal_length_check", {"candidates": {}})
+        check["what"] = ("trained on 48 noisy sine mixtures (4 classes, 3 dimensions, 20-59 "
+                         "steps; benchmarks/series_selection.py sine_mixtures), scored on 400 "
+                         "fresh ones; a check that the choice is not one file's; each "
+                         "candidate's run beside its figures")
+        if "command" in check:  # the first run's, kept at the top once: moved to its candidates
+            first = {k: check.pop(k) for k in ("command", "commit", "seconds", "load")}
+            for entry in check["candidates"].values():
+                entry.setdefault("run", first)
+        for name, entry in results.items():
+            check["candidates"][name] = {**entry, "run": run}
         with open(args.out, "w") as f:
             json.dump(report, f, indent=2)
             f.write("\n")
