@@ -143,7 +143,7 @@ def test_train_predict_save_load(tmp_path):
     texts, labels = reviews()
     classifier = train_text_classifier(TextData(texts, labels), valid_split=0.25, epochs=2,
                                        model="default", seed=0)
-    assert classifier.labels == ["neg", "pos"] and len(classifier.members) == 2
+    assert classifier.labels == ["neg", "pos"] and len(classifier.members) == 3
     p = classifier.predict_proba(["a great film", "an awful film"])
     assert p.shape == (2, 2) and np.allclose(p.sum(1), 1)
     classifier.save(tmp_path / "m")
@@ -185,7 +185,8 @@ def test_cli_train_eval_predict(tmp_path, capsys):
                  "sentiment", "--test", str(test), "--epochs", "2", "--quiet", "--out",
                  str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "validation (4 texts)" in printed and "ROC AUC" in printed
+    assert "validation (4 texts, scored before the members were trained again" in printed
+    assert "ROC AUC" in printed
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test"]["samples"] == 16 and 0 <= metrics["test"]["accuracy"] <= 1
     for name in ("training_curves.png", "confusion.png"):
@@ -206,6 +207,20 @@ def test_cli_train_eval_predict(tmp_path, capsys):
     rows = list(csv.DictReader(open(tmp_path / "p.csv")))
     assert [r["text"] for r in rows] == ["loved it", 'boring, "really"']
     assert set(rows[0]) == {"text", "label", "probability", "p_neg", "p_pos"}
+
+
+def test_cli_train_in_bfloat16_and_without_refit(tmp_path, capsys):
+    texts, labels = reviews(40)
+    train = write_csv(tmp_path / "train.csv", texts, labels)
+    out = tmp_path / "m"
+    assert main(["text", "train", str(train), "--model", "lstm", "--epochs", "1", "--quiet",
+                 "--precision", "bf16", "--no-refit", "--out", str(out)]) == 0
+    assert "validation (4 texts):" in capsys.readouterr().out
+    info = json.loads((out / "classifier.json").read_text())["info"]
+    assert info["settings"]["precision"] == "mixed_bfloat16" and not info["settings"]["refit"]
+    assert TextClassifier.load(out).predict(["a great film"])[0] in ("neg", "pos")
+    with pytest.raises(InputError, match="precision must be one of"):
+        train_text_classifier(TextData(texts, labels), model="nb", precision="half")
 
 
 def test_cli_tutorial_model_and_demo_model_predict(tmp_path, capsys):

@@ -73,6 +73,15 @@ def add_training_options(parser, defaults, out):
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
 
 
+def add_precision_option(parser):
+    """--precision: the forward pass in float32 (default), bf16 or fp16
+    (lstmkit.precision)."""
+    parser.add_argument("--precision", choices=("float32", "bf16", "fp16"), default="float32",
+                        help="the forward pass in a 16-bit float, weights and updates in "
+                        "float32: bf16 for CPUs with bf16 units (AMX, AVX512-BF16) and GPUs; "
+                        "fp16 needs a CUDA GPU (default float32)")
+
+
 def add_command(commands, name, help, description, examples):
     """A sub-command parser with lstmkit's layout of help and examples."""
     return commands.add_parser(name, help=help, description=description,

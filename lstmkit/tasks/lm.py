@@ -36,7 +36,7 @@ from ..distributed import is_main_process
 from ..errors import InputError
 from ..files import atomic_write
 from ..precision import policy_name
-from .base import Task, add_command, add_training_options
+from .base import Task, add_command, add_precision_option, add_training_options
 
 # Zaremba et al. 2014's small configuration for words; for characters, a
 # 2 x 512 LSTM with 30% dropout and Adam, the learning rate divided by 1.25
@@ -267,10 +267,7 @@ class LanguageModel(Task):
                 ("--init-range", float, "uniform initialisation in +-this")):
             train.add_argument(name, type=kind, help=f"{text} (default: the level's)")
         train.add_argument("--optimizer", choices=tuple(OPTIMIZERS))
-        train.add_argument("--precision", choices=("float32", "bf16", "fp16"),
-                           help="the forward pass in a 16-bit float, weights and updates in "
-                           "float32: bf16 for CPUs with bf16 units (AMX, AVX512-BF16) and "
-                           "GPUs; fp16 needs a CUDA GPU (default float32)")
+        add_precision_option(train)
         train.add_argument("--tie", action="store_true", default=None,
                            help="tie the input and output embeddings (Press & Wolf 2017)")
         train.add_argument("--variable-bptt", action="store_true",

@@ -7,7 +7,8 @@ every member reads raw strings after `load_model`; the classifier weighs
 their probabilities (the weights chosen on the validation data). The
 members' recipes are in text_models. Every member stops early on the
 validation data (a split of the training data unless given), keeping its
-best epoch's weights.
+best epoch's weights; with a split, each is then trained again on all the
+training texts for that many epochs.
 """
 
 import json
@@ -27,10 +28,11 @@ from ..distributed import is_main_process
 from ..errors import InputError, ModelFileError
 from ..files import atomic_write, csv_field, read_manifest, staged_folder, write_output
 from ..model import load_model
+from ..precision import policy_name
 from ..reports import (classification_report, format_report, have_matplotlib, log_loss,
                        multilabel_report, plot_confusion, plot_history)
 from ..train import resolve_device, set_seed
-from .base import Task, add_command, add_training_options
+from .base import Task, add_command, add_precision_option, add_training_options
 from .text_models import MODELS, RECIPES, build_classifier
 
 MANIFEST = "classifier.json"
@@ -262,13 +264,14 @@ def check_labels(data, where="the training data"):
 
 def train_text_classifier(train, valid=None, valid_split=0.1, model="default", seed=0,
                           epochs=None, batch_size=None, patience=None, device="auto", verbose=0,
-                          print_fn=None, refit=True):
+                          print_fn=None, refit=True, precision="float32"):
     """Train a TextClassifier on labelled texts (a TextData).
 
     Args:
         valid: labelled texts to stop on (a TextData); default a stratified
             `valid_split` of `train`, drawn with `seed`.
-        model: 'default', 'tutorial', 'lstm', 'nb' or 'bag' (see text_models).
+        model: 'default', 'tutorial', 'lstm', 'nb', 'nbchar' or 'bag' (see
+            text_models).
         seed: seeds the split and each member (member i: 1000 * seed + i).
         epochs, batch_size, patience: override every recipe's (the most
             epochs, samples per step, epochs without a lower validation loss
@@ -287,6 +290,7 @@ def train_text_classifier(train, valid=None, valid_split=0.1, model="default", s
     if model not in MODELS:
         raise InputError(f"model must be one of {', '.join(map(repr, MODELS))}, got {model!r}")
     names = check_labels(train)
+    precision = policy_name(precision)
     started = time.perf_counter()
     everything = train if valid is None else None
     if valid is None:
@@ -305,7 +309,7 @@ def train_text_classifier(train, valid=None, valid_split=0.1, model="default", s
             print_fn(f"member {i + 1}/{len(MODELS[model])} ({recipe_name}):")
         member, history, best = train_member(
             recipe_name, names, train, valid, seeds[-1], epochs, batch_size, patience, device,
-            verbose, print_fn)
+            verbose, print_fn, precision)
         members.append(member)
         histories.append(history)
         best_epochs.append(best)
@@ -324,12 +328,13 @@ def train_text_classifier(train, valid=None, valid_split=0.1, model="default", s
                          f"{len(everything)} training texts for {best_epochs[i]} epochs:")
             classifier.members[i], _, _ = train_member(
                 recipe_name, names, everything, None, seeds[i], best_epochs[i], batch_size,
-                patience, device, verbose, print_fn)
+                patience, device, verbose, print_fn, precision)
     classifier.info = {
         "model": model, "recipes": MODELS[model], "seeds": seeds, "best_epochs": best_epochs,
         "weights": classifier.weights, "member_validation": member_validation,
         "settings": {"seed": seed, "epochs": epochs, "batch_size": batch_size,
-                     "patience": patience, "valid_split": valid_split, "refit": refitted},
+                     "patience": patience, "valid_split": valid_split, "refit": refitted,
+                     "precision": precision},
         "training_texts": len(everything) if refitted else len(train),
         "validation_texts": len(valid), "histories": histories, "validation": report,
         "seconds": time.perf_counter() - started}
@@ -337,7 +342,7 @@ def train_text_classifier(train, valid=None, valid_split=0.1, model="default", s
 
 
 def train_member(recipe_name, names, train, valid, seed, epochs, batch_size, patience, device,
-                 verbose, print_fn):
+                 verbose, print_fn, precision="float32"):
     """One member of recipe `recipe_name`, its encoder fitted on `train`'s
     texts: stopped early on `valid` (restoring its best epoch), or, without
     `valid`, trained for exactly `epochs` (the recipe's when None).
@@ -357,7 +362,8 @@ def train_member(recipe_name, names, train, valid, seed, epochs, batch_size, pat
         recipe["prepare"](member, encoder, sequences, train.labels)
     x = _batches(recipe_name, encoder, train.texts, y, size, shuffle=True, seed=seed,
                  sequences=sequences)
-    fit_args = dict(epochs=epochs or recipe["epochs"], verbose=verbose, seed=seed)
+    fit_args = dict(epochs=epochs or recipe["epochs"], verbose=verbose, seed=seed,
+                    precision=precision)
     stop = None
     if valid is not None:
         stop = EarlyStopping("val_loss", patience=recipe["patience"] if patience is None
@@ -436,16 +442,18 @@ class TextClassification(Task):
         train.add_argument("--test", metavar="TEST", help="labelled texts scored once after "
                            "training")
         train.add_argument("--model", choices=MODELS, default="default",
-                           help="'default' (a BiLSTM with pooling + NBSVM's n-gram model, "
-                                "weighted), 'tutorial' (the tutorial's LSTM), or one model "
-                                "alone: 'lstm', 'nb', 'bag' (fastText's n-gram bag) (default "
-                                "'default')")
+                           help="'default' (a BiLSTM with pooling + NBSVM's n-gram model over "
+                                "word 1-3-grams + the same over word 1-2-grams and their "
+                                "words' character n-grams, weighted), 'tutorial' (the "
+                                "tutorial's LSTM), or one model alone: 'lstm', 'nb', 'nbchar', "
+                                "'bag' (fastText's n-gram bag) (default 'default')")
         train.add_argument("--patience", type=int, help="epochs without a lower validation "
                            "loss before a member stops (default: the recipe's)")
         train.add_argument("--no-refit", dest="refit", action="store_false",
                            help="keep the members trained on DATA less its validation split "
                                 "(default: once their epochs are chosen, train them again on "
                                 "all of DATA; a --valid file is never trained on)")
+        add_precision_option(train)
         add_training_options(train, {"epochs": None, "batch_size": None}, out="runs/text")
         for action in train._actions:  # the recipes own these defaults
             if action.dest == "epochs":
@@ -569,7 +577,7 @@ def run_train_command(args):
     classifier = train_text_classifier(
         train, valid, args.valid_split, args.model, args.seed, args.epochs, args.batch_size,
         args.patience, args.device, verbose=0 if args.quiet else 1, print_fn=say,
-        refit=args.refit)
+        refit=args.refit, precision=args.precision)
     report = classifier.info["validation"]
     refitted = classifier.info["settings"]["refit"]
     say(f"validation ({classifier.info['validation_texts']} texts"
