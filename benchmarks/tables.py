@@ -282,7 +282,7 @@ def forecasting(report):
     return lines
 
 
-TEXT_MODELS = ("default", "lstm", "nb", "nb2", "bag", "tutorial", "tfidf", "nbsvm")
+TEXT_MODELS = ("default", "lstm", "nb", "nbchar", "bag", "tutorial", "tfidf", "nbsvm")
 
 
 @table
@@ -293,8 +293,8 @@ def text_classification(report):
     lines = []
     imdb = parts.get("imdb")
     if imdb:
-        members = {"lstm": "BiLSTM", "nb": "NB 1-3-grams", "nb2": "NB 1-2-grams",
-                   "bag": "n-gram bag"}
+        members = {"lstm": "BiLSTM", "nb": "NB 1-3-grams",
+                   "nbchar": "NB 1-2-grams + subwords", "bag": "n-gram bag"}
         default = imdb.get("default", {})
         names = {"default": "lstmkit `--model default` ("
                  + " + ".join(f"{members.get(m, m)} {w:.1f}" for m, w in
@@ -303,7 +303,8 @@ def text_classification(report):
                  "tutorial": "lstmkit `--model tutorial` (the tutorial's LSTM)",
                  "lstm": "lstmkit `--model lstm` (the BiLSTM alone)",
                  "nb": "lstmkit `--model nb` (NBSVM's model, 1-3-grams, alone)",
-                 "nb2": "lstmkit `--model nb2` (NBSVM's model, 1-2-grams, alone)",
+                 "nbchar": "lstmkit `--model nbchar` (NBSVM's model, 1-2-grams + subwords, "
+                           "alone)",
                  "bag": "lstmkit `--model bag` (the n-gram bag alone)",
                  "tfidf": "TF-IDF word 1-2-grams + logistic regression (scikit-learn)",
                  "nbsvm": "NBSVM-bi, the paper's settings (scikit-learn)"}
