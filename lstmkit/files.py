@@ -31,7 +31,9 @@ FORMAT = "lstmkit.model"
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
-MAX_CONFIG_BYTES = 1 << 20
+# a config carries its preprocessing: a text model's vocabulary of 400,000 n-grams and
+# subwords is about 12 MB of JSON; the cap only keeps a stray file from filling memory
+MAX_CONFIG_BYTES = 64 << 20
 # how deeply arrays and objects may nest in config.json (the document itself is
 # depth 1; a saved model needs under 12): Python's JSON parser, and every walk
 # over the parsed document, recurse, so a deep file would end in RecursionError

@@ -162,6 +162,13 @@ def test_missing_files(tmp_path, saved):
         lstmkit.load_model(folder)
 
 
+def test_an_oversized_config_is_refused_before_it_is_read(saved, monkeypatch):
+    folder, _ = saved
+    monkeypatch.setattr(files, "MAX_CONFIG_BYTES", 100)
+    with pytest.raises(ModelFileError, match="more than a model config can be"):
+        lstmkit.load_model(folder)
+
+
 def test_unsaveable_config_is_refused(tmp_path, ids_data):
     from lstmkit import Sequential
     from lstmkit.layers import Dense, Embedding, LSTM

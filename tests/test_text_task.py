@@ -154,6 +154,22 @@ def test_train_predict_save_load(tmp_path):
     assert isinstance(member.preprocessing, TextEncoder)
 
 
+def test_a_large_vocabulary_saves_and_loads(tmp_path):
+    # 60,000 distinct words and their subwords: a config of several MB (its vocabulary)
+    rng = np.random.default_rng(0)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    words = ["".join(rng.choice(letters, 7)) for _ in range(60000)]
+    texts = [" ".join(words[i:i + 300]) for i in range(0, 60000, 300)]
+    labels = ["pos" if i % 2 else "neg" for i in range(len(texts))]
+    classifier = train_text_classifier(TextData(texts, labels), model="nbchar", epochs=1,
+                                       refit=False)
+    classifier.save(tmp_path / "m")
+    assert (tmp_path / "m" / "member-0" / "config.json").stat().st_size > 4 << 20
+    again = TextClassifier.load(tmp_path / "m")
+    np.testing.assert_allclose(again.predict_proba(texts[:3]), classifier.predict_proba(
+        texts[:3]), rtol=1e-5)
+
+
 def test_refit_trains_the_members_again_on_every_training_text():
     texts, labels = reviews(60)
     data = TextData(texts, labels)
