@@ -54,10 +54,11 @@ JITTER, SCALE = 0.05, 0.1
 
 # ----- the model -----------------------------------------------------------------
 
-# Chosen on training data only (ItalyPowerDemand's training file, outer 5-fold x 2 on it,
-# and the sine mixtures of tests/test_series.py); the figures are in the README.
+# Chosen on training data only (ItalyPowerDemand's training file, nested cross-validation on
+# it, benchmarks/series_selection.py, and noisy sine mixtures, multivariate and of unequal
+# lengths); the figures are in the README.
 MODEL_DEFAULTS = {"units": 64, "bidirectional": False, "pooling": "last", "conv_filters": 64,
-                  "dropout": 0.2, "batch_norm": False, "layout": "serial"}
+                  "dropout": 0.2, "batch_norm": True, "layout": "serial"}
 LAYOUTS = ("serial", "parallel")
 # The moving averages of the convolutions' batch normalisation: Keras' 0.99 needs some
 # hundreds of steps to forget its start, and a member on a small training file takes a few
@@ -66,7 +67,7 @@ NORM_MOMENTUM = 0.9
 
 
 def build_classifier(features, classes, units=64, bidirectional=False, pooling="last",
-                     conv_filters=64, dropout=0.2, batch_norm=False, layout="serial",
+                     conv_filters=64, dropout=0.2, batch_norm=True, layout="serial",
                      device="auto"):
     """The sequence classifier, compiled (sparse cross-entropy, Adam, accuracy)
     and built for `features` per step and any length.
@@ -90,7 +91,7 @@ def build_classifier(features, classes, units=64, bidirectional=False, pooling="
             Parallel), their vectors concatenated; the LSTM reads the steps
             as they are (their "dimension shuffle" needs one length).
         batch_norm: BatchNormalization between each convolution and its
-            ReLU (FCN's), over the real steps. Default False.
+            ReLU (FCN's), over the real steps. Default True.
         dropout: on the LSTM's vector before the output layer (with the
             parallel layout, on the LSTM's branch, as LSTM-FCN's).
     """
