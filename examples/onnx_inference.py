@@ -13,7 +13,9 @@ Each text is encoded as lstmkit's TextEncoder does, from the encoder
 written beside each graph: its tokens at the encoder's level ('keras':
 lower case, punctuation to spaces, as Keras' tokenizer; 'words': HTML tags
 removed, words and ! ?; 'chars'), cut to maxlen by its policy (head, tail
-or head+tail), runs of up to n words added for ngrams=n, ids 0 pad, 1 start, 2 out of
+or head+tail), runs of up to n words added for ngrams=n, then, for
+char_ngrams [low, high], each distinct character n-gram of the words read
+as '<word>', written '#' + n-gram; ids 0 pad, 1 start, 2 out of
 vocabulary, padded before the text. An ensemble's members are weighted as
 its ensemble.json says. Prints, per text, the label, its probability and
 the text.
@@ -57,21 +59,33 @@ def cut(items, n, policy):
     return items[:head] + items[len(items) - (n - head):]
 
 
+def pieces(words, low, high):
+    """The distinct character n-grams of the words, each word read as '<word>'."""
+    out = {}
+    for word in dict.fromkeys(words):
+        word = f"<{word}>"
+        for k in range(low, min(high, len(word)) + 1):
+            for i in range(len(word) - k + 1):
+                out.setdefault("#" + word[i:i + k], None)
+    return list(out)
+
+
 def encode(texts, encoder):
     """Texts -> (N, width) int64 ids, padded before the text."""
     index, num_words = encoder["vocabulary"]["index"], encoder["vocabulary"]["num_words"]
     maxlen, start = encoder["maxlen"], encoder["start"]
-    n = encoder["ngrams"]
-    width = sum(max(maxlen - k + 1, 0) for k in range(1, n + 1))
-    rows = []
+    n, char_ngrams = encoder["ngrams"], encoder.get("char_ngrams")
+    each = []
     for text in texts:
         words = cut(tokens(text, encoder), maxlen - int(start), encoder["truncate"])
-        words = words + [" ".join(words[i:i + k]) for k in range(2, n + 1)
+        items = words + [" ".join(words[i:i + k]) for k in range(2, n + 1)
                          for i in range(len(words) - k + 1)]
-        ids = [index.get(word, OOV) for word in words]
-        ids = ([START] if start else []) + [i if i < num_words else OOV for i in ids]
-        ids = (ids or [OOV])[-width:]
-        rows.append([PAD] * (width - len(ids)) + ids)
+        items += pieces(words, *char_ngrams) if char_ngrams else []
+        ids = [index.get(item, OOV) for item in items]
+        each.append(([START] if start else []) + [i if i < num_words else OOV for i in ids])
+    width = (max(len(ids) for ids in each) if char_ngrams
+             else sum(max(maxlen - k + 1, 0) for k in range(1, n + 1)))
+    rows = [[PAD] * (width - len(ids)) + ids for ids in ((ids or [OOV])[-width:] for ids in each)]
     return np.array(rows, dtype=np.int64)
 
 

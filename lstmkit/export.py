@@ -285,9 +285,10 @@ def conv1d(g, index, layer, x, mask):
                             f"strides={options['strides']!r}")
     real = as_float(g, mask)  # (N, T, 1)
     total = layer.dilation_rate * (layer.kernel_size - 1)
-    y = g.op("Conv", g.op("Transpose", g.op("Mul", x, real), perm=[0, 2, 1]),
-             g.weight(layer.conv.weight, f"conv{index}_kernel"),
-             g.weight(layer.conv.bias, f"conv{index}_bias"),
+    weights = [g.weight(layer.conv.weight, f"conv{index}_kernel")]
+    if layer.conv.bias is not None:
+        weights.append(g.weight(layer.conv.bias, f"conv{index}_bias"))
+    y = g.op("Conv", g.op("Transpose", g.op("Mul", x, real), perm=[0, 2, 1]), *weights,
              dilations=[layer.dilation_rate], pads=[total // 2, total - total // 2])  # (N, C, T)
     y = activate(g, layer.activation_name, g.op("Transpose", y, perm=[0, 2, 1]))  # (N, T, filters)
     return g.op("Mul", y, real)

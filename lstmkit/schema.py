@@ -293,6 +293,7 @@ LAYER_ARGUMENTS = {
         "bias_initializer": BIAS_INITIALIZER,
         "padding": Choice(("same", "valid")),
         "strides": Int(1, 2**12),
+        "use_bias": Bool(),
     },
     "BatchNormalization": {
         "axis": Int(-1, -1),
@@ -300,6 +301,7 @@ LAYER_ARGUMENTS = {
         "epsilon": Number(0, low_open=True),
         "center": Bool(),
         "scale": Bool(),
+        "synchronized": Bool(),
     },
     "Parallel": {"branches": Required(ListOf(ListOf(Layer(LAYERS), 1, Parallel.MAX_LAYERS), 2,
                                              Parallel.MAX_BRANCHES))},

@@ -151,7 +151,8 @@ def test_moving_statistics_are_saved_and_loaded(tmp_path, name):
     with torch.no_grad():
         torch.testing.assert_close(model.eval()(x), loaded.eval()(x), rtol=0, atol=0)
     assert loaded.layers[1].get_config() == {"axis": -1, "momentum": 0.5, "epsilon": 1e-3,
-                                             "center": True, "scale": True}
+                                             "center": True, "scale": True,
+                                             "synchronized": False}
 
 
 def test_a_resumed_fit_ends_with_the_same_statistics(tmp_path):
@@ -171,7 +172,45 @@ def test_without_center_and_scale_it_has_no_weights():
         x.var(0, unbiased=False) + 1e-3))
 
 
+@pytest.mark.parametrize("masked", [False, True])
+def test_synchronized_statistics_are_the_whole_batchs(tmp_path, masked):
+    """The all-reduced sums give the statistics and gradients the local
+    two-pass moments give (one process: the all-reduce is the identity)."""
+    import torch.distributed as dist
+
+    from lstmkit.layers.core import _global_moments, batch_moments
+
+    x, mask = padded_batch(ragged())
+    mask = mask if masked else None
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path}/store", rank=0,
+                            world_size=1)
+    try:
+        a = x.clone().requires_grad_()
+        b = x.clone().requires_grad_()
+        local, total = batch_moments(a, mask), _global_moments(b, mask)
+        for u, v in zip(local, total):
+            torch.testing.assert_close(u.float(), v.float(), rtol=1e-5, atol=1e-5)
+        (local[0].sum() + local[1].sum()).backward()
+        (total[0].sum() + total[1].sum()).backward()
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-5)
+    finally:
+        dist.destroy_process_group()
+    layer = BatchNormalization(synchronized=True)
+    assert layer.get_config()["synchronized"] is True
+    assert lstmkit.layers.core.Conv1D(4, use_bias=False).get_config()["use_bias"] is False
+
+
+def test_a_convolution_without_bias_before_the_normalisation():
+    model = Sequential([Conv1D(4, 3, use_bias=False), BatchNormalization(), Dense(2)])
+    model.build((None, 3))
+    assert model.layers[0].conv.bias is None
+    assert model(torch.randn(2, 5, 3)).shape == (2, 5, 2)
+    with pytest.raises(InputError, match="use_bias must be True or False"):
+        Conv1D(4, use_bias="no")
+
+
 @pytest.mark.parametrize("make, message", [
+    (lambda: BatchNormalization(synchronized=1), "synchronized must be True or False"),
     (lambda: BatchNormalization(axis=1), "axis must be -1 .*got 1"),
     (lambda: BatchNormalization(axis=True), "axis must be -1"),
     (lambda: BatchNormalization(momentum=1.5), r"momentum must be a number in \[0, 1\], got 1.5"),

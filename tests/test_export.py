@@ -295,9 +295,10 @@ def test_the_text_model_exports_with_its_vocabulary_and_runs_without_torch(tmp_p
 
 @needs_onnx
 def test_a_trained_text_ensemble_exports_as_a_folder_that_runs_without_lstmkit(tmp_path, capsys):
-    """`lstmkit text train`'s default (a BiLSTM over words and a bag of
-    word pairs, weighted) exported, and each text encoded outside lstmkit
-    from the encoders written beside the graphs."""
+    """`lstmkit text train`'s default (a BiLSTM over words and NB models of
+    word n-grams and of the words' character n-grams, weighted) exported,
+    and each text encoded outside lstmkit from the encoders written beside
+    the graphs."""
     from lstmkit.tasks.text import TextClassifier
 
     good = ["a fine phone <br />really", "great value!", "works well, really well", "i love it"]
@@ -311,7 +312,7 @@ def test_a_trained_text_ensemble_exports_as_a_folder_that_runs_without_lstmkit(t
     assert main(["export", str(tmp_path / "m"), "--out", str(tmp_path / "onnx")]) == 0
     assert "member graphs" in capsys.readouterr().out
     manifest = json.loads((tmp_path / "onnx" / "ensemble.json").read_text())
-    assert manifest["labels"] == ["neg", "pos"] and len(manifest["members"]) == 2
+    assert manifest["labels"] == ["neg", "pos"] and len(manifest["members"]) == 3
     queries = ["A fine phone, I love it!", "<i>not</i> good, broke", "unseen words entirely",
                "great " * 300]  # longer than maxlen: cut by the encoder's policy
     classifier = TextClassifier.load(tmp_path / "m")

@@ -9,6 +9,7 @@ steps, so masking flows through a model the way Keras users expect.
 """
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
@@ -556,6 +557,9 @@ class Conv1D(Layer):
         dilation_rate: the spacing of those steps. Default 1.
         activation: as Dense's ('relu', 'tanh', ..., None). Default None.
         kernel_initializer: default 'glorot_uniform'; bias_initializer: 'zeros'.
+        use_bias: add a learnt offset per filter (Keras' name). Default True;
+            False before a BatchNormalization, whose own offset takes its
+            place (a bias there only drifts: its gradient is zero).
         padding: 'same' (default) or 'valid'. strides: default 1.
 
     With a mask ('same', stride 1), each sample's real steps are moved to the front and the
@@ -568,7 +572,7 @@ class Conv1D(Layer):
 
     def __init__(self, filters=64, kernel_size=3, dilation_rate=1, activation=None,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", padding="same",
-                 strides=1, **keras):
+                 strides=1, use_bias=True, **keras):
         super().__init__(**keras)
         check_positive_int(filters, "Conv1D filters")
         check_positive_int(kernel_size, "Conv1D kernel_size", upper=2**12)
@@ -578,7 +582,9 @@ class Conv1D(Layer):
             raise InputError(f"Conv1D padding must be 'same' or 'valid', got {padding!r}")
         if strides > 1 and dilation_rate > 1:
             raise InputError("Conv1D takes strides > 1 or dilation_rate > 1, not both (as Keras)")
-        self.padding, self.strides = padding, strides
+        if not isinstance(use_bias, bool):
+            raise InputError(f"Conv1D use_bias must be True or False, got {use_bias!r}")
+        self.padding, self.strides, self.use_bias = padding, strides, use_bias
         activation = "linear" if activation is None else activation
         if activation not in ACTIVATIONS or activation == "softmax":
             raise InputError(f"Conv1D activation: unknown name {activation!r}; known: "
@@ -594,9 +600,10 @@ class Conv1D(Layer):
     def build(self, input_shape):
         check_steps_input("Conv1D", input_shape)
         self.conv = nn.Conv1d(input_shape[-1], self.filters, self.kernel_size,
-                              dilation=self.dilation_rate)
+                              dilation=self.dilation_rate, bias=self.use_bias)
         initialize(self.conv.weight, self.kernel_initializer)
-        initialize(self.conv.bias, self.bias_initializer)
+        if self.use_bias:
+            initialize(self.conv.bias, self.bias_initializer)
         super().build(input_shape)
 
     @property
@@ -649,18 +656,26 @@ class Conv1D(Layer):
                 "dilation_rate": self.dilation_rate, "activation": self.activation_name,
                 "kernel_initializer": self.kernel_initializer,
                 "bias_initializer": self.bias_initializer, "padding": self.padding,
-                "strides": self.strides}
+                "strides": self.strides, "use_bias": self.use_bias}
 
 
 # ----- batch normalisation --------------------------------------------------------
 
 
-def batch_moments(x, mask=None):
+def batch_moments(x, mask=None, synchronized=False):
     """The mean and the (biased) variance of each feature of x (N, F) or
     (N, T, F) over the samples and, with a mask (N, T), over the real steps
     only; and the number of values they were taken over (a tensor). Both in
-    float32 or wider, whatever x's precision."""
+    float32 or wider, whatever x's precision.
+
+    synchronized: when several processes train together (torchrun), over
+    the whole batch, every process's share: the counts, sums and sums of
+    squares added across them (an all-reduce that gradients flow back
+    through), so each process normalises as one process would."""
     x = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+    if synchronized and dist.is_available() and dist.is_initialized() and (
+            dist.get_world_size() > 1):
+        return _global_moments(x, mask)
     if mask is None or x.dim() == 2:
         values = x.reshape(-1, x.shape[-1])  # (N * T, F)
         return values.mean(0), values.var(0, unbiased=False), x.new_tensor(len(values))
@@ -670,6 +685,25 @@ def batch_moments(x, mask=None):
     mean = torch.where(real, x, 0).sum((0, 1)) / n  # (F,)
     var = torch.where(real, (x - mean) ** 2, 0).sum((0, 1)) / n  # (F,)
     return mean, var, count
+
+
+def _global_moments(x, mask):
+    """batch_moments over every process's share of the batch."""
+    from torch.distributed.nn.functional import all_reduce
+
+    values = x.reshape(-1, x.shape[-1])  # (N * T, F)
+    real = (torch.ones(len(values), 1, dtype=torch.bool, device=x.device) if mask is None
+            or x.dim() == 2 else mask.reshape(-1, 1))
+    values = torch.where(real, values, 0)
+    # one all-reduce for the three: the count, then the sums, then the sums of squares
+    local = torch.cat([real.sum(0).to(x.dtype), values.sum(0), (values * values).sum(0)])
+    total = all_reduce(local)
+    features = x.shape[-1]
+    count = total[0]
+    n = count.clamp(min=1)
+    mean = total[1:1 + features] / n
+    var = (total[1 + features:] / n - mean * mean).clamp(min=0)
+    return mean, var, count.detach()
 
 
 def normalize(x, mean, var, weight, bias, epsilon):
@@ -700,7 +734,9 @@ class BatchNormalization(Layer):
     padding never shifts them; the outputs at padded steps are zero and the
     mask passes on. At inference each sample's result is therefore the one
     it gets run unpadded. Under torchrun each process takes the statistics
-    of its own share of the batch (Keras' synchronized=False).
+    of its own share of the batch, as Keras' default; with synchronized=True
+    (Keras' argument) those of the whole batch, so that N processes train
+    as one does.
 
     Args:
         axis: the axis normalised: -1 (the features), the only one taken.
@@ -708,9 +744,13 @@ class BatchNormalization(Layer):
         epsilon: added to the variance, > 0. Default 1e-3.
         center: learn an offset beta (initialised at 0). Default True.
         scale: learn a factor gamma (initialised at 1). Default True.
+        synchronized: the statistics of the whole batch across the
+            processes training together (one all-reduce a step). Default
+            False.
     """
 
-    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, **keras):
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 synchronized=False, **keras):
         super().__init__(**keras)
         if isinstance(axis, bool) or axis != -1:
             raise InputError(f"BatchNormalization axis must be -1 (the features), got {axis!r}")
@@ -722,12 +762,13 @@ class BatchNormalization(Layer):
                 0 < epsilon < float("inf")):
             raise InputError(f"BatchNormalization epsilon must be a number above 0, got "
                              f"{epsilon!r}")
-        for argument, value in (("center", center), ("scale", scale)):
+        for argument, value in (("center", center), ("scale", scale),
+                                ("synchronized", synchronized)):
             if not isinstance(value, bool):
                 raise InputError(f"BatchNormalization {argument} must be True or False, "
                                      f"got {value!r}")
         self.axis, self.momentum, self.epsilon = axis, float(momentum), float(epsilon)
-        self.center, self.scale = center, scale
+        self.center, self.scale, self.synchronized = center, scale, synchronized
 
     def build(self, input_shape):
         if len(input_shape) not in (1, 2) or input_shape[-1] is None:
@@ -743,7 +784,7 @@ class BatchNormalization(Layer):
 
     def forward(self, x, mask=None):
         if self.training:
-            mean, var, count = batch_moments(x, mask)
+            mean, var, count = batch_moments(x, mask, self.synchronized)
             with torch.no_grad():  # a batch of no real step leaves the averages as they were
                 dtype = self.running_mean.dtype
                 step = torch.where(count > 0, 1 - self.momentum, 0.0).to(dtype)
@@ -759,7 +800,7 @@ class BatchNormalization(Layer):
 
     def get_config(self):
         return {"axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
-                "center": self.center, "scale": self.scale}
+                "center": self.center, "scale": self.scale, "synchronized": self.synchronized}
 
 
 # ----- branches side by side -------------------------------------------------------

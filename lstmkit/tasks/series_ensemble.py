@@ -106,8 +106,10 @@ def build_classifier(features, classes, units=64, bidirectional=False, pooling="
         layers = []
         for f, k in zip(filters, kernels):
             if batch_norm:  # the ReLU after the normalisation, as FCN's
-                layers += [Conv1D(f, k, **conv), BatchNormalization(momentum=NORM_MOMENTUM),
-                           Activation("relu")]
+                # no bias before the normalisation (its offset is the bias); synchronized:
+                # --nproc N trains as one process does
+                layers += [Conv1D(f, k, use_bias=False, **conv), BatchNormalization(
+                    momentum=NORM_MOMENTUM, synchronized=True), Activation("relu")]
             else:
                 layers.append(Conv1D(f, k, activation="relu", **conv))
         return layers
