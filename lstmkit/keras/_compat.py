@@ -47,6 +47,10 @@ ROWS = [
     Row(("layers.Conv1D(4, 3)", "layers.Conv1D(4, 3, strides=2, padding='same')"), ACCEPTED,
         "Keras' arguments and default padding='valid' (lstmkit.layers.Conv1D defaults to "
         "'same'); a mask passes only 'same' with stride 1, as Keras drops it otherwise"),
+    Row(("layers.BatchNormalization()", "layers.BatchNormalization(momentum=.9, "
+         "synchronized=True)"), ACCEPTED,
+        "Keras' arguments and defaults (its momentum, epsilon and biased moving variance), on "
+        "the last axis only; under a mask, the statistics of the real steps"),
     Row(("layers.Layer", "Layer"), DIFFERENT,
         "lstmkit's base class: a subclass writes build, output_shape and forward, not Keras' "
         "call"),
@@ -57,7 +61,7 @@ ROWS = [
     Row(("layers.Concatenate", "layers.Add", "Model", "models.Model", "models.clone_model",
          "models.model_from_json"), REFUSED,
         "Sequential models only: no functional API and no subclassed Model"),
-    Row(("layers.Conv2D", "layers.BatchNormalization", "layers.MultiHeadAttention",
+    Row(("layers.Conv2D", "layers.LayerNormalization", "layers.MultiHeadAttention",
          "layers.TextVectorization"), REFUSED,
         "with what to use where lstmkit has something near it; any layer lstmkit lacks is "
         "refused so"),

@@ -27,6 +27,7 @@ KERAS_TO_LSTMKIT = {
     "SpatialDropout1D": ("SpatialDropout1D", "LockedDropout"),
     "Input": ("Input",), "InputLayer": ("InputLayer",), "Activation": ("Activation",),
     "Flatten": ("Flatten",), "RepeatVector": ("RepeatVector",), "Layer": ("Layer",),
+    "BatchNormalization": ("BatchNormalization",),
 }
 _LSTMKIT_ONLY = ("LockedDropout", "AttentionPooling1D", "lstm_cell", "gru_cell")
 
@@ -49,7 +50,7 @@ _HINTS = {
     "concatenate": "lstmkit has Sequential models only (no functional API)",
     "Add": "lstmkit has Sequential models only", "add": "lstmkit has Sequential models only",
     "TextVectorization": "use lstmkit.data.text (Vocabulary, TextEncoder) before the model",
-    "BatchNormalization": "not offered", "LayerNormalization": "not offered",
+    "LayerNormalization": "not offered",
     "Reshape": "not offered", "Permute": "not offered",
     "LeakyReLU": "use Dense(activation=...) with 'relu', 'tanh', 'sigmoid' or 'softmax'",
     "ReLU": "use Dense(activation='relu') (or Activation('relu') where lstmkit has it)",
