@@ -514,7 +514,7 @@ def projected_level(g, index, module, level, D, seq, seq_mask, initial):
     starts at its last real step. Returns (output (T, N, D*P), [h, c])."""
     onnx = g.onnx
     outputs, hs, cs = [], [], []
-    H, P = module.hidden_size, module.proj_size
+    H = module.hidden_size
     for direction in range(D):
         w_ih, w_hh, b_ih, b_hh, w_hr = layer_weights(module, level, direction)
         hint = f"lstmp{index}_l{level}_d{direction}"

@@ -64,3 +64,32 @@ def small_model():
 # Tests check behaviour on tiny models, which run fastest on one thread; one
 # thread also keeps the suite from fighting another process for the cores.
 torch.set_num_threads(1)
+
+
+def ragged(n=13, features=2, seed=0):
+    """n float32 sequences (steps, features) of 1 to 8 steps each."""
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=(int(rng.integers(1, 9)), features)).astype(np.float32)
+            for _ in range(n)]
+
+
+def padded_batch(sequences, left=False):
+    """x (N, T, F) with the real steps first (or last) and 7 elsewhere (padding
+    never read), and its mask."""
+    T = max(len(s) for s in sequences)
+    x = torch.full((len(sequences), T, sequences[0].shape[1]), 7.0)
+    mask = torch.zeros(len(sequences), T, dtype=torch.bool)
+    for i, s in enumerate(sequences):
+        where = slice(T - len(s), T) if left else slice(0, len(s))
+        x[i, where], mask[i, where] = torch.as_tensor(s), True
+    return x, mask
+
+
+def assert_each_sample_alone(model, sequences, left=False):
+    """The model's outputs on a padded, masked batch of `sequences` are each
+    sample's run alone, unpadded."""
+    x, mask = padded_batch(sequences, left)
+    with torch.no_grad():
+        batched = model(x, mask=mask)
+        alone = torch.cat([model(torch.as_tensor(s)[None]) for s in sequences])
+    torch.testing.assert_close(batched, alone, rtol=1e-5, atol=1e-6)

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import lstmkit
+from conftest import padded_batch
 from lstmkit import Sequential
 from lstmkit.data.sources import SequenceBatches
 from lstmkit.errors import InputError
@@ -19,17 +20,6 @@ def ragged(n=11, features=3, seed=0):
     rng = np.random.default_rng(seed)
     return [(rng.normal(size=(int(rng.integers(1, 9)), features)) * 2 + 1).astype(np.float32)
             for _ in range(n)]
-
-
-def padded_batch(sequences, left=False):
-    """x (N, T, F) with the real steps first (or last), 7 elsewhere, and its mask."""
-    T = max(len(s) for s in sequences)
-    x = torch.full((len(sequences), T, sequences[0].shape[1]), 7.0)  # padding: never counted
-    mask = torch.zeros(len(sequences), T, dtype=torch.bool)
-    for i, s in enumerate(sequences):
-        where = slice(T - len(s), T) if left else slice(0, len(s))
-        x[i, where], mask[i, where] = torch.as_tensor(s), True
-    return x, mask
 
 
 def twin(features, momentum=0.99, epsilon=1e-3):

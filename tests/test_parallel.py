@@ -2,32 +2,16 @@
 sample's result the one it gets alone; saved and loaded with its branches;
 what cannot run in a branch refused with a one-line error."""
 
-import numpy as np
 import pytest
 import torch
 
 import lstmkit
+from conftest import assert_each_sample_alone, padded_batch, ragged
 from lstmkit import Sequential
 from lstmkit.errors import InputError, ModelFileError
 from lstmkit.layers import (GRU, LSTM, Activation, BatchNormalization, Bidirectional, Conv1D,
                             Dense, Dropout, Embedding, GlobalAveragePooling1D, Masking,
                             MaxPooling1D, Parallel)
-
-
-def ragged(n=9, features=2, seed=0):
-    rng = np.random.default_rng(seed)
-    return [rng.normal(size=(int(rng.integers(1, 9)), features)).astype(np.float32)
-            for _ in range(n)]
-
-
-def padded_batch(sequences, left=False):
-    T = max(len(s) for s in sequences)
-    x = torch.full((len(sequences), T, sequences[0].shape[1]), 7.0)
-    mask = torch.zeros(len(sequences), T, dtype=torch.bool)
-    for i, s in enumerate(sequences):
-        where = slice(T - len(s), T) if left else slice(0, len(s))
-        x[i, where], mask[i, where] = torch.as_tensor(s), True
-    return x, mask
 
 
 def lstm_fcn(features=2, classes=3):
@@ -62,12 +46,7 @@ def test_the_output_is_the_branches_outputs_side_by_side():
 @pytest.mark.parametrize("left", [False, True])
 def test_a_masked_sample_gets_its_result_alone(left):
     model = lstm_fcn()
-    sequences = ragged()
-    x, mask = padded_batch(sequences, left)
-    with torch.no_grad():
-        batched = model(x, mask=mask)
-        alone = torch.cat([model(torch.as_tensor(s)[None]) for s in sequences])
-    torch.testing.assert_close(batched, alone, rtol=1e-5, atol=1e-6)
+    assert_each_sample_alone(model, ragged(9), left)
 
 
 def test_per_step_branches_pass_the_mask_on():
@@ -76,7 +55,7 @@ def test_per_step_branches_pass_the_mask_on():
                         Parallel([[Conv1D(3, 3)], [Bidirectional(GRU(2, return_sequences=True))]]),
                         LSTM(3)])
     model.build((None, None, 2))
-    sequences = ragged(seed=1)
+    sequences = ragged(9, seed=1)
     x, mask = padded_batch(sequences)
     assert model.layers[1].compute_mask(x, mask) is mask
     assert model.layers[1].output_shape((None, 2)) == (None, 7)

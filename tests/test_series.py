@@ -11,12 +11,13 @@ import pytest
 import torch
 
 import lstmkit
+from conftest import assert_each_sample_alone, padded_batch, ragged
 from lstmkit import Sequential
 from lstmkit.cli import main
 from lstmkit.data.sources import SequenceBatches
 from lstmkit.data.tsfile import TimeSeriesData, read_ts
 from lstmkit.errors import DataFileError, InputError, ModelFileError
-from lstmkit.layers import (LSTM, AttentionPooling1D, Bidirectional, Dense,
+from lstmkit.layers import (LSTM, AttentionPooling1D, Bidirectional,
                             GlobalAveragePooling1D, GlobalMaxPooling1D)
 from lstmkit.layers.core import Conv1D
 from lstmkit.tasks import TASKS
@@ -96,14 +97,8 @@ def test_the_classifier_learns_a_multivariate_unequal_length_problem(sines, trai
 # ----- ragged batches and masks ----------------------------------------------------------
 
 
-def ragged(n=13, features=2, seed=0):
-    rng = np.random.default_rng(seed)
-    return [rng.normal(size=(int(rng.integers(1, 9)), features)).astype(np.float32)
-            for _ in range(n)]
-
-
 def test_sequence_batches_pad_after_the_real_steps_and_mark_them():
-    sequences = ragged()
+    sequences = ragged(13)
     source = SequenceBatches(sequences, torch.arange(13), batch_size=4, shuffle=True, seed=3)
     seen = []
     for x, y, mask in source.batches(0):
@@ -124,7 +119,7 @@ def test_sequence_batches_pad_after_the_real_steps_and_mark_them():
 
 def test_augmented_batches_jitter_and_scale_the_real_steps_only():
     from lstmkit.data.seriesaugment import AugmentedSequenceBatches
-    sequences = ragged()
+    sequences = ragged(13)
 
     def epoch(**augment):
         source = AugmentedSequenceBatches(sequences, torch.arange(13), 4, seed=3, **augment)
@@ -182,17 +177,6 @@ def test_sequence_batches_refuse_what_cannot_be_batched(sequences, message):
         SequenceBatches(sequences)
 
 
-def padded_batch(sequences, left=False):
-    """x (N, T, F) with the real steps first (or last) and zeros elsewhere, and its mask."""
-    T = max(len(s) for s in sequences)
-    x = torch.full((len(sequences), T, sequences[0].shape[1]), 7.0)  # padding never read
-    mask = torch.zeros(len(sequences), T, dtype=torch.bool)
-    for i, s in enumerate(sequences):
-        where = slice(T - len(s), T) if left else slice(0, len(s))
-        x[i, where], mask[i, where] = torch.as_tensor(s), True
-    return x, mask
-
-
 @pytest.mark.parametrize("layers", [
     lambda: [GlobalAveragePooling1D()],
     lambda: [GlobalMaxPooling1D()],
@@ -206,12 +190,7 @@ def test_masked_layers_give_each_sample_its_result_alone(layers, left):
     torch.manual_seed(0)
     model = Sequential(layers())
     model.build((None, 2))
-    sequences = ragged(6)
-    x, mask = padded_batch(sequences, left)
-    with torch.no_grad():
-        batched = model(x, mask=mask)
-        alone = torch.cat([model(torch.as_tensor(s)[None]) for s in sequences])
-    torch.testing.assert_close(batched, alone, rtol=1e-5, atol=1e-6)
+    assert_each_sample_alone(model, ragged(6), left)
 
 
 def test_attention_weights_are_zero_at_padding_and_sum_to_one():
