@@ -358,6 +358,22 @@ def test_a_damaged_manifest_is_a_model_file_error(trained, tmp_path, change, mes
 # ----- the command line ----------------------------------------------------------------
 
 
+def test_train_in_bfloat16_from_the_command_line(sines, tmp_path, capsys):
+    train, _ = sines
+    out = tmp_path / "bf16"
+    fast = ["--members", "1", "--epochs", "2", "--units", "4", "--conv-filters", "4", "--quiet",
+            "--device", "cpu"]
+    assert main(["series", "train", str(train), "--out", str(out), "--precision", "bf16",
+                 *fast]) == 0
+    manifest = json.loads((out / "ensemble.json").read_text())
+    assert manifest["info"]["settings"]["precision"] == "mixed_bfloat16"
+    capsys.readouterr()
+    assert main(["series", "train", str(train), "--out", str(tmp_path / "fp16"), "--precision",
+                 "fp16", *fast]) == 2
+    assert "needs a CUDA GPU" in capsys.readouterr().err
+    assert not (tmp_path / "fp16").exists()
+
+
 def test_train_eval_and_predict_from_the_command_line(sines, tmp_path, capsys):
     train, test = sines
     out = tmp_path / "model"

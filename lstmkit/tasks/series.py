@@ -29,7 +29,7 @@ from ..distributed import is_main_process
 from ..errors import InputError
 from ..files import csv_field, write_output
 from ..reports import classification_report, format_report
-from .base import Task, add_command, add_training_options
+from .base import Task, add_command, add_precision_option, add_training_options
 from .series_ensemble import (JITTER, LAYOUTS, MODEL_DEFAULTS, POOLINGS, SCALE, TASK_NAME,
                               SeriesClassifier, build_classifier, cross_validate,
                               predict_proba_model, train_classifier)
@@ -82,6 +82,7 @@ class SeriesClassification(Task):
         train.add_argument("--folds", type=int, metavar="K",
                            help="first estimate the figures by K-fold cross-validation on TRAIN "
                                 "(K trainings of the whole ensemble)")
+        add_precision_option(train)
         add_training_options(train, self.defaults, out="runs/series")
         d = self.defaults
         train.add_argument("--members", type=int, default=d["members"],
@@ -180,7 +181,8 @@ def run_train_command(args):
         missing=args.missing, jitter=args.jitter, scale=args.scale, device=args.device,
         units=args.units,
         bidirectional=args.bidirectional, pooling=args.pooling, conv_filters=args.conv_filters,
-        dropout=args.dropout, batch_norm=args.batch_norm, layout=args.layout)
+        dropout=args.dropout, batch_norm=args.batch_norm, layout=args.layout,
+        precision=args.precision)
     validation = None
     if args.folds is not None:
         validation = cross_validate(train, folds=args.folds, seed=args.seed, print_fn=say,

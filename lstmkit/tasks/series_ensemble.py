@@ -37,6 +37,7 @@ from ..files import atomic_write, read_manifest, staged_folder
 from ..layers import (LSTM, AttentionPooling1D, Bidirectional, Dense, Dropout,
                       GlobalAveragePooling1D, GlobalMaxPooling1D)
 from ..model import Sequential, load_model
+from ..precision import policy_name
 from ..reports import classification_report, log_loss
 from ..train import resolve_device, set_seed
 
@@ -270,7 +271,7 @@ class SeriesClassifier:
 def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_size=16,
                      learning_rate=1e-3, class_weight=None, missing="interpolate",
                      jitter=JITTER, scale=SCALE, device="auto", verbose=0, print_fn=None,
-                     **model_options):
+                     precision="float32", **model_options):
     """Train a SeriesClassifier on labelled data (a TimeSeriesData).
 
     Args:
@@ -293,6 +294,9 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
             scaled input: noise added to each value, and each sample's
             per-feature factor around 1. Defaults 0.05 and 0.1; 0 and 0
             train on the data as it is.
+        precision: the members' forward pass in training, 'float32'
+            (default), 'mixed_bfloat16' / 'bf16' or 'mixed_float16' / 'fp16'
+            (lstmkit.precision).
         **model_options: build_classifier's (units, bidirectional, pooling,
             conv_filters, dropout, batch_norm, layout).
 
@@ -307,6 +311,7 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
     _check_int(batch_size, "batch_size", 1)
     _check_int(seed, "seed", 0)
     check_augmentation(jitter, scale)
+    precision = policy_name(precision)
     if class_weight not in (None, "balanced"):
         raise InputError(f"class_weight must be None or 'balanced', got {class_weight!r}")
     options = {**MODEL_DEFAULTS, **model_options}
@@ -344,7 +349,8 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
                                            jitter=jitter, scale=scale),
                   validation_data=SequenceBatches([x[j] for j in held], torch.as_tensor(y[held]),
                                                   256),
-                  epochs=epochs, verbose=verbose, seed=member_seed, callbacks=[stop])
+                  epochs=epochs, verbose=verbose, seed=member_seed, callbacks=[stop],
+                  precision=precision)
         held_p = predict_proba_model(model, [x[j] for j in held])
         oof[held] += held_p
         counts[held] += 1
@@ -360,7 +366,7 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
     info = {"settings": {"members": members, "seed": seed, "epochs": epochs, "patience": patience,
                          "batch_size": batch_size, "learning_rate": learning_rate,
                          "class_weight": class_weight, "missing": missing, "jitter": jitter,
-                         "scale": scale, **options},
+                         "scale": scale, "precision": precision, **options},
             "seeds": seeds, "best_epochs": best_epochs, "training_samples": n,
             "data": data.problem_name or (os.path.basename(data.path) if data.path else None),
             "out_of_fold": {"samples": int(seen.sum()),  # scored by the members that held it out
