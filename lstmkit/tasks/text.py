@@ -208,10 +208,11 @@ def check_weights(weights, n):
 def choose_weights(each, y, multilabel=False, steps=10):
     """The members' weights for their validation probabilities: the point
     of lowest log loss on a grid of the simplex in steps of 1/`steps`
-    (ties: the one nearest equal weights). One member: [1.0]."""
+    (ties: the one nearest equal weights). One member: [1.0]; more than
+    four (a grid of thousands of points): equal weights."""
     n = len(each)
-    if n == 1:
-        return [1.0]
+    if n == 1 or n > 4:
+        return [1.0 / n] * n
     def loss(w):
         p = np.clip(sum(wi * e for wi, e in zip(w, each)), 1e-7, 1 - 1e-7)
         if multilabel:
