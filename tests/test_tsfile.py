@@ -229,6 +229,15 @@ def test_unreadable_files(tmp_path):
         read_ts(FIXTURES / "basic.ts", encoding="no-such-codec")
 
 
+def test_percent_comments_as_aeons_bundled_files_write_them(tmp_path):
+    # aeon's UnitTest_TRAIN.ts opens with "%# This is a cut down version ..." lines
+    path = tmp_path / "p.ts"
+    path.write_text("%# a cut down version of ChinaTown\n%\n@problemName P\n@classLabel true 1 2\n"
+                    "@data\n% a comment among the data\n1,2,3:1\n4,5,6:2\n")
+    data = read_ts(path)
+    assert same(data, [[[1], [2], [3]], [[4], [5], [6]]]) and data.labels == ["1", "2"]
+
+
 def test_encoding_errors_name_the_line_and_comments_need_not_decode(tmp_path):
     path = tmp_path / "latin.ts"
     path.write_bytes(b"# caf\xe9: a Latin-1 comment is skipped undecoded\n"

@@ -11,8 +11,9 @@ features) per sample, the labels, and what the file's header declares.
   reader's;
 - accept LF, CRLF or CR line ends, a last line without one, a UTF-8
   byte-order mark, blank lines anywhere and spaces or tabs around values;
-- skip comment lines (`#` in `.ts`, `%` in `.arff`) without decoding them,
-  because archive comments are not always in the data's encoding;
+- skip comment lines (`#` in `.ts`, and `%` as aeon's own bundled `.ts`
+  files write them; `%` in `.arff`) without decoding them, because archive
+  comments are not always in the data's encoding;
 - raise `DataFileError` naming the file, the line and, where one value is at
   fault, its column (1-based, in characters), and return nothing half-read.
 
@@ -95,7 +96,7 @@ def read_ts(path, encoding="utf-8"):
     Returns a `TimeSeriesData`.
     """
     path = os.fspath(path)
-    lines = data_lines(path, encoding, comment=b"#")
+    lines = data_lines(path, encoding, comment=(b"#", b"%"))
     header, other, data_line = _ts_header(lines, path)
     samples = _TsSamples(header, other, path)
     for line in lines:
