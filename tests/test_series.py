@@ -474,6 +474,33 @@ def test_members_beyond_five_start_a_new_split_each_holding_out_a_fifth():
                                            for m in classifier.members], axis=0), rtol=1e-6)
 
 
+def test_refit_trains_each_member_again_on_every_sample_for_its_best_epochs(monkeypatch):
+    from lstmkit.tasks import series_ensemble
+    series, labels = sine_mixtures(20, classes=2, dimensions=1, seed=3, lengths=(5, 9))
+    data = TimeSeriesData(series, labels)
+    options = {"members": 2, "epochs": 4, "patience": 1, "units": 2, "conv_filters": 2,
+               "device": "cpu"}
+    calls, fit_member = [], series_ensemble.fit_member
+
+    def spy(x, y, train, held, seed, epochs, fit):
+        calls.append((len(train), held is None, seed, epochs))
+        return fit_member(x, y, train, held, seed, epochs, fit)
+
+    monkeypatch.setattr(series_ensemble, "fit_member", spy)
+    once = train_classifier(data, **options)
+    assert [c[:2] for c in calls] == [(16, False), (16, False)] and not once.info["settings"][
+        "refit"]
+    calls.clear()
+    again = train_classifier(data, refit=True, **options)
+    best = again.info["best_epochs"]
+    assert best == once.info["best_epochs"] and again.info["settings"]["refit"]
+    # each member: stopped early on its fold, then from its seed on all 20 for its best epochs
+    assert calls == [(16, False, 0, 4), (20, True, 0, best[0]), (16, False, 1, 4),
+                     (20, True, 1, best[1])]
+    assert again.info["out_of_fold"] == once.info["out_of_fold"]  # the first pass's
+    assert not np.allclose(again.predict_proba(series), once.predict_proba(series))
+
+
 def test_cross_validation_scores_every_sample_once_by_a_classifier_that_did_not_see_it(sines,
                                                                                        capsys):
     from lstmkit.tasks.series_ensemble import cross_validate

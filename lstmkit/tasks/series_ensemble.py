@@ -271,7 +271,7 @@ class SeriesClassifier:
 def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_size=16,
                      learning_rate=1e-3, class_weight=None, missing="interpolate",
                      jitter=JITTER, scale=SCALE, device="auto", verbose=0, print_fn=None,
-                     precision="float32", **model_options):
+                     precision="float32", refit=False, **model_options):
     """Train a SeriesClassifier on labelled data (a TimeSeriesData).
 
     Args:
@@ -297,6 +297,10 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
         precision: the members' forward pass in training, 'float32'
             (default), 'mixed_bfloat16' / 'bf16' or 'mixed_float16' / 'fp16'
             (lstmkit.precision).
+        refit: once early stopping has chosen a member's epoch count on
+            its held-out fold, train it again, from the same seed, on every
+            training sample for that many epochs (default False). The
+            out-of-fold figures are the first pass's.
         **model_options: build_classifier's (units, bidirectional, pooling,
             conv_filters, dropout, batch_norm, layout).
 
@@ -329,6 +333,10 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
     splits = {}  # the fold number of each sample, per split
     device = resolve_device(device)
     loss = WeightedCrossEntropy(balanced_weights(y, classes)) if class_weight else None
+    fit = {"features": scaler.features, "classes": classes, "device": device, "loss": loss,
+           "learning_rate": learning_rate, "batch_size": batch_size, "patience": patience,
+           "jitter": jitter, "scale": scale, "verbose": verbose, "precision": precision,
+           "options": options}
     models, seeds, best_epochs = [], [], []
     oof, counts = np.zeros((n, classes)), np.zeros(n)
     for i in range(members):
@@ -338,41 +346,56 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
         held = np.flatnonzero(splits[split] == i % k)
         train = np.flatnonzero(splits[split] != i % k)
         member_seed = 1000 * seed + i
-        set_seed(member_seed)
-        model = build_classifier(scaler.features, classes, device=device, **options)
-        model.compile(loss=loss or "sparse_categorical_crossentropy",
-                      optimizer=lambda p: torch.optim.Adam(p, lr=learning_rate),
-                      metrics=None if loss else ["accuracy"], device=device)
-        stop = EarlyStopping("val_loss", patience=patience, restore_best_weights=True)
-        model.fit(AugmentedSequenceBatches([x[j] for j in train], torch.as_tensor(y[train]),
-                                           batch_size, shuffle=True, seed=member_seed,
-                                           jitter=jitter, scale=scale),
-                  validation_data=SequenceBatches([x[j] for j in held], torch.as_tensor(y[held]),
-                                                  256),
-                  epochs=epochs, verbose=verbose, seed=member_seed, callbacks=[stop],
-                  precision=precision)
+        model, best = fit_member(x, y, train, held, member_seed, epochs, fit)
         held_p = predict_proba_model(model, [x[j] for j in held])
         oof[held] += held_p
         counts[held] += 1
+        if refit:  # the same member, from its seed, on every sample for its best epoch count
+            model, _ = fit_member(x, y, np.arange(n), None, member_seed, best or epochs, fit)
         models.append(model)
         seeds.append(member_seed)
-        best_epochs.append(None if stop.best_epoch is None else stop.best_epoch + 1)
+        best_epochs.append(best)
         if print_fn:
             accuracy = (held_p.argmax(1) == y[held]).mean()
-            print_fn(f"member {i + 1}/{members}: best epoch {best_epochs[-1]}, held-out fold "
-                     f"accuracy {accuracy:.4f} ({len(held)} samples)")
+            print_fn(f"member {i + 1}/{members}: best epoch {best}, held-out fold "
+                     f"accuracy {accuracy:.4f} ({len(held)} samples)"
+                     + (", then trained again on all the samples" if refit else ""))
     seen = counts > 0
     oof[seen] /= counts[seen, None]
     info = {"settings": {"members": members, "seed": seed, "epochs": epochs, "patience": patience,
                          "batch_size": batch_size, "learning_rate": learning_rate,
                          "class_weight": class_weight, "missing": missing, "jitter": jitter,
-                         "scale": scale, "precision": precision, **options},
+                         "scale": scale, "precision": precision, "refit": refit, **options},
             "seeds": seeds, "best_epochs": best_epochs, "training_samples": n,
             "data": data.problem_name or (os.path.basename(data.path) if data.path else None),
             "out_of_fold": {"samples": int(seen.sum()),  # scored by the members that held it out
                             **classification_report(y[seen], oof[seen].argmax(1), scaler.labels)},
             "seconds": time.perf_counter() - started}
     return SeriesClassifier(models, scaler, info)
+
+
+def fit_member(x, y, train, held, seed, epochs, fit):
+    """One member, built and seeded by `seed`, trained on the samples `train`
+    of the prepared sequences x (labels y). With `held` (an index), stopped
+    early on those samples, its best epoch's weights restored; without,
+    trained `epochs` epochs. Returns (model, best epoch (1-based) or None)."""
+    set_seed(seed)
+    model = build_classifier(fit["features"], fit["classes"], device=fit["device"],
+                             **fit["options"])
+    loss = fit["loss"]
+    model.compile(loss=loss or "sparse_categorical_crossentropy",
+                  optimizer=lambda p: torch.optim.Adam(p, lr=fit["learning_rate"]),
+                  metrics=None if loss else ["accuracy"], device=fit["device"])
+    stop = None if held is None else EarlyStopping("val_loss", patience=fit["patience"],
+                                                   restore_best_weights=True)
+    model.fit(AugmentedSequenceBatches([x[j] for j in train], torch.as_tensor(y[train]),
+                                       fit["batch_size"], shuffle=True, seed=seed,
+                                       jitter=fit["jitter"], scale=fit["scale"]),
+              validation_data=None if held is None else SequenceBatches(
+                  [x[j] for j in held], torch.as_tensor(y[held]), 256),
+              epochs=epochs, verbose=fit["verbose"], seed=seed,
+              callbacks=[stop] if stop else None, precision=fit["precision"])
+    return model, None if stop is None or stop.best_epoch is None else stop.best_epoch + 1
 
 
 def cross_validate(data, folds=5, seed=0, print_fn=None, **options):

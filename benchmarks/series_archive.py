@@ -1,0 +1,165 @@
+"""The series classifier on more archive problems, beside MiniRocket.
+
+ItalyPowerDemand (benchmarks/series_classification.py) is one univariate
+problem of 24 equal steps. The classifier is meant for any `.ts` problem,
+so this script runs it, with the task's defaults, on the UCR/UEA problems
+that aeon ships inside its wheel (BSD-3; found in .venv-aeon), each with
+the archive's own split: univariate and multivariate, equal and unequal
+lengths, 2 to 10 classes, 24 to 427 steps. MiniRocket (aeon) runs in a
+second process on the same files with the same seeds.
+
+A candidate change of the defaults can be measured here too (`--name`
+and `--set key=value`, train_classifier's arguments): these problems, not
+ItalyPowerDemand's test file, are where a change of the defaults is
+compared, and each candidate's figures are kept under its name.
+
+    python3 -m venv .venv-aeon && .venv-aeon/bin/pip install -c constraints.txt aeon==1.6.0
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/series_archive.py --threads 1
+    .venv/bin/python benchmarks/series_archive.py --name refit --set refit=true --no-minirocket
+    .venv/bin/python benchmarks/series_archive.py --quick     # a smoke run, to /tmp
+
+Merges into benchmarks/results/series_archive.json and prints a table.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import time
+
+from common import ROOT, OtherLoad, commit, load_record, load_summary, output_path, write_report
+from series_classification import AEON_PYTHON, run_minirocket
+
+# aeon 1.6's bundled classification problems, the regression and unit-test ones left out
+PROBLEMS = ("ArrowHead", "BasicMotions", "GunPoint", "JapaneseVowels", "PickupGestureWiimoteZ",
+            "OSULeaf")
+
+
+def aeon_data_folder():
+    """The folder of aeon's bundled problems, asked of .venv-aeon's Python."""
+    if not os.path.exists(AEON_PYTHON):
+        raise SystemExit(f"{os.path.relpath(AEON_PYTHON, ROOT)} not found: install aeon there "
+                         "(see this script's docstring), or give --data")
+    code = "import os, aeon.datasets as d; print(os.path.join(os.path.dirname(d.__file__), 'data'))"
+    return subprocess.run([AEON_PYTHON, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def describe(data):
+    lengths = [len(s) for s in data.series]
+    return {"samples": len(data), "features": data.n_features,
+            "classes": len(set(data.labels)), "min_length": min(lengths),
+            "max_length": max(lengths)}
+
+
+def run_problem(train_path, test_path, seeds, overrides):
+    """lstmkit's classifier trained per seed on the training file, the test file scored once."""
+    from lstmkit.data.tsfile import read_series_file
+    from lstmkit.tasks.series_ensemble import train_classifier
+
+    train, test = read_series_file(train_path), read_series_file(test_path)
+    runs = []
+    for seed in seeds:
+        started = time.perf_counter()
+        classifier = train_classifier(train, seed=seed, device="cpu", **overrides)
+        fit_seconds = time.perf_counter() - started
+        report = classifier.evaluate(test)
+        runs.append({"seed": seed, "fit_seconds": fit_seconds, "accuracy": report["accuracy"],
+                     "balanced_accuracy": report["balanced_accuracy"],
+                     "macro_f1": report["macro_f1"], "log_loss": report["log_loss"],
+                     "best_epochs": classifier.info["best_epochs"]})
+        print(f"  seed {seed}: accuracy {report['accuracy']:.4f}, log loss "
+              f"{report['log_loss']:.3f}, fit {fit_seconds:.0f} s", flush=True)
+    return {"train": describe(train), "test": describe(test), "runs": runs,
+            "accuracy": statistics.mean(r["accuracy"] for r in runs),
+            "log_loss": statistics.mean(r["log_loss"] for r in runs),
+            "fit_seconds": statistics.mean(r["fit_seconds"] for r in runs),
+            "settings": overrides}
+
+
+def parse_sets(pairs):
+    """`key=value` pairs, each value read as JSON (true, 0.1, "mean") or else as a string."""
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--set wants key=value, got {pair!r}")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    return overrides
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", help="a folder of NAME/NAME_TRAIN.ts and NAME_TEST.ts "
+                                       "(default: aeon's bundled problems, from .venv-aeon)")
+    parser.add_argument("--problems", default=",".join(PROBLEMS),
+                        help=f"comma-separated (default {','.join(PROBLEMS)})")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0, 1, ... (default 3)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--name", default="default", help="the candidate's name (default: the "
+                                                          "defaults as they stand)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a train_classifier argument for this candidate (repeatable)")
+    parser.add_argument("--no-minirocket", action="store_true", help="lstmkit only")
+    parser.add_argument("--quick", action="store_true",
+                        help="one seed, one member, few epochs, two problems: the script runs")
+    parser.add_argument("--out", help="default benchmarks/results/series_archive.json "
+                                      "(a temporary file with --quick)")
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    out = output_path("series_archive", args.out, args.quick)
+    folder = args.data or aeon_data_folder()
+    problems = args.problems.split(",")[:2 if args.quick else None]
+    seeds = list(range(1 if args.quick else args.seeds))
+    overrides = {**parse_sets(args.set), **({"members": 1, "epochs": 3} if args.quick else {})}
+
+    previous = {}
+    if os.path.exists(out):
+        with open(out) as f:
+            previous = json.load(f)
+    candidates = previous.get("candidates", {})
+    minirocket = previous.get("minirocket", {})
+    start_load = load_record()
+    with OtherLoad() as whole:
+        measured = {}
+        for name in problems:
+            train_path = os.path.join(folder, name, f"{name}_TRAIN.ts")
+            test_path = os.path.join(folder, name, f"{name}_TEST.ts")
+            print(f"{name} ({args.name}):", flush=True)
+            measured[name] = {**run_problem(train_path, test_path, seeds, overrides),
+                              "commit": commit(), "seeds": seeds}
+            if not args.no_minirocket:
+                result = run_minirocket(train_path, test_path, seeds, args.threads)
+                if "runs" in result:
+                    result["accuracy"] = statistics.mean(r["test_accuracy"]
+                                                         for r in result["runs"])
+                    result["fit_seconds"] = statistics.mean(r["fit_seconds"]
+                                                            for r in result["runs"])
+                    print(f"  MiniRocket: accuracy {result['accuracy']:.4f}", flush=True)
+                minirocket[name] = result
+    candidates.setdefault(args.name, {}).update(measured)
+    report = {
+        "benchmark": "series classification on aeon's bundled UCR/UEA problems, their own "
+                     "splits",
+        "protocol": "each candidate trained on the training file per seed; the test file scored "
+                    "once per seed. ItalyPowerDemand's test file is not among these",
+        "config": {"seeds": seeds, "threads": args.threads, "data": folder},
+        "load": load_summary(start_load, load_record(), whole.share),
+        "candidates": candidates, "minirocket": minirocket}
+    write_report(report, out, __file__, argv)
+    print(f"\n{'problem':24} {'lstmkit':>9} {'MiniRocket':>11}")
+    for name in problems:
+        rocket = minirocket.get(name, {}).get("accuracy")
+        print(f"{name:24} {measured[name]['accuracy']:9.4f} "
+              f"{'-' if rocket is None else format(rocket, '.4f'):>11}")
+    print(f"other processes used {100 * whole.share:.1f}% of the CPUs; wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
