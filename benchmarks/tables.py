@@ -469,6 +469,46 @@ def precision(report):
     return lines
 
 
+@table
+def series_archive(report):
+    """Test accuracy per archive problem: each candidate's (mean over its
+    seeds) beside MiniRocket's, the defaults' column first, and each
+    column's mean over the problems every column holds."""
+    candidates, rocket = report["candidates"], report["minirocket"]
+    order = sorted(candidates, key=lambda name: name != report["default"])
+    problems = [p for p in report["problems"] if any(p in candidates[c] for c in order)]
+
+    def cell(entry):
+        if entry is None:
+            return "–"
+        return f"{entry['accuracy']:.3f} ({len(entry['runs'])})"
+
+    def label(name):
+        about = report["about"].get(name, name)
+        return f"**{about}** (the default)" if name == report["default"] else about
+
+    lines = ["| problem | train / test, features, lengths, classes | "
+             + " | ".join(label(n) for n in order) + " | MiniRocket (aeon) |",
+             "|---|---|" + "---|" * (len(order) + 1)]
+    for p in problems:
+        shape = next(candidates[c][p] for c in order if p in candidates[c])
+        train, test = shape["train"], shape["test"]
+        lengths = (str(train["min_length"]) if train["min_length"] == train["max_length"]
+                   else f"{train['min_length']}–{train['max_length']}")
+        lines.append(f"| {p} | {train['samples']} / {test['samples']}, {train['features']}, "
+                     f"{lengths}, {train['classes']} | "
+                     + " | ".join(cell(candidates[c].get(p)) for c in order)
+                     + f" | {cell(rocket.get(p)) if 'runs' in rocket.get(p, {}) else '–'} |")
+    common = [p for p in problems if all(p in candidates[c] for c in order)
+              and "runs" in rocket.get(p, {})]
+    if common:
+        means = [statistics.mean(candidates[c][p]["accuracy"] for p in common) for c in order]
+        lines.append(f"| mean over {', '.join(common)} | | "
+                     + " | ".join(f"{m:.3f}" for m in means) + " | "
+                     + f"{statistics.mean(rocket[p]['accuracy'] for p in common):.3f} |")
+    return lines
+
+
 def render(name, results=RESULTS):
     """The table `name` built from results/<name>.json, as it sits between its markers."""
     with open(os.path.join(results, f"{name}.json")) as f:

@@ -96,10 +96,10 @@ def results(out):
             json.loads((out / "history.json").read_text()))
 
 
-def assert_close_weights(a, b):
+def assert_close_weights(a, b, atol=1e-5):
     assert set(a) == set(b)
     for name in a:
-        torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-5, msg=name)
+        torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=atol, msg=name)
 
 
 @pytest.mark.parametrize("kind", ["classifier", "streams"])
@@ -164,9 +164,12 @@ def test_series_train_in_two_processes_writes_once_what_one_process_writes(tmp_p
         runs[nproc] = out
     assert sorted(os.listdir(runs[2])) == sorted(os.listdir(runs[1]))
     assert not [name for name in os.listdir(tmp_path) if name.startswith(".model")]  # no leftovers
+    # the all-reduced sums differ from one process's in their last bits, and Adam's steps on
+    # the convolutions before each normalisation (gradients near zero) carry that further:
+    # 2e-5 after 12 steps of 1e-3 was seen; a batch sharded wrongly is off by a step or more
     for member in ("member-0", "member-1"):
         assert_close_weights(load_file(str(runs[1] / member / "model.safetensors")),
-                             load_file(str(runs[2] / member / "model.safetensors")))
+                             load_file(str(runs[2] / member / "model.safetensors")), atol=1e-4)
 
 
 @pytest.mark.parametrize("tool", ["text", "lm", "forecast"])

@@ -204,9 +204,10 @@ def test_attention_weights_are_zero_at_padding_and_sum_to_one():
 
 
 @pytest.mark.parametrize("options", [
-    dict(bidirectional=True, pooling="max", batch_norm=False),
-    dict(batch_norm=True, pooling="attention"),
-    dict(layout="parallel", batch_norm=True),
+    dict(bidirectional=True, pooling="max", batch_norm=False, layout="serial"),
+    dict(batch_norm=True, pooling="attention", layout="serial"),
+    dict(batch_norm=True),  # the default: LSTM-FCN's layout
+    dict(pooling="mean", bidirectional=True),
 ])
 def test_the_classifier_model_scores_a_sample_in_a_batch_as_alone(options):
     torch.manual_seed(0)
