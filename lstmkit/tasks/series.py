@@ -48,6 +48,8 @@ class SeriesClassification(Task):
 
     def build_model(self, preprocessing, device="auto", **options):
         settings = {k: self.defaults[k] for k in MODEL_DEFAULTS}
+        if settings["layout"] == "auto":  # one model, no folds to choose on: the layout that
+            settings["layout"] = "parallel"  # did best on the archive problems
         model = build_classifier(preprocessing.features, len(preprocessing.labels),
                                  **{**settings, **options}, device=device)
         model.preprocessing = preprocessing
@@ -103,8 +105,10 @@ class SeriesClassification(Task):
                            help=f"filters of the Conv1D front, 0 for none (default "
                                 f"{d['conv_filters']})")
         train.add_argument("--layout", choices=LAYOUTS, default=d["layout"],
-                           help=f"the convolutions before the LSTM (serial) or beside it, "
-                                f"LSTM-FCN's (parallel) (default {d['layout']})")
+                           help=f"the convolutions before the LSTM (serial), beside it as "
+                                f"LSTM-FCN's (parallel), or auto: both trained, the one that "
+                                f"predicts its held-out folds better kept (default "
+                                f"{d['layout']})")
         train.add_argument("--batch-norm", action=argparse.BooleanOptionalAction,
                            default=d["batch_norm"],
                            help=f"batch normalisation after each convolution (default "
@@ -118,6 +122,9 @@ class SeriesClassification(Task):
                            help=f"training augmentation: each sample's per-feature factor "
                                 f"around 1, its standard deviation (default {d['scale']}; 0 "
                                 f"for none)")
+        train.add_argument("--refit", action="store_true",
+                           help="train each member again on all of TRAIN for the epochs its "
+                                "held-out fold chose (twice the time)")
         train.add_argument("--class-weight", choices=("none", "balanced"), default="none",
                            help="weigh classes by their inverse frequency (default none)")
         train.add_argument("--missing", choices=MISSING, default="interpolate",
@@ -182,7 +189,7 @@ def run_train_command(args):
         units=args.units,
         bidirectional=args.bidirectional, pooling=args.pooling, conv_filters=args.conv_filters,
         dropout=args.dropout, batch_norm=args.batch_norm, layout=args.layout,
-        precision=args.precision)
+        precision=args.precision, refit=args.refit)
     validation = None
     if args.folds is not None:
         validation = cross_validate(train, folds=args.folds, seed=args.seed, print_fn=say,
