@@ -359,15 +359,17 @@ def test_a_damaged_manifest_is_a_model_file_error(trained, tmp_path, change, mes
 # ----- the command line ----------------------------------------------------------------
 
 
-def test_train_in_bfloat16_from_the_command_line(sines, tmp_path, capsys):
+def test_train_in_bfloat16_and_refit_from_the_command_line(sines, tmp_path, capsys):
     train, _ = sines
     out = tmp_path / "bf16"
     fast = ["--members", "1", "--epochs", "2", "--units", "4", "--conv-filters", "4", "--quiet",
             "--device", "cpu"]
     assert main(["series", "train", str(train), "--out", str(out), "--precision", "bf16",
-                 *fast]) == 0
+                 "--refit", *fast]) == 0
     manifest = json.loads((out / "ensemble.json").read_text())
     assert manifest["info"]["settings"]["precision"] == "mixed_bfloat16"
+    assert manifest["info"]["settings"]["refit"]
+    assert "then trained again on all the samples" in capsys.readouterr().out
     capsys.readouterr()
     assert main(["series", "train", str(train), "--out", str(tmp_path / "fp16"), "--precision",
                  "fp16", *fast]) == 2
@@ -480,7 +482,7 @@ def test_refit_trains_each_member_again_on_every_sample_for_its_best_epochs(monk
     series, labels = sine_mixtures(20, classes=2, dimensions=1, seed=3, lengths=(5, 9))
     data = TimeSeriesData(series, labels)
     options = {"members": 2, "epochs": 4, "patience": 1, "units": 2, "conv_filters": 2,
-               "layout": "serial", "device": "cpu"}
+               "device": "cpu"}
     calls, fit_member = [], series_ensemble.fit_member
 
     def spy(x, y, train, held, seed, epochs, fit):
@@ -500,26 +502,6 @@ def test_refit_trains_each_member_again_on_every_sample_for_its_best_epochs(monk
                      (20, True, 1, best[1])]
     assert again.info["out_of_fold"] == once.info["out_of_fold"]  # the first pass's
     assert not np.allclose(again.predict_proba(series), once.predict_proba(series))
-
-
-def test_layout_auto_trains_both_layouts_and_keeps_the_better_held_out_log_loss():
-    from lstmkit.layers import Parallel
-    series, labels = sine_mixtures(20, classes=2, dimensions=2, seed=5, lengths=(6, 12))
-    data = TimeSeriesData(series, labels)
-    options = {"members": 2, "epochs": 3, "units": 3, "conv_filters": 2, "device": "cpu"}
-    auto = train_classifier(data, **options)  # the default layout
-    assert auto.info["settings"]["layout"] == "auto"
-    tried = auto.info["layouts"]
-    assert set(tried) == {"serial", "parallel"}
-    for layout in tried:  # each as train_classifier gives it alone: the same folds and seeds
-        alone = train_classifier(data, layout=layout, **options)
-        assert alone.info["best_epochs"] == tried[layout]["best_epochs"]
-        assert alone.info["out_of_fold"]["accuracy"] == tried[layout]["out_of_fold_accuracy"]
-    chosen = min(tried, key=lambda layout: tried[layout]["out_of_fold_log_loss"])
-    assert auto.info["layout"] == chosen
-    assert all(isinstance(m.layers[0], Parallel) == (chosen == "parallel") for m in auto.members)
-    with pytest.raises(InputError, match="layout 'auto' is train_classifier's choice"):
-        build_classifier(2, 2, layout="auto")
 
 
 def test_cross_validation_scores_every_sample_once_by_a_classifier_that_did_not_see_it(sines,

@@ -48,8 +48,6 @@ class SeriesClassification(Task):
 
     def build_model(self, preprocessing, device="auto", **options):
         settings = {k: self.defaults[k] for k in MODEL_DEFAULTS}
-        if settings["layout"] == "auto":  # one model, no folds to choose on: the layout that
-            settings["layout"] = "parallel"  # did best on the archive problems
         model = build_classifier(preprocessing.features, len(preprocessing.labels),
                                  **{**settings, **options}, device=device)
         model.preprocessing = preprocessing
@@ -105,10 +103,8 @@ class SeriesClassification(Task):
                            help=f"filters of the Conv1D front, 0 for none (default "
                                 f"{d['conv_filters']})")
         train.add_argument("--layout", choices=LAYOUTS, default=d["layout"],
-                           help=f"the convolutions before the LSTM (serial), beside it as "
-                                f"LSTM-FCN's (parallel), or auto: both trained, the one that "
-                                f"predicts its held-out folds better kept (default "
-                                f"{d['layout']})")
+                           help=f"the convolutions before the LSTM (serial) or beside it, "
+                                f"LSTM-FCN's (parallel) (default {d['layout']})")
         train.add_argument("--batch-norm", action=argparse.BooleanOptionalAction,
                            default=d["batch_norm"],
                            help=f"batch normalisation after each convolution (default "

@@ -56,17 +56,13 @@ JITTER, SCALE = 0.05, 0.1
 
 # ----- the model -----------------------------------------------------------------
 
-# Chosen on ItalyPowerDemand's training file (nested cross-validation,
+# Chosen without ItalyPowerDemand's test file: on its training file (nested cross-validation,
 # benchmarks/series_selection.py), on noisy sine mixtures, multivariate and of unequal
-# lengths, and on the other archive problems that aeon ships (benchmarks/series_archive.py);
-# the figures are in the README.
+# lengths, and on the other archive problems that aeon ships (benchmarks/series_archive.py),
+# where the parallel layout did best; the figures are in the README.
 MODEL_DEFAULTS = {"units": 64, "bidirectional": False, "pooling": "last", "conv_filters": 64,
-                  "dropout": 0.2, "batch_norm": True, "layout": "auto"}
-LAYOUTS = ("auto", "serial", "parallel")
-# layout='auto' trains the members in each of these and keeps those that predict the samples
-# they held out best: the serial front did best on ItalyPowerDemand, LSTM-FCN's on the longer
-# archive problems (benchmarks/series_archive.py)
-AUTO_LAYOUTS = ("serial", "parallel")
+                  "dropout": 0.2, "batch_norm": True, "layout": "parallel"}
+LAYOUTS = ("serial", "parallel")
 # The moving averages of the convolutions' batch normalisation: Keras' 0.99 needs some
 # hundreds of steps to forget its start, and a member on a small training file takes a few
 # steps an epoch (ItalyPowerDemand: 3) and is stopped early on a fold scored with them
@@ -106,9 +102,6 @@ def build_classifier(features, classes, units=64, bidirectional=False, pooling="
 
     check_choice(pooling, POOLINGS, "pooling")
     check_choice(layout, LAYOUTS, "layout")
-    if layout == "auto":
-        raise InputError("layout 'auto' is train_classifier's choice between "
-                         f"{' and '.join(AUTO_LAYOUTS)}; a single model takes one of them")
     if not isinstance(batch_norm, bool):
         raise InputError(f"batch_norm must be True or False, got {batch_norm!r}")
 
@@ -311,13 +304,9 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
             training sample for that many epochs (default False). The
             out-of-fold figures are the first pass's.
         **model_options: build_classifier's (units, bidirectional, pooling,
-            conv_filters, dropout, batch_norm, layout). layout='auto' (the
-            default) trains the members once in each of AUTO_LAYOUTS, on the
-            same folds and seeds, and keeps the ones whose out-of-fold
-            probabilities have the lower log loss (twice the training time).
+            conv_filters, dropout, batch_norm, layout).
 
-    Returns a SeriesClassifier; its `info` holds the settings, the layout
-    trained (with 'auto', each layout's out-of-fold figures), each member's
+    Returns a SeriesClassifier; its `info` holds the settings, each member's
     seed and best epoch, and the out-of-fold accuracy (each training sample
     predicted by the member that held it out; optimistic, since that fold
     also chose the member's epoch).
@@ -343,58 +332,21 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
     if n < 2:
         raise InputError(f"the training data holds {n} sample: at least 2 are needed")
     k = min(FOLDS, n)
+    splits = {}  # the fold number of each sample, per split
     device = resolve_device(device)
     loss = WeightedCrossEntropy(balanced_weights(y, classes)) if class_weight else None
     fit = {"features": scaler.features, "classes": classes, "device": device, "loss": loss,
            "learning_rate": learning_rate, "batch_size": batch_size, "patience": patience,
            "jitter": jitter, "scale": scale, "verbose": verbose, "precision": precision,
-           "members": members}
-    splits = [stratified_folds(y, k, seed if split == 0 else [seed, split])
-              for split in range((members + k - 1) // k)]  # a new split beyond the k-th member
-    layouts = AUTO_LAYOUTS if options["layout"] == "auto" else (options["layout"],)
-    tried = {}
-    for layout in layouts:
-        if print_fn and len(layouts) > 1:
-            print_fn(f"layout {layout}:")
-        tried[layout] = train_members(x, y, splits, seed, epochs, refit, print_fn,
-                                      {**fit, "options": {**options, "layout": layout}})
-    # the layout whose members predict the samples they held out best (ties: the first)
-    chosen = min(layouts, key=lambda layout: round(tried[layout]["log_loss"], 9))
-    models, seeds, best_epochs, seen, oof = (tried[chosen][key] for key in (
-        "models", "seeds", "best_epochs", "seen", "oof"))
-    if print_fn and len(layouts) > 1:
-        print_fn("layout chosen: " + chosen + " (out-of-fold log loss " + ", ".join(
-            f"{layout} {tried[layout]['log_loss']:.4f}" for layout in layouts) + ")")
-    info = {"settings": {"members": members, "seed": seed, "epochs": epochs, "patience": patience,
-                         "batch_size": batch_size, "learning_rate": learning_rate,
-                         "class_weight": class_weight, "missing": missing, "jitter": jitter,
-                         "scale": scale, "precision": precision, "refit": refit, **options},
-            "layout": chosen, "seeds": seeds, "best_epochs": best_epochs, "training_samples": n,
-            "data": data.problem_name or (os.path.basename(data.path) if data.path else None),
-            "out_of_fold": {"samples": int(seen.sum()),  # scored by the members that held it out
-                            **classification_report(y[seen], oof[seen].argmax(1), scaler.labels)},
-            "seconds": time.perf_counter() - started}
-    if len(layouts) > 1:
-        info["layouts"] = {layout: {"out_of_fold_log_loss": tried[layout]["log_loss"],
-                                    "out_of_fold_accuracy": float(
-                                        (tried[layout]["oof"][tried[layout]["seen"]].argmax(1)
-                                         == y[tried[layout]["seen"]]).mean()),
-                                    "best_epochs": tried[layout]["best_epochs"]}
-                           for layout in layouts}
-    return SeriesClassifier(models, scaler, info)
-
-
-def train_members(x, y, splits, seed, epochs, refit, print_fn, fit):
-    """The ensemble's members, member i holding out fold i % k of split i // k:
-    {"models", "seeds", "best_epochs", "oof" (each sample's mean probabilities
-    from the members that held it out), "seen" (those held out at least
-    once), "log_loss" (of oof over the seen samples)}."""
-    n, k = len(x), int(splits[0].max()) + 1
+           "options": options}
     models, seeds, best_epochs = [], [], []
-    oof, counts = np.zeros((n, fit["classes"])), np.zeros(n)
-    for i in range(fit["members"]):
-        split = splits[i // k]
-        held, train = np.flatnonzero(split == i % k), np.flatnonzero(split != i % k)
+    oof, counts = np.zeros((n, classes)), np.zeros(n)
+    for i in range(members):
+        split = i // k  # members beyond the k-th start a new split, shuffled anew
+        if split not in splits:
+            splits[split] = stratified_folds(y, k, seed if split == 0 else [seed, split])
+        held = np.flatnonzero(splits[split] == i % k)
+        train = np.flatnonzero(splits[split] != i % k)
         member_seed = 1000 * seed + i
         model, best = fit_member(x, y, train, held, member_seed, epochs, fit)
         held_p = predict_proba_model(model, [x[j] for j in held])
@@ -407,13 +359,21 @@ def train_members(x, y, splits, seed, epochs, refit, print_fn, fit):
         best_epochs.append(best)
         if print_fn:
             accuracy = (held_p.argmax(1) == y[held]).mean()
-            print_fn(f"member {i + 1}/{fit['members']}: best epoch {best}, held-out fold "
+            print_fn(f"member {i + 1}/{members}: best epoch {best}, held-out fold "
                      f"accuracy {accuracy:.4f} ({len(held)} samples)"
                      + (", then trained again on all the samples" if refit else ""))
     seen = counts > 0
     oof[seen] /= counts[seen, None]
-    return {"models": models, "seeds": seeds, "best_epochs": best_epochs, "oof": oof,
-            "seen": seen, "log_loss": log_loss(y[seen], oof[seen])}
+    info = {"settings": {"members": members, "seed": seed, "epochs": epochs, "patience": patience,
+                         "batch_size": batch_size, "learning_rate": learning_rate,
+                         "class_weight": class_weight, "missing": missing, "jitter": jitter,
+                         "scale": scale, "precision": precision, "refit": refit, **options},
+            "seeds": seeds, "best_epochs": best_epochs, "training_samples": n,
+            "data": data.problem_name or (os.path.basename(data.path) if data.path else None),
+            "out_of_fold": {"samples": int(seen.sum()),  # scored by the members that held it out
+                            **classification_report(y[seen], oof[seen].argmax(1), scaler.labels)},
+            "seconds": time.perf_counter() - started}
+    return SeriesClassifier(models, scaler, info)
 
 
 def fit_member(x, y, train, held, seed, epochs, fit):
