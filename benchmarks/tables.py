@@ -472,8 +472,9 @@ def precision(report):
 @table
 def series_archive(report):
     """Test accuracy per archive problem: each candidate's (mean over its
-    seeds) beside MiniRocket's, the defaults' column first, and each
-    column's mean over the problems every column holds."""
+    seeds, their number in brackets) beside MiniRocket's, the defaults'
+    column first, and each column's mean over the problems where it has
+    them all."""
     candidates, rocket = report["candidates"], report["minirocket"]
     order = sorted(candidates, key=lambda name: name != report["default"])
     problems = [p for p in report["problems"] if any(p in candidates[c] for c in order)]
@@ -499,13 +500,13 @@ def series_archive(report):
                      f"{lengths}, {train['classes']} | "
                      + " | ".join(cell(candidates[c].get(p)) for c in order)
                      + f" | {cell(rocket.get(p)) if 'runs' in rocket.get(p, {}) else '–'} |")
-    common = [p for p in problems if all(p in candidates[c] for c in order)
-              and "runs" in rocket.get(p, {})]
-    if common:
-        means = [statistics.mean(candidates[c][p]["accuracy"] for p in common) for c in order]
-        lines.append(f"| mean over {', '.join(common)} | | "
-                     + " | ".join(f"{m:.3f}" for m in means) + " | "
-                     + f"{statistics.mean(rocket[p]['accuracy'] for p in common):.3f} |")
+    def mean(column):  # over every problem, or none where the column lacks one
+        if not all("accuracy" in column.get(p, {}) for p in problems):
+            return "–"
+        return f"{statistics.mean(column[p]['accuracy'] for p in problems):.3f}"
+
+    lines.append(f"| mean over the {len(problems)} problems | | "
+                 + " | ".join(mean(candidates[c]) for c in order) + f" | {mean(rocket)} |")
     return lines
 
 
