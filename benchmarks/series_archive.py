@@ -48,10 +48,9 @@ def aeon_data_folder():
 
 
 def describe(data):
-    lengths = [len(s) for s in data.series]
     return {"samples": len(data), "features": data.n_features,
-            "classes": len(set(data.labels)), "min_length": min(lengths),
-            "max_length": max(lengths)}
+            "classes": len(set(data.labels)), "min_length": int(data.lengths.min()),
+            "max_length": int(data.lengths.max())}
 
 
 def run_problem(train_path, test_path, seeds, overrides):

@@ -66,8 +66,7 @@ CANDIDATES = {
         "Conv1D 128-256-128 (kernels 8-5-3, He uniform) each -> BatchNormalization -> ReLU, "
         "global average pooling; jitter 0.05, scale 0.1", {**AUGMENT, **LSTM_FCN}),
     "parallel64": ("LSTM-FCN's layout with 64-128-64 filters (layout='parallel'); jitter 0.05, "
-                   "scale 0.1", {**AUGMENT, "layout": "parallel",
-                                                      "batch_norm": True}),
+                   "scale 0.1", {**AUGMENT, "layout": "parallel", "batch_norm": True}),
     "lstmfcn_bn": ("LSTM-FCN's layout as lstmfcn_bn_jitter05_scale10, no augmentation",
                    {**NONE, **LSTM_FCN}),
 }

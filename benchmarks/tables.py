@@ -500,6 +500,7 @@ def series_archive(report):
                      f"{lengths}, {train['classes']} | "
                      + " | ".join(cell(candidates[c].get(p)) for c in order)
                      + f" | {cell(rocket.get(p)) if 'runs' in rocket.get(p, {}) else '–'} |")
+
     def mean(column):  # over every problem, or none where the column lacks one
         if not all("accuracy" in column.get(p, {}) for p in problems):
             return "–"
