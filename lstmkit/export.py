@@ -55,7 +55,8 @@ from . import __version__
 from .errors import InputError, InternalError, MissingDependencyError
 from .files import atomic_write, staged_folder
 from .layers import (GRU, LSTM, Activation, AttentionPooling1D, BatchNormalization,
-                     Bidirectional, ConcatPooling1D, Conv1D, Dense, Dropout, Embedding, Flatten,
+                     Bidirectional, ConcatPooling1D, Conv1D, Dense, DimensionShuffle, Dropout,
+                     Embedding, Flatten,
                      GlobalAveragePooling1D, GlobalMaxPooling1D, LockedDropout, Masking,
                      MaxPooling1D, Parallel, RepeatVector, TimeDistributed)
 from .rnn import layer_weights
@@ -225,6 +226,9 @@ def export_layer(g, index, layer, x, mask, states):
                    strides=[layer.stride], **pads)
         out = g.op("Transpose", out, perm=[0, 2, 1])  # (N, T', F)
         return out, all_real(g, out), {}
+    if isinstance(layer, DimensionShuffle):
+        out = dimension_shuffle(g, layer, x, mask)
+        return out, all_real(g, out), {}
     if isinstance(layer, (GlobalAveragePooling1D, GlobalMaxPooling1D, AttentionPooling1D)):
         g.order = None  # no steps axis any more
         return pooling(g, index, layer, x, mask), None, {}
@@ -235,7 +239,7 @@ def export_layer(g, index, layer, x, mask, states):
     raise NotExportable(f"{where}: this lstmkit has no ONNX form for it yet; the layers that "
                         "export are Embedding, Dense, Activation, the dropouts, Masking, "
                         "TimeDistributed(Dense or Embedding), Conv1D, BatchNormalization, "
-                        "Parallel, MaxPooling1D, Flatten, "
+                        "Parallel, MaxPooling1D, Flatten, DimensionShuffle, "
                         "RepeatVector, the global, concatenated and attention poolings, LSTM, "
                         "GRU and Bidirectional")
 
@@ -329,6 +333,21 @@ def parallel(g, index, layer, x, mask):
         outputs.append(h)
     g.order, g.length_mask = (order if per_step else None), length_mask
     return g.op("Concat", *outputs, axis=-1)  # (..., F_1 + F_2 + ...)
+
+
+def dimension_shuffle(g, layer, x, mask):
+    """x (N, T, F) with its steps in place and the padded ones zeroed, padded
+    with zeros or cut to layer.length steps, as (N, F, length)."""
+    if mask is not None:  # zeroed where the mask is in the order it has
+        x = g.op("Mul", x, as_float(g, mask))
+    x = in_place(g, x)
+    T = g.op("Slice", g.op("Shape", x), g.ints([1]), g.ints([2]), g.ints([0]))  # [T]
+    short = g.op("Max", g.op("Sub", g.ints([layer.length], "shuffle_length"), T),
+                 g.ints([0], "no_steps"))  # [max(length - T, 0)]
+    pads = g.op("Concat", g.ints([0, 0, 0, 0], "no_pads"), short, g.ints([0], "no_pad"), axis=0)
+    x = g.op("Pad", x, pads)  # (N, max(T, length), F)
+    x = g.op("Slice", x, g.ints([0]), g.ints([layer.length], "shuffle_length"), g.ints([1]))
+    return g.op("Transpose", x, perm=[0, 2, 1])  # (N, F, length)
 
 
 def zero_states(g, layer, batch):

@@ -283,6 +283,7 @@ LAYER_ARGUMENTS = {
     "MaxPooling1D": {"pool_size": Int(1, 2**20), "strides": Nullable(Int(1, 2**20)),
                      "padding": Choice(("valid", "same"))},
     "SpatialDropout1D": {"rate": Required(RATE)},
+    "DimensionShuffle": {"length": Required(Int(1, 2**20))},
     "Conv1D": {
         "filters": UNITS,
         "kernel_size": Int(1, 2**12),

@@ -21,10 +21,10 @@ from lstmkit.cli import main
 from lstmkit.data.text import TextEncoder
 from lstmkit.errors import InputError, InternalError, MissingDependencyError
 from lstmkit.layers import (GRU, LSTM, Activation, AttentionPooling1D, BatchNormalization,
-                            Bidirectional, ConcatPooling1D, Conv1D, Dense, Dropout, Embedding,
-                            Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D, LockedDropout,
-                            Masking, MaxPooling1D, Parallel, RepeatVector,
-                            SpatialDropout1D, TimeDistributed)
+                            Bidirectional, ConcatPooling1D, Conv1D, Dense, DimensionShuffle,
+                            Dropout, Embedding, Flatten, GlobalAveragePooling1D,
+                            GlobalMaxPooling1D, LockedDropout, Masking, MaxPooling1D, Parallel,
+                            RepeatVector, SpatialDropout1D, TimeDistributed)
 from lstmkit.streaming import per_step_output
 from lstmkit.tasks import TASKS
 
@@ -88,6 +88,11 @@ MODELS = {
         Parallel([[LSTM(5, num_layers=2), Dropout(0.5)],
                   [Conv1D(6, 4), BatchNormalization(), Activation("relu"),
                    GlobalAveragePooling1D()]]), Dense(3, activation="softmax")], (None, 2))),
+    "LSTM-FCN's dimension shuffle, masked": lambda: with_statistics(built([
+        Masking(), Parallel([[DimensionShuffle(5), LSTM(4), Dropout(0.5)],
+                             [Conv1D(6, 4), BatchNormalization(), Activation("relu"),
+                              GlobalAveragePooling1D()]]), Dense(3, activation="softmax")],
+        (None, 2))),
     "Parallel per step, masked": lambda: built([
         Masking(), Parallel([[Conv1D(3, 3)], [Bidirectional(GRU(2, return_sequences=True))],
                              [LSTM(3, return_sequences=True, proj_size=2)]]),

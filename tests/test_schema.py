@@ -107,7 +107,7 @@ def option_values(spec):
 
 
 SMALL = {"units": 2, "input_dim": 20, "output_dim": 3, "rate": 0.5, "activation": "tanh",
-         "n": 2}  # required, but a layer
+         "n": 2, "length": 4}  # required, but a layer
 AROUND = {  # a model that builds around the layer, and its per-sample input shape
     "Embedding": (lambda layer: [layer, LSTM(2)], (None,)),
     "Dense": (lambda layer: [Embedding(2, 3), layer], (None,)),  # tie_weights needs (2, 3)

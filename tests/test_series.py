@@ -17,7 +17,7 @@ from lstmkit.cli import main
 from lstmkit.data.sources import SequenceBatches
 from lstmkit.data.tsfile import TimeSeriesData, read_ts
 from lstmkit.errors import DataFileError, InputError, ModelFileError
-from lstmkit.layers import (LSTM, AttentionPooling1D, Bidirectional,
+from lstmkit.layers import (LSTM, AttentionPooling1D, Bidirectional, DimensionShuffle,
                             GlobalAveragePooling1D, GlobalMaxPooling1D)
 from lstmkit.layers.core import Conv1D
 from lstmkit.tasks import TASKS
@@ -208,6 +208,8 @@ def test_attention_weights_are_zero_at_padding_and_sum_to_one():
     dict(batch_norm=True, pooling="attention", layout="serial"),
     dict(batch_norm=True),  # the default: LSTM-FCN's layout
     dict(pooling="mean", bidirectional=True),
+    dict(dimension_shuffle=True, length=5),  # samples of 1 to 8 steps: padded and cut
+    dict(dimension_shuffle=True, length=8, bidirectional=True, pooling="attention"),
 ])
 def test_the_classifier_model_scores_a_sample_in_a_batch_as_alone(options):
     torch.manual_seed(0)
@@ -220,6 +222,36 @@ def test_the_classifier_model_scores_a_sample_in_a_batch_as_alone(options):
     alone = np.concatenate([predict_proba_model(model, [s]) for s in sequences])
     np.testing.assert_allclose(p, alone, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(p.sum(1), 1, rtol=1e-6)
+
+
+def test_the_dimension_shuffle_gives_each_feature_as_one_step_of_the_padded_or_cut_series():
+    x, mask = padded_batch([np.array([[1, 10], [2, 20]], np.float32),
+                            np.array([[3, 30], [4, 40], [5, 50], [6, 60]], np.float32)])
+    shuffle = DimensionShuffle(3)
+    shuffle.build((None, 2))
+    assert shuffle.output_shape((None, 2)) == (2, 3)
+    out = shuffle(x, mask=mask)  # the padding (7s) zeroed, the longer sample cut
+    torch.testing.assert_close(out, torch.tensor([[[1., 2, 0], [10, 20, 0]],
+                                                  [[3., 4, 5], [30, 40, 50]]]))
+    assert shuffle.compute_mask(x, mask) is None
+    with pytest.raises(InputError, match="DimensionShuffle length must be"):
+        DimensionShuffle(0)
+    with pytest.raises(InputError, match="dimension_shuffle needs the length"):
+        build_classifier(2, 3, dimension_shuffle=True, device="cpu")
+
+
+def test_a_shuffled_classifier_keeps_the_longest_training_length_and_loads_as_saved(tmp_path):
+    series, labels = sine_mixtures(20, classes=2, dimensions=2, seed=3, lengths=(5, 9))
+    classifier = train_classifier(TimeSeriesData(series, labels), members=1, epochs=1, units=2,
+                                  conv_filters=2, dimension_shuffle=True, device="cpu")
+    shuffle = classifier.members[0].layers[0].branches[0][0]
+    assert isinstance(shuffle, DimensionShuffle)
+    assert shuffle.length == max(len(s) for s in series)
+    classifier.save(tmp_path / "m")
+    longer = [np.concatenate([s, s]) for s in series[:3]]  # cut to the training length
+    loaded = SeriesClassifier.load(tmp_path / "m")
+    np.testing.assert_allclose(loaded.predict_proba(longer), classifier.predict_proba(longer),
+                               rtol=1e-6)
 
 
 # ----- the scaler ---------------------------------------------------------------------
@@ -475,6 +507,22 @@ def test_members_beyond_five_start_a_new_split_each_holding_out_a_fifth():
     np.testing.assert_allclose(p, np.mean([predict_proba_model(m, classifier.preprocessing
                                                                .transform(series))
                                            for m in classifier.members], axis=0), rtol=1e-6)
+
+
+def test_a_mixed_ensemble_alternates_the_layouts_and_loads_as_saved(tmp_path):
+    from lstmkit.layers import Parallel
+    series, labels = sine_mixtures(20, classes=2, dimensions=1, seed=3, lengths=(5, 9))
+    classifier = train_classifier(TimeSeriesData(series, labels), members=3, epochs=1,
+                                  units=2, conv_filters=2, layout="mixed", device="cpu")
+    assert classifier.info["layouts"] == ["parallel", "serial", "parallel"]
+    assert classifier.info["settings"]["layout"] == "mixed"
+    assert [isinstance(m.layers[0], Parallel) for m in classifier.members] == [True, False, True]
+    classifier.save(tmp_path / "m")
+    loaded = SeriesClassifier.load(tmp_path / "m")
+    np.testing.assert_allclose(loaded.predict_proba(series), classifier.predict_proba(series),
+                               rtol=1e-6)
+    with pytest.raises(InputError, match="layout must be one of"):
+        train_classifier(TimeSeriesData(series, labels), layout="both")
 
 
 def test_refit_trains_each_member_again_on_every_sample_for_its_best_epochs(monkeypatch):

@@ -13,12 +13,13 @@ from .core import (AttentionPooling1D, BatchNormalization, ConcatPooling1D, Conv
                    LockedDropout, Masking, Parallel, TimeDistributed)
 from .recurrent import GRU, LSTM, Bidirectional
 from .spelling import Input
-from .weightless import Activation, Flatten, MaxPooling1D, RepeatVector, SpatialDropout1D
+from .weightless import (Activation, DimensionShuffle, Flatten, MaxPooling1D, RepeatVector,
+                         SpatialDropout1D)
 
 __all__ = ["Layer", "Embedding", "LSTM", "GRU", "Bidirectional", "Dropout", "LockedDropout",
            "Dense", "Masking", "TimeDistributed", "GlobalAveragePooling1D", "GlobalMaxPooling1D",
            "AttentionPooling1D", "ConcatPooling1D", "Conv1D", "BatchNormalization", "Parallel",
-           "Activation",
+           "Activation", "DimensionShuffle",
            "Flatten", "MaxPooling1D", "RepeatVector", "SpatialDropout1D", "Input", "lstm_cell", "gru_cell", "LAYERS"]
 
 # the layer types a saved model may name
@@ -28,4 +29,4 @@ LAYERS = {cls.__name__: cls for cls in (Embedding, LSTM, GRU, Bidirectional, Dro
                                         AttentionPooling1D, ConcatPooling1D, Conv1D,
                                         BatchNormalization, Parallel,
                                         Activation, Flatten, MaxPooling1D, RepeatVector,
-                                        SpatialDropout1D)}
+                                        SpatialDropout1D, DimensionShuffle)}

@@ -1,5 +1,6 @@
 """The weightless layers Keras models put between the others: Activation,
-Flatten, RepeatVector, MaxPooling1D and SpatialDropout1D.
+Flatten, RepeatVector, MaxPooling1D and SpatialDropout1D; and LSTM-FCN's
+DimensionShuffle.
 
 Shapes exclude the batch axis, as everywhere in lstmkit.layers. None of
 these carries a mask on (a Keras Flatten, RepeatVector or MaxPooling1D drops
@@ -134,6 +135,45 @@ class MaxPooling1D(Layer):
 
     def get_config(self):
         return {"pool_size": self.pool_size, "strides": self.strides, "padding": self.padding}
+
+
+class DimensionShuffle(Layer):
+    """LSTM-FCN's dimension shuffle (Karim et al. 2017), for sequences of any
+    length: (N, T, F) -> (N, F, length), each sample's steps after its mask
+    zeroed, the time axis padded with zeros or cut to `length` steps, then
+    swapped with the features'. A recurrent layer after it reads one step
+    per feature, each the whole series, so it sees where in time a value
+    lies. Keras writes it Permute((2, 1)) on a model of one fixed length.
+    The mask ends here: every feature is a real step."""
+
+    input_rank = 2
+
+    def __init__(self, length, **keras):
+        super().__init__(**keras)
+        check_positive_int(length, "DimensionShuffle length")
+        self.length = length
+
+    def build(self, input_shape):
+        if len(input_shape) != 2:
+            raise InputError(f"DimensionShuffle expects (samples, timesteps, features) input, "
+                             f"got per-sample shape {tuple(input_shape)}")
+        super().build(input_shape)
+
+    def output_shape(self, input_shape):
+        return (input_shape[-1], self.length)
+
+    def compute_mask(self, x, mask):
+        return None
+
+    def forward(self, x, mask=None):
+        if mask is not None:  # padding is zero whatever the batch it is padded in
+            x = x * mask[..., None].to(x.dtype)
+        steps = x.shape[1]
+        x = F.pad(x, (0, 0, 0, self.length - steps)) if steps < self.length else x[:, :self.length]
+        return x.transpose(1, 2)  # (N, F, length)
+
+    def get_config(self):
+        return {"length": self.length}
 
 
 class SpatialDropout1D(LockedDropout):

@@ -61,8 +61,13 @@ JITTER, SCALE = 0.05, 0.1
 # lengths, and on the other archive problems that aeon ships (benchmarks/series_archive.py),
 # where the parallel layout did best; the figures are in the README.
 MODEL_DEFAULTS = {"units": 64, "bidirectional": False, "pooling": "last", "conv_filters": 64,
-                  "dropout": 0.2, "batch_norm": True, "layout": "parallel"}
+                  "dropout": 0.2, "batch_norm": True, "layout": "parallel",
+                  "dimension_shuffle": False}
 LAYOUTS = ("serial", "parallel")
+# an ensemble's layout: one of LAYOUTS for every member, or 'mixed', member i in
+# MIXED[i % 2] (the architectures' errors differ, and their average gains on both)
+MIXED = ("parallel", "serial")
+ENSEMBLE_LAYOUTS = (*LAYOUTS, "mixed")
 # The moving averages of the convolutions' batch normalisation: Keras' 0.99 needs some
 # hundreds of steps to forget its start, and a member on a small training file takes a few
 # steps an epoch (ItalyPowerDemand: 3) and is stopped early on a fold scored with them
@@ -71,7 +76,7 @@ NORM_MOMENTUM = 0.9
 
 def build_classifier(features, classes, units=64, bidirectional=False, pooling="last",
                      conv_filters=64, dropout=0.2, batch_norm=True, layout="parallel",
-                     device="auto"):
+                     dimension_shuffle=False, length=None, device="auto"):
     """The sequence classifier, compiled (sparse cross-entropy, Adam, accuracy)
     and built for `features` per step and any length.
 
@@ -90,20 +95,31 @@ def build_classifier(features, classes, units=64, bidirectional=False, pooling="
             uniform initialisation as theirs) and its global average
             pooling beside the LSTM, both reading the input (lstmkit.layers.
             Parallel), their vectors concatenated; the LSTM reads the steps
-            as they are (their "dimension shuffle" needs one length).
+            as they are, or their dimension shuffle.
             'serial': the block (conv_filters filters each, kernels 7, 5, 3)
             runs before the LSTM, which reads its output.
+        dimension_shuffle: with the parallel layout, the LSTM reads
+            LSTM-FCN's dimension shuffle of the input (DimensionShuffle):
+            one step per feature, each the series padded or cut to `length`
+            steps, so that it sees where in time each value lies; pooling
+            is then its last state.
+        length: the steps the dimension shuffle keeps (train_classifier: the
+            longest training series).
         batch_norm: BatchNormalization between each convolution and its
             ReLU (FCN's), over the real steps. Default True.
         dropout: on the LSTM's vector before the output layer (with the
             parallel layout, on the LSTM's branch, as LSTM-FCN's).
     """
-    from ..layers import Activation, BatchNormalization, Conv1D, Parallel
+    from ..layers import Activation, BatchNormalization, Conv1D, DimensionShuffle, Parallel
 
     check_choice(pooling, POOLINGS, "pooling")
     check_choice(layout, LAYOUTS, "layout")
-    if not isinstance(batch_norm, bool):
-        raise InputError(f"batch_norm must be True or False, got {batch_norm!r}")
+    for name, value in (("batch_norm", batch_norm), ("dimension_shuffle", dimension_shuffle)):
+        if not isinstance(value, bool):
+            raise InputError(f"{name} must be True or False, got {value!r}")
+    shuffle = dimension_shuffle and layout == "parallel" and bool(conv_filters)
+    if shuffle and length is None:
+        raise InputError("dimension_shuffle needs the length of the series it keeps")
 
     def block(filters, kernels, **conv):
         layers = []
@@ -117,9 +133,10 @@ def build_classifier(features, classes, units=64, bidirectional=False, pooling="
                 layers.append(Conv1D(f, k, activation="relu", **conv))
         return layers
 
-    lstm = LSTM(units, return_sequences=pooling != "last")
-    recurrent = [Bidirectional(lstm) if bidirectional else lstm]
-    if pooling != "last":
+    lstm = LSTM(units, return_sequences=pooling != "last" and not shuffle)
+    recurrent = ([DimensionShuffle(length)] if shuffle else []) + [
+        Bidirectional(lstm) if bidirectional else lstm]
+    if pooling != "last" and not shuffle:
         recurrent.append({"mean": GlobalAveragePooling1D, "max": GlobalMaxPooling1D,
                           "attention": AttentionPooling1D}[pooling]())
     if dropout:
@@ -304,7 +321,9 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
             training sample for that many epochs (default False). The
             out-of-fold figures are the first pass's.
         **model_options: build_classifier's (units, bidirectional, pooling,
-            conv_filters, dropout, batch_norm, layout).
+            conv_filters, dropout, batch_norm, layout, dimension_shuffle, whose
+            length is the longest training series'); layout may also be
+            'mixed': member i in LSTM-FCN's layout for even i, serial for odd.
 
     Returns a SeriesClassifier; its `info` holds the settings, each member's
     seed and best epoch, and the out-of-fold accuracy (each training sample
@@ -324,6 +343,7 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
     unknown = sorted(set(options) - set(MODEL_DEFAULTS))
     if unknown:
         raise InputError(f"unknown model option(s) {unknown}; known: {', '.join(MODEL_DEFAULTS)}")
+    check_choice(options["layout"], ENSEMBLE_LAYOUTS, "layout")
     started = time.perf_counter()
     scaler = SeriesScaler.fit(data, missing)
     x = scaler.transform(data, "the training data")
@@ -338,8 +358,8 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
     fit = {"features": scaler.features, "classes": classes, "device": device, "loss": loss,
            "learning_rate": learning_rate, "batch_size": batch_size, "patience": patience,
            "jitter": jitter, "scale": scale, "verbose": verbose, "precision": precision,
-           "options": options}
-    models, seeds, best_epochs = [], [], []
+           "options": options, "length": max(len(s) for s in x)}
+    models, seeds, best_epochs, layouts = [], [], [], []
     oof, counts = np.zeros((n, classes)), np.zeros(n)
     for i in range(members):
         split = i // k  # members beyond the k-th start a new split, shuffled anew
@@ -348,13 +368,17 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
         held = np.flatnonzero(splits[split] == i % k)
         train = np.flatnonzero(splits[split] != i % k)
         member_seed = 1000 * seed + i
-        model, best = fit_member(x, y, train, held, member_seed, epochs, fit)
+        layout = MIXED[i % 2] if options["layout"] == "mixed" else options["layout"]
+        member_fit = {**fit, "options": {**options, "layout": layout}}
+        model, best = fit_member(x, y, train, held, member_seed, epochs, member_fit)
         held_p = predict_proba_model(model, [x[j] for j in held])
         oof[held] += held_p
         counts[held] += 1
         if refit:  # the same member, from its seed, on every sample for its best epoch count
-            model, _ = fit_member(x, y, np.arange(n), None, member_seed, best or epochs, fit)
+            model, _ = fit_member(x, y, np.arange(n), None, member_seed, best or epochs,
+                                  member_fit)
         models.append(model)
+        layouts.append(layout)
         seeds.append(member_seed)
         best_epochs.append(best)
         if print_fn:
@@ -368,7 +392,8 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
                          "batch_size": batch_size, "learning_rate": learning_rate,
                          "class_weight": class_weight, "missing": missing, "jitter": jitter,
                          "scale": scale, "precision": precision, "refit": refit, **options},
-            "seeds": seeds, "best_epochs": best_epochs, "training_samples": n,
+            "seeds": seeds, "best_epochs": best_epochs, "layouts": layouts,
+            "training_samples": n,
             "data": data.problem_name or (os.path.basename(data.path) if data.path else None),
             "out_of_fold": {"samples": int(seen.sum()),  # scored by the members that held it out
                             **classification_report(y[seen], oof[seen].argmax(1), scaler.labels)},
@@ -382,8 +407,8 @@ def fit_member(x, y, train, held, seed, epochs, fit):
     early on those samples, its best epoch's weights restored; without,
     trained `epochs` epochs. Returns (model, best epoch (1-based) or None)."""
     set_seed(seed)
-    model = build_classifier(fit["features"], fit["classes"], device=fit["device"],
-                             **fit["options"])
+    model = build_classifier(fit["features"], fit["classes"], length=fit["length"],
+                             device=fit["device"], **fit["options"])
     loss = fit["loss"]
     model.compile(loss=loss or "sparse_categorical_crossentropy",
                   optimizer=lambda p: torch.optim.Adam(p, lr=fit["learning_rate"]),
