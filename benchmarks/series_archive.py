@@ -78,6 +78,10 @@ def run_problem(train_path, test_path, seeds, overrides):
             "settings": classifier.info["settings"]}
 
 
+# what the classifier did before an option existed, for the entries measured before it
+BEFORE_OPTIONS = {"dimension_shuffle": False}
+
+
 def default_candidate(candidates):
     """The name of the candidate measured with train_classifier's defaults as
     they stand (its settings, seed and shortened quick runs aside), or None."""
@@ -89,7 +93,7 @@ def default_candidate(candidates):
                 .items() if p.default is not inspect.Parameter.empty}
     defaults = {**defaults, **MODEL_DEFAULTS}
     for name, problems in candidates.items():
-        settings = next(iter(problems.values()))["settings"]
+        settings = {**BEFORE_OPTIONS, **next(iter(problems.values()))["settings"]}
         if all(settings.get(k) == v for k, v in defaults.items()
                if k in settings and k != "seed"):
             return name

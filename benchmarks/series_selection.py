@@ -69,6 +69,12 @@ CANDIDATES = {
                    "scale 0.1", {**AUGMENT, "layout": "parallel", "batch_norm": True}),
     "lstmfcn_bn": ("LSTM-FCN's layout as lstmfcn_bn_jitter05_scale10, no augmentation",
                    {**NONE, **LSTM_FCN}),
+    "shuffle8": ("parallel64 with LSTM-FCN's dimension shuffle, their LSTM of 8 units and dropout "
+                 "0.8", {**AUGMENT, "layout": "parallel", "batch_norm": True,
+                         "dimension_shuffle": True, "units": 8, "dropout": 0.8}),
+    "shuffle64": ("parallel64 with LSTM-FCN's dimension shuffle (LSTM 64, dropout 0.2)",
+                  {**AUGMENT, "layout": "parallel", "batch_norm": True,
+                   "dimension_shuffle": True}),
 }
 # each candidate named its change from the defaults of its time, the serial front without
 # batch normalisation; they say so, so that a later change of the defaults leaves them as measured

@@ -206,10 +206,10 @@ def test_attention_weights_are_zero_at_padding_and_sum_to_one():
 @pytest.mark.parametrize("options", [
     dict(bidirectional=True, pooling="max", batch_norm=False, layout="serial"),
     dict(batch_norm=True, pooling="attention", layout="serial"),
-    dict(batch_norm=True),  # the default: LSTM-FCN's layout
-    dict(pooling="mean", bidirectional=True),
-    dict(dimension_shuffle=True, length=5),  # samples of 1 to 8 steps: padded and cut
-    dict(dimension_shuffle=True, length=8, bidirectional=True, pooling="attention"),
+    dict(batch_norm=True, length=6),  # the default: LSTM-FCN's layout, the dimension shuffle
+    dict(pooling="mean", bidirectional=True, dimension_shuffle=False),
+    dict(length=5, pooling="max"),  # samples of 1 to 8 steps: padded and cut
+    dict(length=8, bidirectional=True, pooling="attention"),
 ])
 def test_the_classifier_model_scores_a_sample_in_a_batch_as_alone(options):
     torch.manual_seed(0)
@@ -237,13 +237,13 @@ def test_the_dimension_shuffle_gives_each_feature_as_one_step_of_the_padded_or_c
     with pytest.raises(InputError, match="DimensionShuffle length must be"):
         DimensionShuffle(0)
     with pytest.raises(InputError, match="dimension_shuffle needs the length"):
-        build_classifier(2, 3, dimension_shuffle=True, device="cpu")
+        build_classifier(2, 3, device="cpu")
 
 
 def test_a_shuffled_classifier_keeps_the_longest_training_length_and_loads_as_saved(tmp_path):
     series, labels = sine_mixtures(20, classes=2, dimensions=2, seed=3, lengths=(5, 9))
     classifier = train_classifier(TimeSeriesData(series, labels), members=1, epochs=1, units=2,
-                                  conv_filters=2, dimension_shuffle=True, device="cpu")
+                                  conv_filters=2, device="cpu")  # the shuffle: the default
     shuffle = classifier.members[0].layers[0].branches[0][0]
     assert isinstance(shuffle, DimensionShuffle)
     assert shuffle.length == max(len(s) for s in series)
@@ -491,7 +491,7 @@ def test_the_task_is_registered():
     task = TASKS["series_classification"]
     assert task.preprocessing is SeriesScaler and task.defaults["members"] == 5
     scaler = SeriesScaler(2, [0, 0], [1, 1], ["a", "b", "c"])
-    model = task.build_model(scaler, units=4, device="cpu")
+    model = task.build_model(scaler, units=4, length=6, device="cpu")
     assert model.output_shape() == (3,)
     report = task.evaluate(model, ragged(4), [0, 1, 2, 0])
     assert report["samples"] == 4
@@ -507,22 +507,6 @@ def test_members_beyond_five_start_a_new_split_each_holding_out_a_fifth():
     np.testing.assert_allclose(p, np.mean([predict_proba_model(m, classifier.preprocessing
                                                                .transform(series))
                                            for m in classifier.members], axis=0), rtol=1e-6)
-
-
-def test_a_mixed_ensemble_alternates_the_layouts_and_loads_as_saved(tmp_path):
-    from lstmkit.layers import Parallel
-    series, labels = sine_mixtures(20, classes=2, dimensions=1, seed=3, lengths=(5, 9))
-    classifier = train_classifier(TimeSeriesData(series, labels), members=3, epochs=1,
-                                  units=2, conv_filters=2, layout="mixed", device="cpu")
-    assert classifier.info["layouts"] == ["parallel", "serial", "parallel"]
-    assert classifier.info["settings"]["layout"] == "mixed"
-    assert [isinstance(m.layers[0], Parallel) for m in classifier.members] == [True, False, True]
-    classifier.save(tmp_path / "m")
-    loaded = SeriesClassifier.load(tmp_path / "m")
-    np.testing.assert_allclose(loaded.predict_proba(series), classifier.predict_proba(series),
-                               rtol=1e-6)
-    with pytest.raises(InputError, match="layout must be one of"):
-        train_classifier(TimeSeriesData(series, labels), layout="both")
 
 
 def test_refit_trains_each_member_again_on_every_sample_for_its_best_epochs(monkeypatch):

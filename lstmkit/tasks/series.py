@@ -30,8 +30,8 @@ from ..errors import InputError
 from ..files import csv_field, write_output
 from ..reports import classification_report, format_report
 from .base import Task, add_command, add_precision_option, add_training_options
-from .series_ensemble import (ENSEMBLE_LAYOUTS, JITTER, MODEL_DEFAULTS, POOLINGS, SCALE,
-                              TASK_NAME, SeriesClassifier, build_classifier, cross_validate,
+from .series_ensemble import (JITTER, LAYOUTS, MODEL_DEFAULTS, POOLINGS, SCALE, TASK_NAME,
+                              SeriesClassifier, build_classifier, cross_validate,
                               predict_proba_model, train_classifier)
 
 
@@ -102,13 +102,12 @@ class SeriesClassification(Task):
         train.add_argument("--conv-filters", type=int, default=d["conv_filters"],
                            help=f"filters of the Conv1D front, 0 for none (default "
                                 f"{d['conv_filters']})")
-        train.add_argument("--layout", choices=ENSEMBLE_LAYOUTS, default=d["layout"],
+        train.add_argument("--layout", choices=LAYOUTS, default=d["layout"],
                            help=f"the convolutions before the LSTM (serial) or beside it, "
-                                f"LSTM-FCN's (parallel), or the members alternating the two "
-                                f"(mixed) (default {d['layout']})")
+                                f"LSTM-FCN's (parallel) (default {d['layout']})")
         train.add_argument("--dimension-shuffle", action=argparse.BooleanOptionalAction,
                            default=d["dimension_shuffle"],
-                           help=f"with --layout parallel or mixed, the LSTM reads one step per "
+                           help=f"with --layout parallel, the LSTM reads one step per "
                                 f"feature, the whole series (LSTM-FCN's dimension shuffle) "
                                 f"(default {d['dimension_shuffle']})")
         train.add_argument("--batch-norm", action=argparse.BooleanOptionalAction,

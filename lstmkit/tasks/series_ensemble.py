@@ -2,9 +2,10 @@
 members, and the training of the members on folds of the training data.
 
 - `build_classifier`: LSTM-FCN's layout (the default): an LSTM or
-  Bidirectional(LSTM), pooled over the real steps (last state, mean, max or
+  Bidirectional(LSTM) reading the input's dimension shuffle (one step per
+  feature, each the whole series), pooled (last state, mean, max or
   attention), beside a block of convolutions and their global average
-  pooling, both reading the input, -> Dense(softmax); or the convolutions
+  pooling over the real steps, -> Dense(softmax); or the convolutions
   before the LSTM (layout='serial').
 - `train_classifier`: an ensemble of members, each trained with its own
   seed on all folds but one of a stratified split of the training data,
@@ -59,15 +60,12 @@ JITTER, SCALE = 0.05, 0.1
 # Chosen without ItalyPowerDemand's test file: on its training file (nested cross-validation,
 # benchmarks/series_selection.py), on noisy sine mixtures, multivariate and of unequal
 # lengths, and on the other archive problems that aeon ships (benchmarks/series_archive.py),
-# where the parallel layout did best; the figures are in the README.
+# where the parallel layout did best, and better with the dimension shuffle; the figures are
+# in the README.
 MODEL_DEFAULTS = {"units": 64, "bidirectional": False, "pooling": "last", "conv_filters": 64,
                   "dropout": 0.2, "batch_norm": True, "layout": "parallel",
-                  "dimension_shuffle": False}
+                  "dimension_shuffle": True}
 LAYOUTS = ("serial", "parallel")
-# an ensemble's layout: one of LAYOUTS for every member, or 'mixed', member i in
-# MIXED[i % 2] (the architectures' errors differ, and their average gains on both)
-MIXED = ("parallel", "serial")
-ENSEMBLE_LAYOUTS = (*LAYOUTS, "mixed")
 # The moving averages of the convolutions' batch normalisation: Keras' 0.99 needs some
 # hundreds of steps to forget its start, and a member on a small training file takes a few
 # steps an epoch (ItalyPowerDemand: 3) and is stopped early on a fold scored with them
@@ -76,7 +74,7 @@ NORM_MOMENTUM = 0.9
 
 def build_classifier(features, classes, units=64, bidirectional=False, pooling="last",
                      conv_filters=64, dropout=0.2, batch_norm=True, layout="parallel",
-                     dimension_shuffle=False, length=None, device="auto"):
+                     dimension_shuffle=True, length=None, device="auto"):
     """The sequence classifier, compiled (sparse cross-entropy, Adam, accuracy)
     and built for `features` per step and any length.
 
@@ -102,7 +100,7 @@ def build_classifier(features, classes, units=64, bidirectional=False, pooling="
             LSTM-FCN's dimension shuffle of the input (DimensionShuffle):
             one step per feature, each the series padded or cut to `length`
             steps, so that it sees where in time each value lies; pooling
-            is then its last state.
+            is then over the features. Default True.
         length: the steps the dimension shuffle keeps (train_classifier: the
             longest training series).
         batch_norm: BatchNormalization between each convolution and its
@@ -119,7 +117,8 @@ def build_classifier(features, classes, units=64, bidirectional=False, pooling="
             raise InputError(f"{name} must be True or False, got {value!r}")
     shuffle = dimension_shuffle and layout == "parallel" and bool(conv_filters)
     if shuffle and length is None:
-        raise InputError("dimension_shuffle needs the length of the series it keeps")
+        raise InputError("dimension_shuffle needs the length of the series it keeps: give "
+                         "length= (the longest training series) or dimension_shuffle=False")
 
     def block(filters, kernels, **conv):
         layers = []
@@ -133,10 +132,10 @@ def build_classifier(features, classes, units=64, bidirectional=False, pooling="
                 layers.append(Conv1D(f, k, activation="relu", **conv))
         return layers
 
-    lstm = LSTM(units, return_sequences=pooling != "last" and not shuffle)
+    lstm = LSTM(units, return_sequences=pooling != "last")
     recurrent = ([DimensionShuffle(length)] if shuffle else []) + [
         Bidirectional(lstm) if bidirectional else lstm]
-    if pooling != "last" and not shuffle:
+    if pooling != "last":
         recurrent.append({"mean": GlobalAveragePooling1D, "max": GlobalMaxPooling1D,
                           "attention": AttentionPooling1D}[pooling]())
     if dropout:
@@ -322,8 +321,7 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
             out-of-fold figures are the first pass's.
         **model_options: build_classifier's (units, bidirectional, pooling,
             conv_filters, dropout, batch_norm, layout, dimension_shuffle, whose
-            length is the longest training series'); layout may also be
-            'mixed': member i in LSTM-FCN's layout for even i, serial for odd.
+            length is the longest training series').
 
     Returns a SeriesClassifier; its `info` holds the settings, each member's
     seed and best epoch, and the out-of-fold accuracy (each training sample
@@ -343,7 +341,6 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
     unknown = sorted(set(options) - set(MODEL_DEFAULTS))
     if unknown:
         raise InputError(f"unknown model option(s) {unknown}; known: {', '.join(MODEL_DEFAULTS)}")
-    check_choice(options["layout"], ENSEMBLE_LAYOUTS, "layout")
     started = time.perf_counter()
     scaler = SeriesScaler.fit(data, missing)
     x = scaler.transform(data, "the training data")
@@ -359,7 +356,7 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
            "learning_rate": learning_rate, "batch_size": batch_size, "patience": patience,
            "jitter": jitter, "scale": scale, "verbose": verbose, "precision": precision,
            "options": options, "length": max(len(s) for s in x)}
-    models, seeds, best_epochs, layouts = [], [], [], []
+    models, seeds, best_epochs = [], [], []
     oof, counts = np.zeros((n, classes)), np.zeros(n)
     for i in range(members):
         split = i // k  # members beyond the k-th start a new split, shuffled anew
@@ -368,17 +365,13 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
         held = np.flatnonzero(splits[split] == i % k)
         train = np.flatnonzero(splits[split] != i % k)
         member_seed = 1000 * seed + i
-        layout = MIXED[i % 2] if options["layout"] == "mixed" else options["layout"]
-        member_fit = {**fit, "options": {**options, "layout": layout}}
-        model, best = fit_member(x, y, train, held, member_seed, epochs, member_fit)
+        model, best = fit_member(x, y, train, held, member_seed, epochs, fit)
         held_p = predict_proba_model(model, [x[j] for j in held])
         oof[held] += held_p
         counts[held] += 1
         if refit:  # the same member, from its seed, on every sample for its best epoch count
-            model, _ = fit_member(x, y, np.arange(n), None, member_seed, best or epochs,
-                                  member_fit)
+            model, _ = fit_member(x, y, np.arange(n), None, member_seed, best or epochs, fit)
         models.append(model)
-        layouts.append(layout)
         seeds.append(member_seed)
         best_epochs.append(best)
         if print_fn:
@@ -392,8 +385,7 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
                          "batch_size": batch_size, "learning_rate": learning_rate,
                          "class_weight": class_weight, "missing": missing, "jitter": jitter,
                          "scale": scale, "precision": precision, "refit": refit, **options},
-            "seeds": seeds, "best_epochs": best_epochs, "layouts": layouts,
-            "training_samples": n,
+            "seeds": seeds, "best_epochs": best_epochs, "training_samples": n,
             "data": data.problem_name or (os.path.basename(data.path) if data.path else None),
             "out_of_fold": {"samples": int(seen.sum()),  # scored by the members that held it out
                             **classification_report(y[seen], oof[seen].argmax(1), scaler.labels)},
