@@ -34,7 +34,8 @@ is a Scan over the cell's equations; Conv1D is ONNX's Conv ('same'
 padding, padded steps zeroed as lstmkit does), BatchNormalization a
 factor and an offset per feature from its moving statistics, Parallel its
 branches one after the other, concatenated; the global mean, max,
-concatenated and attention poolings reduce over the real steps; a Dense
+concatenated and attention poolings reduce over the real steps;
+DimensionShuffle pads or cuts the steps in place and swaps the axes; a Dense
 tied to the Embedding (tie_weights) reads the table; Activation, Flatten,
 RepeatVector and MaxPooling1D are their ONNX ops (the last three read the
 steps where they stand and, as in lstmkit, end the mask: every step after

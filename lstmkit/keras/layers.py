@@ -51,7 +51,9 @@ _HINTS = {
     "Add": "lstmkit has Sequential models only", "add": "lstmkit has Sequential models only",
     "TextVectorization": "use lstmkit.data.text (Vocabulary, TextEncoder) before the model",
     "LayerNormalization": "not offered",
-    "Reshape": "not offered", "Permute": "not offered",
+    "Reshape": "not offered",
+    "Permute": "Permute((2, 1)) on a series, LSTM-FCN's dimension shuffle, is "
+               "lstmkit.layers.DimensionShuffle(length) (any length, padded or cut)",
     "LeakyReLU": "use Dense(activation=...) with 'relu', 'tanh', 'sigmoid' or 'softmax'",
     "ReLU": "use Dense(activation='relu') (or Activation('relu') where lstmkit has it)",
     "Softmax": "use Dense(activation='softmax')",
