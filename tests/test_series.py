@@ -439,6 +439,25 @@ def test_train_eval_and_predict_from_the_command_line(sines, tmp_path, capsys):
     assert sum(float(v) for v in first[3:]) == pytest.approx(1, abs=1e-5)
 
 
+def test_predicting_series_longer_than_the_shuffle_reads_says_so(tmp_path, capsys):
+    series, labels = sine_mixtures(20, classes=2, dimensions=1, seed=3, lengths=(5, 9))
+    train = write_ts(tmp_path / "short.ts", series, labels)
+    longer = write_ts(tmp_path / "long.ts", *sine_mixtures(6, classes=2, dimensions=1, seed=4,
+                                                           lengths=(12, 20)))
+    out = tmp_path / "model"
+    assert main(["series", "train", str(train), "--out", str(out), "--members", "1",
+                 "--epochs", "1", "--units", "2", "--conv-filters", "2", "--quiet"]) == 0
+    keep = max(len(s) for s in series)
+    capsys.readouterr()
+    assert main(["series", "predict", str(out), str(longer), "--out", str(tmp_path / "p.csv")]) == 0
+    assert capsys.readouterr().err == (
+        f"note: 6 series of {longer} are longer than the {keep} steps the LSTM's dimension "
+        f"shuffle reads (the longest training series): it reads their first {keep}, the "
+        "convolutions all of them\n")
+    assert main(["series", "predict", str(out), str(train), "--out", str(tmp_path / "q.csv")]) == 0
+    assert capsys.readouterr().err == ""
+
+
 def one_line_error(capsys, argv):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()

@@ -20,6 +20,7 @@ This module holds the task and its `lstmkit series` commands.
 import argparse
 import json
 import os
+import sys
 
 import numpy as np
 
@@ -208,6 +209,7 @@ def run_train_command(args):
     say(f"out-of-fold accuracy {oof['accuracy']:.4f} ({oof['samples']} training samples, each "
           f"predicted by the member that held it out)")
     if test is not None:
+        note_longer(classifier, test)
         report = classifier.evaluate(test)
         classifier.info["test"] = {"file": test.path, **report}
         say(f"test ({test.path}):")
@@ -218,9 +220,20 @@ def run_train_command(args):
     say(f"model saved to {out} ({classifier.info['seconds']:.0f} s of training)")
 
 
+def note_longer(classifier, data):
+    """Say, on stderr, where series are longer than the dimension shuffle reads."""
+    keep = classifier.shuffle_length
+    longer = 0 if keep is None else int((data.lengths > keep).sum())
+    if longer:
+        print(f"note: {longer} series of {data.path} are longer than the {keep} steps the "
+              f"LSTM's dimension shuffle reads (the longest training series): it reads their "
+              f"first {keep}, the convolutions all of them", file=sys.stderr)
+
+
 def run_eval_command(args):
     classifier = SeriesClassifier.load(args.model, device=args.device)
     data = read_series_file(args.file)
+    note_longer(classifier, data)
     report = {"file": data.path, **classifier.evaluate(data, args.batch_size)}
     for line in format_report(report):
         print(line)
@@ -231,6 +244,7 @@ def run_eval_command(args):
 def run_predict_command(args):
     classifier = SeriesClassifier.load(args.model, device=args.device)
     data = read_series_file(args.file)
+    note_longer(classifier, data)
     p = classifier.predict_proba(data, args.batch_size)
     rows = ["sample,line,label,"
             + ",".join(csv_field(f"p_{label}") for label in classifier.labels)]

@@ -36,7 +36,7 @@ from ..data.seriesscaler import SeriesScaler, check_choice, class_labels_of
 from ..data.sources import SequenceBatches
 from ..errors import InputError, InputTypeError, ModelFileError
 from ..files import atomic_write, read_manifest, staged_folder
-from ..layers import (LSTM, AttentionPooling1D, Bidirectional, Dense, Dropout,
+from ..layers import (LSTM, AttentionPooling1D, Bidirectional, Dense, DimensionShuffle, Dropout,
                       GlobalAveragePooling1D, GlobalMaxPooling1D)
 from ..model import Sequential, load_model
 from ..precision import policy_name
@@ -108,7 +108,7 @@ def build_classifier(features, classes, units=64, bidirectional=False, pooling="
         dropout: on the LSTM's vector before the output layer (with the
             parallel layout, on the LSTM's branch, as LSTM-FCN's).
     """
-    from ..layers import Activation, BatchNormalization, Conv1D, DimensionShuffle, Parallel
+    from ..layers import Activation, BatchNormalization, Conv1D, Parallel
 
     check_choice(pooling, POOLINGS, "pooling")
     check_choice(layout, LAYOUTS, "layout")
@@ -217,6 +217,14 @@ class SeriesClassifier:
     @property
     def labels(self):
         return self.preprocessing.labels
+
+    @property
+    def shuffle_length(self):
+        """The steps of a series the members' dimension shuffle reads (the
+        longest training series'), or None where none has one."""
+        lengths = [layer.length for model in self.members for layer in model.modules()
+                   if isinstance(layer, DimensionShuffle)]
+        return min(lengths) if lengths else None
 
     def predict_proba(self, data, batch_size=256):
         """(N, classes) probabilities for a TimeSeriesData or a list of
