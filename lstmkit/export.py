@@ -57,9 +57,9 @@ from .errors import InputError, InternalError, MissingDependencyError
 from .files import atomic_write, staged_folder
 from .layers import (GRU, LSTM, Activation, AttentionPooling1D, BatchNormalization,
                      Bidirectional, ConcatPooling1D, Conv1D, Dense, DimensionShuffle, Dropout,
-                     Embedding, Flatten,
-                     GlobalAveragePooling1D, GlobalMaxPooling1D, LockedDropout, Masking,
-                     MaxPooling1D, Parallel, RepeatVector, TimeDistributed)
+                     Embedding, Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D,
+                     LockedDropout, Masking, MaxPooling1D, Parallel, RepeatVector,
+                     TimeDistributed)
 from .rnn import layer_weights
 from .streaming import run, state_layout
 
