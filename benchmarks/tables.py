@@ -474,7 +474,8 @@ def series_archive(report):
     """Test accuracy per archive problem: each candidate's (mean over its
     seeds, their number in brackets) beside MiniRocket's, the defaults'
     column first, and each column's mean over the problems where it has
-    them all."""
+    them all; then the problems held out from a first choice, apart, and
+    the mean with them."""
     candidates, rocket = report["candidates"], report["minirocket"]
     order = sorted(candidates, key=lambda name: name != report["default"])
     problems = [p for p in report["problems"] if any(p in candidates[c] for c in order)]
@@ -491,23 +492,33 @@ def series_archive(report):
     lines = ["| problem | train / test, features, lengths, classes | "
              + " | ".join(label(n) for n in order) + " | MiniRocket (aeon) |",
              "|---|---|" + "---|" * (len(order) + 1)]
-    for p in problems:
+
+    def row(p, name):
         shape = next(candidates[c][p] for c in order if p in candidates[c])
         train, test = shape["train"], shape["test"]
         lengths = (str(train["min_length"]) if train["min_length"] == train["max_length"]
                    else f"{train['min_length']}–{train['max_length']}")
-        lines.append(f"| {p} | {train['samples']} / {test['samples']}, {train['features']}, "
-                     f"{lengths}, {train['classes']} | "
-                     + " | ".join(cell(candidates[c].get(p)) for c in order)
-                     + f" | {cell(rocket.get(p)) if 'runs' in rocket.get(p, {}) else '–'} |")
+        return (f"| {name} | {train['samples']} / {test['samples']}, {train['features']}, "
+                f"{lengths}, {train['classes']} | "
+                + " | ".join(cell(candidates[c].get(p)) for c in order)
+                + f" | {cell(rocket.get(p)) if 'runs' in rocket.get(p, {}) else '–'} |")
 
-    def mean(column):  # over every problem, or none where the column lacks one
-        if not all("accuracy" in column.get(p, {}) for p in problems):
+    lines += [row(p, p) for p in problems]
+
+    def mean(column, over):  # over every problem, or none where the column lacks one
+        if not all("accuracy" in column.get(p, {}) for p in over):
             return "–"
-        return f"{statistics.mean(column[p]['accuracy'] for p in problems):.3f}"
+        return f"{statistics.mean(column[p]['accuracy'] for p in over):.3f}"
 
-    lines.append(f"| mean over the {len(problems)} problems | | "
-                 + " | ".join(mean(candidates[c]) for c in order) + f" | {mean(rocket)} |")
+    def means(over, name):
+        return (f"| {name} | | " + " | ".join(mean(candidates[c], over) for c in order)
+                + f" | {mean(rocket, over)} |")
+
+    lines.append(means(problems, f"mean over the {len(problems)} problems"))
+    later = report.get("held_out", [])  # run once a default had been chosen on the others
+    if later:
+        lines += [row(p, f"{p} (run later)") for p in later]
+        lines.append(means(problems + later, f"mean over all {len(problems) + len(later)}"))
     return lines
 
 

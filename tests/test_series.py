@@ -240,6 +240,16 @@ def test_the_dimension_shuffle_gives_each_feature_as_one_step_of_the_padded_or_c
         build_classifier(2, 3, device="cpu")
 
 
+def test_the_lstm_is_lstm_fcns_where_it_reads_the_shuffle_and_64_units_elsewhere():
+    from lstmkit.layers import Dropout
+    for options, (units, rate) in [({"length": 6}, (8, 0.8)), ({"layout": "serial"}, (64, 0.2)),
+                                   ({"dimension_shuffle": False}, (64, 0.2)),
+                                   ({"length": 6, "units": 5, "dropout": 0.1}, (5, 0.1))]:
+        model = build_classifier(2, 3, device="cpu", **options)
+        found = [m for m in model.modules() if isinstance(m, (LSTM, Dropout))]
+        assert (found[0].units, found[1].rate) == (units, rate), options
+
+
 def test_a_shuffled_classifier_keeps_the_longest_training_length_and_loads_as_saved(tmp_path):
     series, labels = sine_mixtures(20, classes=2, dimensions=2, seed=3, lengths=(5, 9))
     classifier = train_classifier(TimeSeriesData(series, labels), members=1, epochs=1, units=2,
@@ -247,6 +257,7 @@ def test_a_shuffled_classifier_keeps_the_longest_training_length_and_loads_as_sa
     shuffle = classifier.members[0].layers[0].branches[0][0]
     assert isinstance(shuffle, DimensionShuffle)
     assert shuffle.length == max(len(s) for s in series)
+    assert (classifier.info["settings"]["units"], classifier.info["settings"]["dropout"]) == (2, 0.8)
     classifier.save(tmp_path / "m")
     longer = [np.concatenate([s, s]) for s in series[:3]]  # cut to the training length
     loaded = SeriesClassifier.load(tmp_path / "m")

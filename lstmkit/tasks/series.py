@@ -94,7 +94,8 @@ class SeriesClassification(Task):
         train.add_argument("--learning-rate", type=float, default=d["learning_rate"],
                            help=f"Adam's learning rate (default {d['learning_rate']})")
         train.add_argument("--units", type=int, default=d["units"],
-                           help=f"LSTM units (default {d['units']})")
+                           help="LSTM units (default 8 where the LSTM reads the dimension "
+                                "shuffle, LSTM-FCN's, else 64)")
         train.add_argument("--bidirectional", action=argparse.BooleanOptionalAction,
                            default=d["bidirectional"],
                            help=f"a bidirectional LSTM (default {d['bidirectional']})")
@@ -116,7 +117,8 @@ class SeriesClassification(Task):
                            help=f"batch normalisation after each convolution (default "
                                 f"{d['batch_norm']})")
         train.add_argument("--dropout", type=float, default=d["dropout"],
-                           help=f"dropout before the output (default {d['dropout']})")
+                           help="dropout on the LSTM's vector (default 0.8 where it reads the "
+                                "dimension shuffle, LSTM-FCN's, else 0.2)")
         train.add_argument("--jitter", type=float, default=d["jitter"],
                            help=f"training augmentation: noise added to each scaled value, in "
                                 f"standard deviations (default {d['jitter']}; 0 for none)")

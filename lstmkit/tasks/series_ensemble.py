@@ -60,26 +60,30 @@ JITTER, SCALE = 0.05, 0.1
 # Chosen without ItalyPowerDemand's test file: on its training file (nested cross-validation,
 # benchmarks/series_selection.py), on noisy sine mixtures, multivariate and of unequal
 # lengths, and on the other archive problems that aeon ships (benchmarks/series_archive.py),
-# where the parallel layout did best, and better with the dimension shuffle; the figures are
-# in the README.
-MODEL_DEFAULTS = {"units": 64, "bidirectional": False, "pooling": "last", "conv_filters": 64,
-                  "dropout": 0.2, "batch_norm": True, "layout": "parallel",
+# where the parallel layout did best, and better with the dimension shuffle and LSTM-FCN's
+# own LSTM sizes (LSTM_SIZES); the figures are in the README.
+MODEL_DEFAULTS = {"units": None, "bidirectional": False, "pooling": "last", "conv_filters": 64,
+                  "dropout": None, "batch_norm": True, "layout": "parallel",
                   "dimension_shuffle": True}
 LAYOUTS = ("serial", "parallel")
+# the LSTM's units and dropout where not given: LSTM-FCN's 8 and 0.8 where it reads the
+# dimension shuffle (each step a whole series: a wide input on few samples), else 64 and 0.2
+LSTM_SIZES = {True: (8, 0.8), False: (64, 0.2)}
 # The moving averages of the convolutions' batch normalisation: Keras' 0.99 needs some
 # hundreds of steps to forget its start, and a member on a small training file takes a few
 # steps an epoch (ItalyPowerDemand: 3) and is stopped early on a fold scored with them
 NORM_MOMENTUM = 0.9
 
 
-def build_classifier(features, classes, units=64, bidirectional=False, pooling="last",
-                     conv_filters=64, dropout=0.2, batch_norm=True, layout="parallel",
+def build_classifier(features, classes, units=None, bidirectional=False, pooling="last",
+                     conv_filters=64, dropout=None, batch_norm=True, layout="parallel",
                      dimension_shuffle=True, length=None, device="auto"):
     """The sequence classifier, compiled (sparse cross-entropy, Adam, accuracy)
     and built for `features` per step and any length.
 
     Args:
-        units: the LSTM's units (per direction).
+        units: the LSTM's units (per direction); None (default): 8 where it
+            reads the dimension shuffle (LSTM-FCN's), else 64.
         bidirectional: run the LSTM both ways (concatenated).
         pooling: how the LSTM's per-step outputs become one vector: 'last'
             (the state at each sample's last real step; with bidirectional,
@@ -106,7 +110,9 @@ def build_classifier(features, classes, units=64, bidirectional=False, pooling="
         batch_norm: BatchNormalization between each convolution and its
             ReLU (FCN's), over the real steps. Default True.
         dropout: on the LSTM's vector before the output layer (with the
-            parallel layout, on the LSTM's branch, as LSTM-FCN's).
+            parallel layout, on the LSTM's branch, as LSTM-FCN's); None
+            (default): 0.8 where the LSTM reads the dimension shuffle
+            (LSTM-FCN's), else 0.2.
     """
     from ..layers import Activation, BatchNormalization, Conv1D, Parallel
 
@@ -115,7 +121,8 @@ def build_classifier(features, classes, units=64, bidirectional=False, pooling="
     for name, value in (("batch_norm", batch_norm), ("dimension_shuffle", dimension_shuffle)):
         if not isinstance(value, bool):
             raise InputError(f"{name} must be True or False, got {value!r}")
-    shuffle = dimension_shuffle and layout == "parallel" and bool(conv_filters)
+    shuffle = reads_shuffle(layout, conv_filters, dimension_shuffle)
+    units, dropout = sized(units, dropout, shuffle)
     if shuffle and length is None:
         raise InputError("dimension_shuffle needs the length of the series it keeps: give "
                          "length= (the longest training series) or dimension_shuffle=False")
@@ -152,6 +159,26 @@ def build_classifier(features, classes, units=64, bidirectional=False, pooling="
                   device=device)
     model.build((None, features))
     return model
+
+
+def reads_shuffle(layout, conv_filters, dimension_shuffle):
+    """Whether build_classifier's LSTM reads the dimension shuffle."""
+    return bool(dimension_shuffle) and layout == "parallel" and bool(conv_filters)
+
+
+def sized(units, dropout, shuffle):
+    """units and dropout, each LSTM_SIZES' where None."""
+    default_units, default_dropout = LSTM_SIZES[shuffle]
+    return (default_units if units is None else units,
+            default_dropout if dropout is None else dropout)
+
+
+def resolved(options):
+    """build_classifier's options (MODEL_DEFAULTS' keys) with units and
+    dropout as they will be built, for the record."""
+    units, dropout = sized(options["units"], options["dropout"], reads_shuffle(
+        options["layout"], options["conv_filters"], options["dimension_shuffle"]))
+    return {**options, "units": units, "dropout": dropout}
 
 
 class WeightedCrossEntropy:
@@ -349,6 +376,7 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
     unknown = sorted(set(options) - set(MODEL_DEFAULTS))
     if unknown:
         raise InputError(f"unknown model option(s) {unknown}; known: {', '.join(MODEL_DEFAULTS)}")
+    options = resolved(options)
     started = time.perf_counter()
     scaler = SeriesScaler.fit(data, missing)
     x = scaler.transform(data, "the training data")
