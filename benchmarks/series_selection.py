@@ -55,8 +55,9 @@ CANDIDATES = {
                          {"jitter": 0.1, "scale": 0.2}),
     "members10_jitter05_scale10": ("10 members (two splits) with jitter 0.05 and scale 0.1",
                                    {"members": 10, **AUGMENT}),
-    "refit": ("each member retrained on all the training data for its best epoch count "
-              "(no augmentation)", {**NONE, "refit": True}),
+    "refit": ("each member retrained on all the training data for its own best epoch count "
+              "(refit as it was at the commit its run names; no augmentation)",
+              {**NONE, "refit": True}),
     "bn_front_jitter05_scale10": ("the default (jitter 0.05, scale 0.1) with batch_norm: "
                                   "Conv1D -> BatchNormalization (momentum 0.9, over the real "
                                   "steps) -> ReLU in the front", {**AUGMENT, "batch_norm": True}),
@@ -72,6 +73,11 @@ CANDIDATES = {
     "shuffle8": ("parallel64 with LSTM-FCN's dimension shuffle, their LSTM of 8 units and dropout "
                  "0.8", {**AUGMENT, "layout": "parallel", "batch_norm": True,
                          "dimension_shuffle": True, "units": 8, "dropout": 0.8}),
+    "shuffle8_refit": ("shuffle8, then every member trained again on all the training samples "
+                       "for the epoch count at which the held-out folds' losses together are "
+                       "lowest", {**AUGMENT, "layout": "parallel", "batch_norm": True,
+                                  "dimension_shuffle": True, "units": 8, "dropout": 0.8,
+                                  "refit": True}),
     "shuffle64": ("parallel64 with LSTM-FCN's dimension shuffle (LSTM 64, dropout 0.2)",
                   {**AUGMENT, "layout": "parallel", "batch_norm": True,
                    "dimension_shuffle": True}),

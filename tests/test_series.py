@@ -412,7 +412,7 @@ def test_train_in_bfloat16_and_refit_from_the_command_line(sines, tmp_path, caps
     manifest = json.loads((out / "ensemble.json").read_text())
     assert manifest["info"]["settings"]["precision"] == "mixed_bfloat16"
     assert manifest["info"]["settings"]["refit"]
-    assert "then trained again on all the samples" in capsys.readouterr().out
+    assert "each member trained again on all 160 samples" in capsys.readouterr().out
     capsys.readouterr()
     assert main(["series", "train", str(train), "--out", str(tmp_path / "fp16"), "--precision",
                  "fp16", *fast]) == 2
@@ -539,31 +539,48 @@ def test_members_beyond_five_start_a_new_split_each_holding_out_a_fifth():
                                            for m in classifier.members], axis=0), rtol=1e-6)
 
 
-def test_refit_trains_each_member_again_on_every_sample_for_its_best_epochs(monkeypatch):
+def test_refit_trains_every_member_again_on_every_sample_for_the_pooled_epoch_count(
+        monkeypatch):
     from lstmkit.tasks import series_ensemble
     series, labels = sine_mixtures(20, classes=2, dimensions=1, seed=3, lengths=(5, 9))
     data = TimeSeriesData(series, labels)
-    options = {"members": 2, "epochs": 4, "patience": 1, "units": 2, "conv_filters": 2,
+    options = {"members": 2, "epochs": 6, "patience": 1, "units": 2, "conv_filters": 2,
                "device": "cpu"}
-    calls, fit_member = [], series_ensemble.fit_member
+    calls, curves, fit_member = [], [], series_ensemble.fit_member
 
     def spy(x, y, train, held, seed, epochs, fit):
         calls.append((len(train), held is None, seed, epochs))
-        return fit_member(x, y, train, held, seed, epochs, fit)
+        model, best, curve = fit_member(x, y, train, held, seed, epochs, fit)
+        curves.append(curve)
+        return model, best, curve
 
     monkeypatch.setattr(series_ensemble, "fit_member", spy)
     once = train_classifier(data, **options)
     assert [c[:2] for c in calls] == [(16, False), (16, False)] and not once.info["settings"][
-        "refit"]
-    calls.clear()
+        "refit"] and once.info["refit_epochs"] is None
+    calls.clear(), curves.clear()
     again = train_classifier(data, refit=True, **options)
-    best = again.info["best_epochs"]
-    assert best == once.info["best_epochs"] and again.info["settings"]["refit"]
-    # each member: stopped early on its fold, then from its seed on all 20 for its best epochs
-    assert calls == [(16, False, 0, 4), (20, True, 0, best[0]), (16, False, 1, 4),
-                     (20, True, 1, best[1])]
+    assert again.info["best_epochs"] == once.info["best_epochs"] and again.info["settings"][
+        "refit"]
+    # the held-out folds' losses pooled (4 samples each), the shorter curve held at its last
+    longest = max(len(c) for c in curves[:2])
+    pooled = [sum(c[min(e, len(c) - 1)] for c in curves[:2]) for e in range(longest)]
+    epochs = again.info["refit_epochs"]
+    assert epochs == int(np.argmin(pooled)) + 1
+    # each member stopped early on its fold, then each from its seed on all 20
+    assert calls == [(16, False, 0, 6), (16, False, 1, 6), (20, True, 0, epochs),
+                     (20, True, 1, epochs)]
     assert again.info["out_of_fold"] == once.info["out_of_fold"]  # the first pass's
     assert not np.allclose(again.predict_proba(series), once.predict_proba(series))
+
+
+def test_pooled_best_epoch_weighs_folds_by_size_and_holds_a_stopped_member_at_its_last():
+    from lstmkit.tasks.series_ensemble import pooled_best_epoch
+    assert pooled_best_epoch([(1, [3.0, 2.0, 1.0])]) == 3
+    # 3 * [1, 1, 1, 1] + 1 * [4, 3, 2, 0]: lowest at the fourth epoch
+    assert pooled_best_epoch([(3, [1.0, 1.0]), (1, [4.0, 3.0, 2.0, 0.0])]) == 4
+    # the larger fold outweighs: 5 * [1, 2, 2] + 1 * [3, 0, 0] = [8, 10, 10]
+    assert pooled_best_epoch([(5, [1.0, 2.0]), (1, [3.0, 0.0, 0.0])]) == 1
 
 
 def test_cross_validation_scores_every_sample_once_by_a_classifier_that_did_not_see_it(sines,

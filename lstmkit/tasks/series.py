@@ -127,8 +127,9 @@ class SeriesClassification(Task):
                                 f"around 1, its standard deviation (default {d['scale']}; 0 "
                                 f"for none)")
         train.add_argument("--refit", action="store_true",
-                           help="train each member again on all of TRAIN for the epochs its "
-                                "held-out fold chose (twice the time)")
+                           help="train each member again on all of TRAIN for the epoch count "
+                                "at which the held-out folds' losses together are lowest (about "
+                                "twice the time)")
         train.add_argument("--class-weight", choices=("none", "balanced"), default="none",
                            help="weigh classes by their inverse frequency (default none)")
         train.add_argument("--missing", choices=MISSING, default="interpolate",

@@ -350,9 +350,12 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
         precision: the members' forward pass in training, 'float32'
             (default), 'mixed_bfloat16' / 'bf16' or 'mixed_float16' / 'fp16'
             (lstmkit.precision).
-        refit: once early stopping has chosen a member's epoch count on
-            its held-out fold, train it again, from the same seed, on every
-            training sample for that many epochs (default False). The
+        refit: once the members have been stopped early on their folds,
+            take the epoch count at which their held-out losses together
+            (each sample's once per split) are lowest, and train every
+            member again, from its seed, on all the training samples for
+            that many epochs (default False). One count chosen on all the
+            samples, where a member's own is chosen on a fifth; the
             out-of-fold figures are the first pass's.
         **model_options: build_classifier's (units, bidirectional, pooling,
             conv_filters, dropout, batch_norm, layout, dimension_shuffle, whose
@@ -392,7 +395,7 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
            "learning_rate": learning_rate, "batch_size": batch_size, "patience": patience,
            "jitter": jitter, "scale": scale, "verbose": verbose, "precision": precision,
            "options": options, "length": max(len(s) for s in x)}
-    models, seeds, best_epochs = [], [], []
+    models, seeds, best_epochs, curves = [], [], [], []
     oof, counts = np.zeros((n, classes)), np.zeros(n)
     for i in range(members):
         split = i // k  # members beyond the k-th start a new split, shuffled anew
@@ -401,27 +404,33 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
         held = np.flatnonzero(splits[split] == i % k)
         train = np.flatnonzero(splits[split] != i % k)
         member_seed = 1000 * seed + i
-        model, best = fit_member(x, y, train, held, member_seed, epochs, fit)
+        model, best, curve = fit_member(x, y, train, held, member_seed, epochs, fit)
         held_p = predict_proba_model(model, [x[j] for j in held])
         oof[held] += held_p
         counts[held] += 1
-        if refit:  # the same member, from its seed, on every sample for its best epoch count
-            model, _ = fit_member(x, y, np.arange(n), None, member_seed, best or epochs, fit)
         models.append(model)
         seeds.append(member_seed)
         best_epochs.append(best)
+        curves.append((len(held), curve))
         if print_fn:
             accuracy = (held_p.argmax(1) == y[held]).mean()
             print_fn(f"member {i + 1}/{members}: best epoch {best}, held-out fold "
-                     f"accuracy {accuracy:.4f} ({len(held)} samples)"
-                     + (", then trained again on all the samples" if refit else ""))
+                     f"accuracy {accuracy:.4f} ({len(held)} samples)")
+    refit_epochs = pooled_best_epoch(curves) if refit else None
+    if refit:  # each member again, from its seed, on every sample for the pooled epoch count
+        if print_fn:
+            print_fn(f"the members' held-out folds together are lowest in loss after "
+                     f"{refit_epochs} epochs: each member trained again on all {n} samples "
+                     f"for that many")
+        models = [fit_member(x, y, np.arange(n), None, s, refit_epochs, fit)[0] for s in seeds]
     seen = counts > 0
     oof[seen] /= counts[seen, None]
     info = {"settings": {"members": members, "seed": seed, "epochs": epochs, "patience": patience,
                          "batch_size": batch_size, "learning_rate": learning_rate,
                          "class_weight": class_weight, "missing": missing, "jitter": jitter,
                          "scale": scale, "precision": precision, "refit": refit, **options},
-            "seeds": seeds, "best_epochs": best_epochs, "training_samples": n,
+            "seeds": seeds, "best_epochs": best_epochs, "refit_epochs": refit_epochs,
+            "training_samples": n,
             "data": data.problem_name or (os.path.basename(data.path) if data.path else None),
             "out_of_fold": {"samples": int(seen.sum()),  # scored by the members that held it out
                             **classification_report(y[seen], oof[seen].argmax(1), scaler.labels)},
@@ -433,7 +442,8 @@ def fit_member(x, y, train, held, seed, epochs, fit):
     """One member, built and seeded by `seed`, trained on the samples `train`
     of the prepared sequences x (labels y). With `held` (an index), stopped
     early on those samples, its best epoch's weights restored; without,
-    trained `epochs` epochs. Returns (model, best epoch (1-based) or None)."""
+    trained `epochs` epochs. Returns (model, best epoch (1-based) or None,
+    the held-out loss of each epoch or None)."""
     set_seed(seed)
     model = build_classifier(fit["features"], fit["classes"], length=fit["length"],
                              device=fit["device"], **fit["options"])
@@ -443,14 +453,29 @@ def fit_member(x, y, train, held, seed, epochs, fit):
                   metrics=None if loss else ["accuracy"], device=fit["device"])
     stop = None if held is None else EarlyStopping("val_loss", patience=fit["patience"],
                                                    restore_best_weights=True)
-    model.fit(AugmentedSequenceBatches([x[j] for j in train], torch.as_tensor(y[train]),
+    history = model.fit(AugmentedSequenceBatches([x[j] for j in train], torch.as_tensor(y[train]),
                                        fit["batch_size"], shuffle=True, seed=seed,
                                        jitter=fit["jitter"], scale=fit["scale"]),
               validation_data=None if held is None else SequenceBatches(
                   [x[j] for j in held], torch.as_tensor(y[held]), 256),
               epochs=epochs, verbose=fit["verbose"], seed=seed,
               callbacks=[stop] if stop else None, precision=fit["precision"])
-    return model, None if stop is None or stop.best_epoch is None else stop.best_epoch + 1
+    if stop is None:
+        return model, None, None
+    return (model, None if stop.best_epoch is None else stop.best_epoch + 1,
+            history.history.get("val_loss"))
+
+
+def pooled_best_epoch(curves):
+    """The epoch count (1-based) at which the members' held-out losses,
+    weighted by their folds' sizes, are lowest together. A member stopped
+    early (its fold's loss no lower for `patience` epochs) counts at its
+    last loss in the epochs after. `curves`: (held-out samples, [loss per
+    epoch]) per member."""
+    longest = max(len(curve) for _, curve in curves)
+    pooled = sum(size * np.pad(np.asarray(curve, dtype=np.float64), (0, longest - len(curve)),
+                               mode="edge") for size, curve in curves)
+    return int(np.argmin(pooled)) + 1
 
 
 def cross_validate(data, folds=5, seed=0, print_fn=None, **options):
