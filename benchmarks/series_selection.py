@@ -78,10 +78,6 @@ CANDIDATES = {
                        "lowest", {**AUGMENT, "layout": "parallel", "batch_norm": True,
                                   "dimension_shuffle": True, "units": 8, "dropout": 0.8,
                                   "refit": True}),
-    "both": ("shuffle8's members and the serial front's (batch norm, LSTM 64, dropout 0.2) on the same "
-             "folds, the two layouts weighed on their out-of-fold log loss (layout='both')",
-             {**AUGMENT, "layout": "both", "batch_norm": True, "dimension_shuffle": True,
-              "units": None, "dropout": None}),
     "shuffle64": ("parallel64 with LSTM-FCN's dimension shuffle (LSTM 64, dropout 0.2)",
                   {**AUGMENT, "layout": "parallel", "batch_norm": True,
                    "dimension_shuffle": True}),

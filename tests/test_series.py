@@ -565,74 +565,13 @@ def test_refit_trains_every_member_again_on_every_sample_for_the_pooled_epoch_co
     # the held-out folds' losses pooled (4 samples each), the shorter curve held at its last
     longest = max(len(c) for c in curves[:2])
     pooled = [sum(c[min(e, len(c) - 1)] for c in curves[:2]) for e in range(longest)]
-    epochs = int(np.argmin(pooled)) + 1
-    assert again.info["refit_epochs"] == {"parallel": epochs}
+    epochs = again.info["refit_epochs"]
+    assert epochs == int(np.argmin(pooled)) + 1
     # each member stopped early on its fold, then each from its seed on all 20
     assert calls == [(16, False, 0, 6), (16, False, 1, 6), (20, True, 0, epochs),
                      (20, True, 1, epochs)]
     assert again.info["out_of_fold"] == once.info["out_of_fold"]  # the first pass's
     assert not np.allclose(again.predict_proba(series), once.predict_proba(series))
-
-
-def test_both_layouts_train_on_the_same_folds_and_are_weighed_on_their_out_of_fold_loss(
-        monkeypatch, tmp_path):
-    from lstmkit.tasks import series_ensemble
-    from lstmkit.tasks.weights import choose_weights
-    series, labels = sine_mixtures(20, classes=2, dimensions=1, seed=3, lengths=(5, 9))
-    data = TimeSeriesData(series, labels)
-    options = {"members": 2, "epochs": 3, "patience": 1, "conv_filters": 2, "device": "cpu"}
-    calls, groups, fit_member = [], [], series_ensemble.fit_member
-    train_members = series_ensemble.train_members
-
-    def spy(x, y, train, held, seed, epochs, fit):
-        calls.append((fit["options"]["layout"], fit["options"]["units"], tuple(held), seed))
-        return fit_member(x, y, train, held, seed, epochs, fit)
-
-    def keep(*args):
-        groups.append(train_members(*args))
-        return groups[-1]
-
-    monkeypatch.setattr(series_ensemble, "fit_member", spy)
-    monkeypatch.setattr(series_ensemble, "train_members", keep)
-    both = train_classifier(data, layout="both", **options)
-    # each layout with its own LSTM sizes, member i of each holding out the same fold
-    assert [c[:2] for c in calls] == [("parallel", 8)] * 2 + [("serial", 64)] * 2
-    assert calls[0][2:] == calls[2][2:] and calls[1][2:] == calls[3][2:]
-    y = both.preprocessing.encode_labels(data)
-    seen = groups[0]["counts"] > 0
-    weights = choose_weights([g["oof"][seen] for g in groups], y[seen])
-    assert both.info["layout_weights"] == {"parallel": weights[0], "serial": weights[1]}
-    kept = [kind for kind, w in zip(("parallel", "serial"), weights) if w > 0]
-    assert both.info["layouts"] == [kind for kind in kept for _ in range(2)]
-    assert len(both.members) == len(both.weights) == 2 * len(kept)
-    assert sum(both.weights) == pytest.approx(1.0)
-    expected = sum(w * g["oof"] for w, g in zip(weights, groups))
-    assert both.info["out_of_fold"]["accuracy"] == pytest.approx(
-        (expected[seen].argmax(1) == y[seen]).mean())
-    members = [series_ensemble.predict_proba_model(m, both.preprocessing.transform(data))
-               for m in both.members]
-    np.testing.assert_allclose(both.predict_proba(data), sum(
-        w * p for w, p in zip(both.weights, members)), rtol=1e-5)
-    both.save(tmp_path / "both")
-    loaded = SeriesClassifier.load(tmp_path / "both")
-    assert loaded.weights == both.weights
-    np.testing.assert_allclose(loaded.predict_proba(data), both.predict_proba(data), rtol=1e-5)
-
-
-def test_uneven_weights_are_saved_and_bad_ones_refused_on_load(trained, tmp_path):
-    members = trained.members[:2]
-    uneven = SeriesClassifier(members, trained.preprocessing, weights=[0.75, 0.25])
-    uneven.save(tmp_path / "m")
-    manifest = json.loads((tmp_path / "m" / "ensemble.json").read_text())
-    assert manifest["weights"] == [0.75, 0.25]
-    assert SeriesClassifier.load(tmp_path / "m").weights == [0.75, 0.25]
-    manifest["weights"] = [0.5, 0.6]
-    (tmp_path / "m" / "ensemble.json").write_text(json.dumps(manifest))
-    with pytest.raises(ModelFileError, match="weights must be 2 numbers"):
-        SeriesClassifier.load(tmp_path / "m")
-    del manifest["weights"]  # a file from before the weights: the members' mean
-    (tmp_path / "m" / "ensemble.json").write_text(json.dumps(manifest))
-    assert SeriesClassifier.load(tmp_path / "m").weights == [0.5, 0.5]
 
 
 def test_pooled_best_epoch_weighs_folds_by_size_and_holds_a_stopped_member_at_its_last():

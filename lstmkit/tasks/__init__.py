@@ -32,7 +32,8 @@ def load_ensemble(path, device="cpu"):
         return classifier.members, classifier.weights, classifier.labels
     if os.path.isfile(os.path.join(path, series_ensemble.MANIFEST)):
         classifier = series_ensemble.SeriesClassifier.load(path, device=device)
-        return classifier.members, classifier.weights, classifier.labels
+        n = len(classifier.members)
+        return classifier.members, [1 / n] * n, classifier.labels
     return None
 
 

@@ -106,9 +106,7 @@ class SeriesClassification(Task):
                                 f"{d['conv_filters']})")
         train.add_argument("--layout", choices=LAYOUTS, default=d["layout"],
                            help=f"the convolutions before the LSTM (serial) or beside it, "
-                                f"LSTM-FCN's (parallel), or members of each on the same "
-                                f"folds, weighed on their out-of-fold log loss (both; twice "
-                                f"the time) (default {d['layout']})")
+                                f"LSTM-FCN's (parallel) (default {d['layout']})")
         train.add_argument("--dimension-shuffle", action=argparse.BooleanOptionalAction,
                            default=d["dimension_shuffle"],
                            help=f"with --layout parallel, the LSTM reads one step per "

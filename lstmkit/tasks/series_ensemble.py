@@ -10,9 +10,7 @@ members, and the training of the members on folds of the training data.
 - `train_classifier`: an ensemble of members, each trained with its own
   seed on all folds but one of a stratified split of the training data,
   stopped early on the fold it holds out (restoring its best epoch); the
-  ensemble averages their probabilities. With layout='both', members of
-  each layout on the same folds, the layouts weighed on the probabilities
-  their members gave the samples they held out. Batches come from
+  ensemble averages their probabilities. Batches come from
   `SequenceBatches`: bucketed by length, padded after the real steps, the
   mask passed to the model, so each sample's result is the one it gets run
   alone; the training ones are jittered and scaled anew each epoch
@@ -44,7 +42,6 @@ from ..model import Sequential, load_model
 from ..precision import policy_name
 from ..reports import classification_report, log_loss
 from ..train import resolve_device, set_seed
-from .weights import check_weights, choose_weights
 
 TASK_NAME = "series_classification"  # in each member's metadata
 POOLINGS = ("last", "mean", "max", "attention")
@@ -68,8 +65,7 @@ JITTER, SCALE = 0.05, 0.1
 MODEL_DEFAULTS = {"units": None, "bidirectional": False, "pooling": "last", "conv_filters": 64,
                   "dropout": None, "batch_norm": True, "layout": "parallel",
                   "dimension_shuffle": True}
-LAYOUTS = ("serial", "parallel", "both")
-BOTH = ("parallel", "serial")  # what layout='both' trains, each on the same folds
+LAYOUTS = ("serial", "parallel")
 # the LSTM's units and dropout where not given: LSTM-FCN's 8 and 0.8 where it reads the
 # dimension shuffle (each step a whole series: a wide input on few samples), else 64 and 0.2
 LSTM_SIZES = {True: (8, 0.8), False: (64, 0.2)}
@@ -121,7 +117,7 @@ def build_classifier(features, classes, units=None, bidirectional=False, pooling
     from ..layers import Activation, BatchNormalization, Conv1D, Parallel
 
     check_choice(pooling, POOLINGS, "pooling")
-    check_choice(layout, BOTH, "layout")
+    check_choice(layout, LAYOUTS, "layout")
     for name, value in (("batch_norm", batch_norm), ("dimension_shuffle", dimension_shuffle)):
         if not isinstance(value, bool):
             raise InputError(f"{name} must be True or False, got {value!r}")
@@ -233,20 +229,17 @@ def predict_proba_model(model, x, batch_size=256):
 
 class SeriesClassifier:
     """An ensemble of sequence classifiers sharing one SeriesScaler; it
-    predicts the weighted mean of their probabilities (equal weights unless
-    given; layout='both' weighs its layouts).
+    predicts the mean of their probabilities.
 
     Attributes:
         members: the models (Sequential), each saved as its own lstmkit model.
-        weights: one per member, summing to 1.
         preprocessing: the SeriesScaler.
         info: what training recorded (settings, seeds, epochs, out-of-fold
             figures), saved in the manifest.
     """
 
-    def __init__(self, members, preprocessing, info=None, weights=None):
+    def __init__(self, members, preprocessing, info=None):
         self.members, self.preprocessing, self.info = list(members), preprocessing, info or {}
-        self.weights = check_weights(weights, len(self.members))
 
     @property
     def labels(self):
@@ -264,8 +257,7 @@ class SeriesClassifier:
         """(N, classes) probabilities for a TimeSeriesData or a list of
         arrays (steps, features), in the order of `labels`."""
         x = self.preprocessing.transform(data)
-        return sum(w * predict_proba_model(m, x, batch_size)
-                   for w, m in zip(self.weights, self.members))
+        return np.mean([predict_proba_model(m, x, batch_size) for m in self.members], axis=0)
 
     def predict(self, data, batch_size=256):
         """The predicted label of each sample (a list of str)."""
@@ -295,7 +287,7 @@ class SeriesClassifier:
             manifest = {"format": FORMAT, "format_version": FORMAT_VERSION,
                         "lstmkit_version": __version__, "task": TASK_NAME, "members": names,
                         "labels": self.labels, "features": self.preprocessing.features,
-                        "weights": self.weights, "info": self.info}
+                        "info": self.info}
             atomic_write(os.path.join(tmp, MANIFEST),
                          json.dumps(manifest, indent=2, allow_nan=False).encode())
 
@@ -326,10 +318,7 @@ class SeriesClassifier:
                 raise ModelFileError(f"{os.path.join(path, name)}: {model.output_shape()[-1]} "
                                      f"outputs for {len(scaler.labels)} labels")
         info = manifest.get("info") if isinstance(manifest.get("info"), dict) else {}
-        try:  # files from before the weights: the members' mean
-            return cls(members, scaler, info, manifest.get("weights"))
-        except InputError as e:
-            raise ModelFileError(f"{manifest_path}: {e}") from None
+        return cls(members, scaler, info)
 
 
 def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_size=16,
@@ -370,15 +359,10 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
             out-of-fold figures are the first pass's.
         **model_options: build_classifier's (units, bidirectional, pooling,
             conv_filters, dropout, batch_norm, layout, dimension_shuffle, whose
-            length is the longest training series'). layout='both' trains
-            `members` members of each layout, member i of each on the same
-            folds, and weighs the two layouts (tenths summing to 1) where
-            the log loss of their out-of-fold probabilities together is
-            lowest; a layout weighed 0 is not kept.
+            length is the longest training series').
 
     Returns a SeriesClassifier; its `info` holds the settings, each member's
-    seed, best epoch and layout, the layouts' weights, and the out-of-fold
-    accuracy (each training sample
+    seed and best epoch, and the out-of-fold accuracy (each training sample
     predicted by the member that held it out; optimistic, since that fold
     also chose the member's epoch).
     """
@@ -395,7 +379,7 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
     unknown = sorted(set(options) - set(MODEL_DEFAULTS))
     if unknown:
         raise InputError(f"unknown model option(s) {unknown}; known: {', '.join(MODEL_DEFAULTS)}")
-    check_choice(options["layout"], LAYOUTS, "layout")
+    options = resolved(options)
     started = time.perf_counter()
     scaler = SeriesScaler.fit(data, missing)
     x = scaler.transform(data, "the training data")
@@ -404,61 +388,21 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
     if n < 2:
         raise InputError(f"the training data holds {n} sample: at least 2 are needed")
     k = min(FOLDS, n)
-    # the fold number of each sample, per split: members beyond the k-th start a new split,
-    # shuffled anew; the same for each layout, so their out-of-fold figures compare
-    splits = [stratified_folds(y, k, seed if split == 0 else [seed, split])
-              for split in range((members - 1) // k + 1)]
+    splits = {}  # the fold number of each sample, per split
     device = resolve_device(device)
     loss = WeightedCrossEntropy(balanced_weights(y, classes)) if class_weight else None
     fit = {"features": scaler.features, "classes": classes, "device": device, "loss": loss,
            "learning_rate": learning_rate, "batch_size": batch_size, "patience": patience,
            "jitter": jitter, "scale": scale, "verbose": verbose, "precision": precision,
-           "length": max(len(s) for s in x)}
-    kinds = BOTH if options["layout"] == "both" else (options["layout"],)
-    groups = [train_members(x, y, splits, members, seed, epochs, refit, {
-        **fit, "options": resolved({**options, "layout": kind})}, print_fn) for kind in kinds]
-    seen = groups[0]["counts"] > 0
-    if len(groups) > 1:  # the layouts weighed on the samples their members held out
-        weights = choose_weights([g["oof"][seen] for g in groups], y[seen])
-        if print_fn:
-            print_fn("the layouts weighed on their out-of-fold log loss: " + ", ".join(
-                f"{kind} {w:g} ({log_loss(y[seen], g['oof'][seen]):.4f})"
-                for kind, w, g in zip(kinds, weights, groups)))
-    else:
-        weights = [1.0]
-    kept = [(kind, w, g) for kind, w, g in zip(kinds, weights, groups) if w > 0]
-    oof = sum(w * g["oof"] for _, w, g in kept)
-    info = {"settings": {"members": members, "seed": seed, "epochs": epochs, "patience": patience,
-                         "batch_size": batch_size, "learning_rate": learning_rate,
-                         "class_weight": class_weight, "missing": missing, "jitter": jitter,
-                         "scale": scale, "precision": precision, "refit": refit,
-                         **(options if len(groups) > 1 else resolved(options))},
-            "seeds": [s for _, _, g in kept for s in g["seeds"]],
-            "best_epochs": [b for _, _, g in kept for b in g["best_epochs"]],
-            "refit_epochs": {kind: g["refit_epochs"] for kind, _, g in kept} if refit else None,
-            "layouts": [kind for kind, _, g in kept for _ in g["models"]],
-            "layout_weights": dict(zip(kinds, weights)), "training_samples": n,
-            "data": data.problem_name or (os.path.basename(data.path) if data.path else None),
-            "out_of_fold": {"samples": int(seen.sum()),  # scored by the members that held it out
-                            **classification_report(y[seen], oof[seen].argmax(1), scaler.labels)},
-            "seconds": time.perf_counter() - started}
-    return SeriesClassifier([m for _, _, g in kept for m in g["models"]], scaler, info,
-                            [w / len(g["models"]) for _, w, g in kept for _ in g["models"]])
-
-
-def train_members(x, y, splits, members, seed, epochs, refit, fit, print_fn):
-    """The members of one layout (fit["options"]): member i trained on all
-    folds but fold i % k of split i // k, stopped early on that fold.
-    Returns {"models", "seeds", "best_epochs", "refit_epochs", "oof": the
-    held-out probabilities, averaged where several members held a sample
-    out, and "counts": how many did}."""
-    n, k = len(x), min(FOLDS, len(x))
-    layout = fit["options"]["layout"]
+           "options": options, "length": max(len(s) for s in x)}
     models, seeds, best_epochs, curves = [], [], [], []
-    oof, counts = np.zeros((n, fit["classes"])), np.zeros(n)
+    oof, counts = np.zeros((n, classes)), np.zeros(n)
     for i in range(members):
-        folds = splits[i // k]
-        held, train = np.flatnonzero(folds == i % k), np.flatnonzero(folds != i % k)
+        split = i // k  # members beyond the k-th start a new split, shuffled anew
+        if split not in splits:
+            splits[split] = stratified_folds(y, k, seed if split == 0 else [seed, split])
+        held = np.flatnonzero(splits[split] == i % k)
+        train = np.flatnonzero(splits[split] != i % k)
         member_seed = 1000 * seed + i
         model, best, curve = fit_member(x, y, train, held, member_seed, epochs, fit)
         held_p = predict_proba_model(model, [x[j] for j in held])
@@ -470,19 +414,28 @@ def train_members(x, y, splits, members, seed, epochs, refit, fit, print_fn):
         curves.append((len(held), curve))
         if print_fn:
             accuracy = (held_p.argmax(1) == y[held]).mean()
-            print_fn(f"{layout} member {i + 1}/{members}: best epoch {best}, held-out fold "
+            print_fn(f"member {i + 1}/{members}: best epoch {best}, held-out fold "
                      f"accuracy {accuracy:.4f} ({len(held)} samples)")
     refit_epochs = pooled_best_epoch(curves) if refit else None
     if refit:  # each member again, from its seed, on every sample for the pooled epoch count
         if print_fn:
-            print_fn(f"the {layout} members' held-out folds together are lowest in loss after "
+            print_fn(f"the members' held-out folds together are lowest in loss after "
                      f"{refit_epochs} epochs: each member trained again on all {n} samples "
                      f"for that many")
         models = [fit_member(x, y, np.arange(n), None, s, refit_epochs, fit)[0] for s in seeds]
     seen = counts > 0
     oof[seen] /= counts[seen, None]
-    return {"models": models, "seeds": seeds, "best_epochs": best_epochs,
-            "refit_epochs": refit_epochs, "oof": oof, "counts": counts}
+    info = {"settings": {"members": members, "seed": seed, "epochs": epochs, "patience": patience,
+                         "batch_size": batch_size, "learning_rate": learning_rate,
+                         "class_weight": class_weight, "missing": missing, "jitter": jitter,
+                         "scale": scale, "precision": precision, "refit": refit, **options},
+            "seeds": seeds, "best_epochs": best_epochs, "refit_epochs": refit_epochs,
+            "training_samples": n,
+            "data": data.problem_name or (os.path.basename(data.path) if data.path else None),
+            "out_of_fold": {"samples": int(seen.sum()),  # scored by the members that held it out
+                            **classification_report(y[seen], oof[seen].argmax(1), scaler.labels)},
+            "seconds": time.perf_counter() - started}
+    return SeriesClassifier(models, scaler, info)
 
 
 def fit_member(x, y, train, held, seed, epochs, fit):
