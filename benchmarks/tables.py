@@ -522,6 +522,27 @@ def series_archive(report):
     return lines
 
 
+@table
+def series_protocol(report):
+    """LSTM-FCN's published protocol run with lstmkit: the best epoch's test
+    accuracy (chosen on the test file, as their code chose) and the last
+    epoch's, over the seeds, beside the figures published."""
+    def row(label, figures):
+        return (f"| {label}, {len(figures['runs'])} seeds | {figures['mean']:.3f} ± "
+                f"{figures['std']:.3f} | {figures['min']:.3f}–{figures['max']:.3f} |")
+
+    training = report["config"]["training"]
+    return ["| one LSTM-FCN network, trained as their code trains it "
+            f"({training['epochs']} epochs) | test accuracy, mean ± sd | range over seeds |",
+            "|---|---|---|",
+            row("its best epoch, chosen on the test file (their protocol)",
+                report["best_epoch_test_accuracy"]),
+            row("its last epoch (nothing chosen on the test file)",
+                report["last_epoch_test_accuracy"]),
+            *(f"| {p['method']}, as published | {p['test_accuracy']:.3f} | |"
+              for p in report["published"])]
+
+
 def render(name, results=RESULTS):
     """The table `name` built from results/<name>.json, as it sits between its markers."""
     with open(os.path.join(results, f"{name}.json")) as f:
