@@ -416,8 +416,9 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
             accuracy = (held_p.argmax(1) == y[held]).mean()
             print_fn(f"member {i + 1}/{members}: best epoch {best}, held-out fold "
                      f"accuracy {accuracy:.4f} ({len(held)} samples)")
-    refit_epochs = pooled_best_epoch(curves) if refit else None
+    refit_epochs = None
     if refit:  # each member again, from its seed, on every sample for the pooled epoch count
+        refit_epochs = pooled_best_epoch(curves)
         if print_fn:
             print_fn(f"the members' held-out folds together are lowest in loss after "
                      f"{refit_epochs} epochs: each member trained again on all {n} samples "
@@ -453,13 +454,14 @@ def fit_member(x, y, train, held, seed, epochs, fit):
                   metrics=None if loss else ["accuracy"], device=fit["device"])
     stop = None if held is None else EarlyStopping("val_loss", patience=fit["patience"],
                                                    restore_best_weights=True)
-    history = model.fit(AugmentedSequenceBatches([x[j] for j in train], torch.as_tensor(y[train]),
-                                       fit["batch_size"], shuffle=True, seed=seed,
-                                       jitter=fit["jitter"], scale=fit["scale"]),
-              validation_data=None if held is None else SequenceBatches(
-                  [x[j] for j in held], torch.as_tensor(y[held]), 256),
-              epochs=epochs, verbose=fit["verbose"], seed=seed,
-              callbacks=[stop] if stop else None, precision=fit["precision"])
+    history = model.fit(
+        AugmentedSequenceBatches([x[j] for j in train], torch.as_tensor(y[train]),
+                                 fit["batch_size"], shuffle=True, seed=seed,
+                                 jitter=fit["jitter"], scale=fit["scale"]),
+        validation_data=None if held is None else SequenceBatches(
+            [x[j] for j in held], torch.as_tensor(y[held]), 256),
+        epochs=epochs, verbose=fit["verbose"], seed=seed, callbacks=[stop] if stop else None,
+        precision=fit["precision"])
     if stop is None:
         return model, None, None
     return (model, None if stop.best_epoch is None else stop.best_epoch + 1,
