@@ -205,6 +205,8 @@ class Trainer:
         start_epoch, start_batch = self.config.initial_epoch, 0
         if resume is not None:
             start_epoch, start_batch = self.restore(resume, source)
+            if resume.get("stopped"):  # written as a callback ended the run: it stays ended
+                start_epoch = self.config.epochs
         logs = {}
         with self.catch_interrupt():
             self.call("on_train_begin")
@@ -474,6 +476,7 @@ class Trainer:
             "processes": per_process,
             "tally": self.tally.state_dict() if batch else None,
             "callbacks": callback_states(self.callbacks),
+            "stopped": bool(self.should_stop),  # the run ends here (EarlyStopping, ...)
         }
 
     def save_checkpoint(self, epoch, batch):
@@ -561,7 +564,7 @@ def fit_model(model, source, config, validation=None, callbacks=(), resume=None,
     """Train a compiled, built model on batch source `source` under `config`:
     make its optimizer (once) and schedule, wire the callbacks, check and
     load the checkpoint to resume from, run the epochs. Returns the History
-    (with `last_checkpoint`)."""
+    (with `last_checkpoint`, and `interrupted`: whether Ctrl-C ended it)."""
     compiled = model._compiled
     group = group or current_group()
     keep_freed_memory()  # a step's large buffers are reused, not mapped afresh each step
@@ -592,6 +595,7 @@ def fit_model(model, source, config, validation=None, callbacks=(), resume=None,
         print(f"training interrupted at epoch {trainer.epoch + 1}, step {trainer.global_step}"
               f"{where}", file=sys.stderr)
     history.last_checkpoint = trainer.last_checkpoint
+    history.interrupted = trainer.interrupted
     return history
 
 

@@ -131,6 +131,28 @@ def exploding_loss(after):
     return loss
 
 
+def test_a_run_early_stopping_ended_stays_ended_when_resumed_from_its_last_checkpoint(
+        tmp_path, ids_data):
+    from lstmkit.callbacks import EarlyStopping
+    x, y = ids_data
+
+    def fit(**resume):
+        model = tutorial_model()
+        stop = EarlyStopping("loss", min_delta=10.0, patience=0, restore_best_weights=True)
+        history = model.fit(x, y, batch_size=30, epochs=6, verbose=0, seed=0, callbacks=[stop],
+                            checkpoint_dir=tmp_path, **resume)
+        return model, history
+
+    whole, history = fit()
+    assert len(history.epoch) == 2 and not history.interrupted  # stopped at epoch 2 of 6
+    assert read_checkpoint(history.last_checkpoint)["stopped"]
+    written = list_checkpoints(tmp_path)
+    again, resumed = fit(resume=tmp_path)  # e.g. killed after that checkpoint was written
+    assert resumed.history == history.history and list_checkpoints(tmp_path) == written
+    for key, value in whole.state_dict().items():  # the best epoch's weights, restored again
+        assert torch.equal(again.state_dict()[key], value), key
+
+
 def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, ids_data):
     x, y = ids_data
     model = tutorial_model()
