@@ -501,7 +501,7 @@ def test_bad_input_is_a_one_line_error_and_writes_nothing(sines, tmp_path, capsy
     err = one_line_error(capsys, ["series", "train", str(tmp_path / "empty.ts"), *fast])
     assert "empty.ts: the file is empty" in err
     err = one_line_error(capsys, ["series", "train", str(train), "--resume", str(out), *fast])
-    assert "does not checkpoint or resume yet" in err
+    assert f"--resume {out}: no series training to continue there" in err
     err = one_line_error(capsys, ["series", "train", str(disagree), *fast])
     assert "line 9" in err and "expected 2 as @dimensions" in err
     assert not out.exists() and not [p for p in os.listdir(tmp_path) if p.startswith(".never")]
@@ -548,9 +548,9 @@ def test_refit_trains_every_member_again_on_every_sample_for_the_pooled_epoch_co
                "device": "cpu"}
     calls, curves, fit_member = [], [], series_ensemble.fit_member
 
-    def spy(x, y, train, held, seed, epochs, fit):
+    def spy(x, y, train, held, seed, epochs, fit, checkpoints):
         calls.append((len(train), held is None, seed, epochs))
-        model, best, curve = fit_member(x, y, train, held, seed, epochs, fit)
+        model, best, curve = fit_member(x, y, train, held, seed, epochs, fit, checkpoints)
         curves.append(curve)
         return model, best, curve
 

@@ -16,7 +16,6 @@ one setting fits any data set. Only the real steps change: padding stays
 zero, so masks and bucketing work as in SequenceBatches.
 """
 
-import itertools
 
 import torch
 
@@ -53,8 +52,10 @@ class AugmentedSequenceBatches(SequenceBatches):
     def batches(self, epoch, start=0, rank=0, world=1):
         # the draws are made for the whole batch, then each process takes its part: under
         # torchrun the processes see the noise one process would (the same generator state)
-        for index in itertools.islice(self.index_batches(), start, None):
+        for i, index in enumerate(self.index_batches()):
             factor, noise = self.draw(index)
+            if i < start:  # a resumed epoch: the steps done drew too
+                continue
             part = torch.arange(len(index)).tensor_split(world)[rank]
             x, y, mask = SequenceBatches.batch(self, index[part])  # x (n, T_part, F)
             if factor is not None:

@@ -31,6 +31,7 @@ from ..errors import InputError
 from ..files import csv_field, write_output
 from ..reports import classification_report, format_report
 from .base import Task, add_command, add_precision_option, add_training_options
+from .series_store import RUN
 from .series_ensemble import (JITTER, LAYOUTS, MODEL_DEFAULTS, POOLINGS, SCALE, TASK_NAME,
                               SeriesClassifier, build_classifier, cross_validate,
                               predict_proba_model, train_classifier)
@@ -168,9 +169,6 @@ def _add_run_options(parser):
 
 
 def run_train_command(args):
-    if args.resume or args.checkpoint_every:
-        raise InputError("series train does not checkpoint or resume yet: each member trains in "
-                         "seconds to minutes; rerun without --resume / --checkpoint-every")
     # under torchrun every process trains each member on its shard of the batches (DDP);
     # the main one reports and writes the ensemble
     main = is_main_process()
@@ -180,6 +178,9 @@ def run_train_command(args):
     out = os.path.abspath(args.out)
     if not os.path.isdir(os.path.dirname(out)):
         raise InputError(f"--out {args.out}: the folder {os.path.dirname(out)} does not exist")
+    if os.path.lexists(out) and not os.path.isdir(out):
+        raise InputError(f"--out {args.out} exists and is not a folder")
+    checkpoints = resume_folder(args.resume) if args.resume else os.path.join(out, "checkpoints")
     scaler = SeriesScaler.fit(train, args.missing)
     if test is not None:  # refuse a test file the model cannot read before training
         scaler.transform(test, "the test data")
@@ -195,17 +196,26 @@ def run_train_command(args):
         bidirectional=args.bidirectional, pooling=args.pooling, conv_filters=args.conv_filters,
         dropout=args.dropout, batch_norm=args.batch_norm, layout=args.layout,
         dimension_shuffle=args.dimension_shuffle,
-        precision=args.precision, refit=args.refit)
+        precision=args.precision, refit=args.refit, checkpoint_dir=checkpoints,
+        checkpoint_every=args.checkpoint_every, resume=bool(args.resume))
     validation = None
-    if args.folds is not None:
-        validation = cross_validate(train, folds=args.folds, seed=args.seed, print_fn=say,
-                                    verbose=0, **options)
-        say(f"{args.folds}-fold cross-validation on {train.path}:")
-        for line in format_report(validation):
-            say("  " + line)
-    classifier = train_classifier(train, seed=args.seed,
-                                  verbose=0 if args.quiet or not main else 2, print_fn=say,
-                                  **options)
+    if args.resume:
+        say(f"continuing the training kept in {checkpoints}")
+    try:
+        if args.folds is not None:
+            validation = cross_validate(train, folds=args.folds, seed=args.seed, print_fn=say,
+                                        verbose=0, **options)
+            say(f"{args.folds}-fold cross-validation on {train.path}:")
+            for line in format_report(validation):
+                say("  " + line)
+        classifier = train_classifier(train, seed=args.seed,
+                                      verbose=0 if args.quiet or not main else 2, print_fn=say,
+                                      **options)
+    except KeyboardInterrupt:
+        if main and os.path.isdir(checkpoints):
+            print(f"the members finished are kept in {checkpoints}: continue with the same "
+                  f"command and --resume {checkpoints}", file=sys.stderr)
+        raise
     if validation is not None:
         classifier.info["cross_validation"] = validation
     oof = classifier.info["out_of_fold"]
@@ -219,8 +229,20 @@ def run_train_command(args):
         for line in format_report(report):
             say("  " + line)
     if main:
-        classifier.save(out)
+        classifier.save(out)  # replaces --out whole: OUT/checkpoints goes with it
     say(f"model saved to {out} ({classifier.info['seconds']:.0f} s of training)")
+
+
+def resume_folder(path):
+    """The folder `--resume` names: the one series train kept its members in
+    (OUT/checkpoints), or the OUT above it."""
+    for folder in (path, os.path.join(path, "checkpoints")):
+        if os.path.isfile(os.path.join(folder, RUN)) or any(
+                os.path.isfile(os.path.join(folder, name, RUN))
+                for name in (os.listdir(folder) if os.path.isdir(folder) else ())):
+            return os.path.abspath(folder)
+    raise InputError(f"--resume {path}: no series training to continue there (series train "
+                     f"keeps one in OUT/checkpoints, with its {RUN})")
 
 
 def note_longer(classifier, data):

@@ -42,6 +42,7 @@ from ..model import Sequential, load_model
 from ..precision import policy_name
 from ..reports import classification_report, log_loss
 from ..train import resolve_device, set_seed
+from .series_store import MemberStore, data_digest, save_member
 
 TASK_NAME = "series_classification"  # in each member's metadata
 POOLINGS = ("last", "mean", "max", "attention")
@@ -277,13 +278,9 @@ class SeriesClassifier:
             names = []
             for i, model in enumerate(self.members):
                 names.append(f"member-{i}")
-                # training may have used a weighted loss or another learning rate: a file
-                # keeps names only
-                model.compile(loss="sparse_categorical_crossentropy", optimizer="adam",
-                              metrics=["accuracy"], device=next(model.parameters()).device)
                 seed = (self.info.get("seeds") or [None] * len(self.members))[i]
-                model.save(os.path.join(tmp, names[-1]), preprocessing=self.preprocessing,
-                           metadata={"task": TASK_NAME, "member": i, "seed": seed})
+                save_member(model, os.path.join(tmp, names[-1]), self.preprocessing,
+                            member_metadata(i, seed))
             manifest = {"format": FORMAT, "format_version": FORMAT_VERSION,
                         "lstmkit_version": __version__, "task": TASK_NAME, "members": names,
                         "labels": self.labels, "features": self.preprocessing.features,
@@ -324,7 +321,8 @@ class SeriesClassifier:
 def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_size=16,
                      learning_rate=1e-3, class_weight=None, missing="interpolate",
                      jitter=JITTER, scale=SCALE, device="auto", verbose=0, print_fn=None,
-                     precision="float32", refit=False, **model_options):
+                     precision="float32", refit=False, checkpoint_dir=None,
+                     checkpoint_every=None, resume=False, **model_options):
     """Train a SeriesClassifier on labelled data (a TimeSeriesData).
 
     Args:
@@ -357,6 +355,16 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
             that many epochs (default False). One count chosen on all the
             samples, where a member's own is chosen on a fifth; the
             out-of-fold figures are the first pass's.
+        checkpoint_dir: a folder where each member is kept as it finishes
+            (lstmkit.tasks.series_store), so that an interrupted run can be
+            continued (`resume`); None (default): nothing is written.
+        checkpoint_every: with checkpoint_dir, also checkpoint the member in
+            training every that many steps and at each epoch end, so that
+            it continues from there rather than from its start.
+        resume: continue the run that checkpoint_dir holds (the same data
+            and settings), keeping its finished members; the ensemble ends
+            as the uninterrupted run's. Without it, a checkpoint_dir that
+            holds a run is refused.
         **model_options: build_classifier's (units, bidirectional, pooling,
             conv_filters, dropout, batch_norm, layout, dimension_shuffle, whose
             length is the longest training series').
@@ -364,13 +372,18 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
     Returns a SeriesClassifier; its `info` holds the settings, each member's
     seed and best epoch, and the out-of-fold accuracy (each training sample
     predicted by the member that held it out; optimistic, since that fold
-    also chose the member's epoch).
+    also chose the member's epoch). Ctrl-C raises KeyboardInterrupt after
+    the current step (the members finished are kept in checkpoint_dir).
     """
     _check_int(members, "members", 1, MAX_MEMBERS)
     _check_int(epochs, "epochs", 1)
     _check_int(patience, "patience", 0)
     _check_int(batch_size, "batch_size", 1)
     _check_int(seed, "seed", 0)
+    if checkpoint_every is not None:
+        _check_int(checkpoint_every, "checkpoint_every", 1)
+    if (checkpoint_every is not None or resume) and checkpoint_dir is None:
+        raise InputError("checkpoint_every and resume need a checkpoint_dir")
     check_augmentation(jitter, scale)
     precision = policy_name(precision)
     if class_weight not in (None, "balanced"):
@@ -394,9 +407,18 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
     fit = {"features": scaler.features, "classes": classes, "device": device, "loss": loss,
            "learning_rate": learning_rate, "batch_size": batch_size, "patience": patience,
            "jitter": jitter, "scale": scale, "verbose": verbose, "precision": precision,
-           "options": options, "length": max(len(s) for s in x)}
+           "options": options, "length": max(len(s) for s in x),
+           "checkpoint_every": checkpoint_every}
+    settings = {"members": members, "seed": seed, "epochs": epochs, "patience": patience,
+                "batch_size": batch_size, "learning_rate": learning_rate,
+                "class_weight": class_weight, "missing": missing, "jitter": jitter,
+                "scale": scale, "precision": precision, "refit": refit, **options}
+    store = None if checkpoint_dir is None else MemberStore(
+        checkpoint_dir, {"settings": settings, "data": data_digest(x, y),
+                         "preprocessing": scaler.to_json()}, resume)
     models, seeds, best_epochs, curves = [], [], [], []
     oof, counts = np.zeros((n, classes)), np.zeros(n)
+    kept = 0  # members a resumed run took from checkpoint_dir
     for i in range(members):
         split = i // k  # members beyond the k-th start a new split, shuffled anew
         if split not in splits:
@@ -404,7 +426,9 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
         held = np.flatnonzero(splits[split] == i % k)
         train = np.flatnonzero(splits[split] != i % k)
         member_seed = 1000 * seed + i
-        model, best, curve = fit_member(x, y, train, held, member_seed, epochs, fit)
+        model, best, curve, loaded = kept_member(store, f"member-{i}", i, scaler, x, y, train,
+                                                 held, member_seed, epochs, fit)
+        kept += loaded
         held_p = predict_proba_model(model, [x[j] for j in held])
         oof[held] += held_p
         counts[held] += 1
@@ -415,7 +439,8 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
         if print_fn:
             accuracy = (held_p.argmax(1) == y[held]).mean()
             print_fn(f"member {i + 1}/{members}: best epoch {best}, held-out fold "
-                     f"accuracy {accuracy:.4f} ({len(held)} samples)")
+                     f"accuracy {accuracy:.4f} ({len(held)} samples)"
+                     + (f", kept from {store.folder}" if loaded else ""))
     refit_epochs = None
     if refit:  # each member again, from its seed, on every sample for the pooled epoch count
         refit_epochs = pooled_best_epoch(curves)
@@ -423,28 +448,55 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
             print_fn(f"the members' held-out folds together are lowest in loss after "
                      f"{refit_epochs} epochs: each member trained again on all {n} samples "
                      f"for that many")
-        models = [fit_member(x, y, np.arange(n), None, s, refit_epochs, fit)[0] for s in seeds]
+        models = []
+        for i, s in enumerate(seeds):
+            model, _, _, loaded = kept_member(store, f"refit-{i}", i, scaler, x, y, np.arange(n),
+                                              None, s, refit_epochs, fit)
+            models.append(model)
+            kept += loaded
     seen = counts > 0
     oof[seen] /= counts[seen, None]
-    info = {"settings": {"members": members, "seed": seed, "epochs": epochs, "patience": patience,
-                         "batch_size": batch_size, "learning_rate": learning_rate,
-                         "class_weight": class_weight, "missing": missing, "jitter": jitter,
-                         "scale": scale, "precision": precision, "refit": refit, **options},
+    info = {"settings": settings,
             "seeds": seeds, "best_epochs": best_epochs, "refit_epochs": refit_epochs,
             "training_samples": n,
             "data": data.problem_name or (os.path.basename(data.path) if data.path else None),
             "out_of_fold": {"samples": int(seen.sum()),  # scored by the members that held it out
                             **classification_report(y[seen], oof[seen].argmax(1), scaler.labels)},
             "seconds": time.perf_counter() - started}
+    if kept:
+        info["resumed"] = {"from": store.folder, "members_kept": kept}
     return SeriesClassifier(models, scaler, info)
 
 
-def fit_member(x, y, train, held, seed, epochs, fit):
+def member_metadata(index, seed):
+    return {"task": TASK_NAME, "member": index, "seed": seed}
+
+
+def kept_member(store, name, index, scaler, x, y, train, held, seed, epochs, fit):
+    """fit_member's (model, best epoch, held-out losses), and whether it
+    was taken from `store` (a MemberStore, or None) rather than trained.
+    A member trained is kept there as it finishes."""
+    if store is not None and store.finished(name):
+        model, record = store.load(name, fit["device"])
+        return model, record["best_epoch"], record["held_out_loss"], True
+    checkpoints = ((None, None) if store is None
+                   else store.checkpoints(name, write=bool(fit["checkpoint_every"])))
+    model, best, curve = fit_member(x, y, train, held, seed, epochs, fit, checkpoints)
+    if store is not None:
+        store.save(name, model, scaler, member_metadata(index, seed),
+                   {"best_epoch": best, "held_out_loss": curve, "seed": seed})
+    return model, best, curve, False
+
+
+def fit_member(x, y, train, held, seed, epochs, fit, checkpoints=(None, None)):
     """One member, built and seeded by `seed`, trained on the samples `train`
     of the prepared sequences x (labels y). With `held` (an index), stopped
     early on those samples, its best epoch's weights restored; without,
-    trained `epochs` epochs. Returns (model, best epoch (1-based) or None,
-    the held-out loss of each epoch or None)."""
+    trained `epochs` epochs. `checkpoints`: (the folder for the training
+    loop's checkpoints, every fit['checkpoint_every'] steps, or None; the
+    one to resume from, or None). Returns (model, best epoch (1-based) or
+    None, the held-out loss of each epoch or None); Ctrl-C raises
+    KeyboardInterrupt after the step."""
     set_seed(seed)
     model = build_classifier(fit["features"], fit["classes"], length=fit["length"],
                              device=fit["device"], **fit["options"])
@@ -461,7 +513,10 @@ def fit_member(x, y, train, held, seed, epochs, fit):
         validation_data=None if held is None else SequenceBatches(
             [x[j] for j in held], torch.as_tensor(y[held]), 256),
         epochs=epochs, verbose=fit["verbose"], seed=seed, callbacks=[stop] if stop else None,
-        precision=fit["precision"])
+        precision=fit["precision"], resume=checkpoints[1],
+        checkpoint_dir=checkpoints[0], checkpoint_every=fit["checkpoint_every"])
+    if history.interrupted:
+        raise KeyboardInterrupt
     if stop is None:
         return model, None, None
     return (model, None if stop.best_epoch is None else stop.best_epoch + 1,
@@ -480,10 +535,11 @@ def pooled_best_epoch(curves):
     return int(np.argmin(pooled)) + 1
 
 
-def cross_validate(data, folds=5, seed=0, print_fn=None, **options):
+def cross_validate(data, folds=5, seed=0, print_fn=None, checkpoint_dir=None, **options):
     """k-fold cross-validation on labelled data: for each of `folds`
     stratified folds, a classifier trained by `train_classifier(**options)`
-    on the others scores it. Returns {"folds", "per_fold": [report, ...],
+    on the others scores it (with checkpoint_dir, each kept in its
+    sub-folder fold-<f>). Returns {"folds", "per_fold": [report, ...],
     and the pooled report (every sample scored once, by the classifier that
     did not see it)}."""
     _check_int(folds, "folds", 2, MAX_MEMBERS)
@@ -495,7 +551,9 @@ def cross_validate(data, folds=5, seed=0, print_fn=None, **options):
     predicted, per_fold = np.zeros(len(y), dtype=np.int64), []
     for f in range(folds):
         held, rest = np.flatnonzero(assignment == f), np.flatnonzero(assignment != f)
-        classifier = train_classifier(_subset(data, rest), seed=seed, **options)
+        classifier = train_classifier(
+            _subset(data, rest), seed=seed, **options, checkpoint_dir=None
+            if checkpoint_dir is None else os.path.join(checkpoint_dir, f"fold-{f}"))
         p = classifier.predict_proba(_subset(data, held))
         predicted[held] = [labels.index(classifier.labels[i]) for i in p.argmax(1)]
         per_fold.append(classification_report(y[held], predicted[held], labels))
