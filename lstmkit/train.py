@@ -205,8 +205,10 @@ class Trainer:
         start_epoch, start_batch = self.config.initial_epoch, 0
         if resume is not None:
             start_epoch, start_batch = self.restore(resume, source)
-            if resume.get("stopped"):  # written as a callback ended the run: it stays ended
-                start_epoch = self.config.epochs
+            if resume.get("stopped") and start_batch == 0:  # a callback had ended the run
+                start_epoch = self.config.epochs  # (more epochs do not undo that)
+            elif resume.get("stopped"):  # a stop asked mid-epoch: it ends at the epoch's end
+                self.should_stop = True
         logs = {}
         with self.catch_interrupt():
             self.call("on_train_begin")

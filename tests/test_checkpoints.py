@@ -153,6 +153,33 @@ def test_a_run_early_stopping_ended_stays_ended_when_resumed_from_its_last_check
         assert torch.equal(again.state_dict()[key], value), key
 
 
+def test_a_stop_asked_mid_epoch_ends_that_epoch_when_resumed_from_a_later_step(tmp_path,
+                                                                              ids_data):
+    from conftest import StopAt
+    x, y = ids_data
+
+    class StopMidEpoch:  # asks the run to end at step 13 (epoch 2 of 10-step epochs)
+        def on_train_batch_end(self, trainer, batch, size):
+            if trainer.global_step == 13:
+                trainer.should_stop = True
+
+    def fit(folder, stop_at=-1, **resume):
+        model = tutorial_model()
+        history = model.fit(x, y, batch_size=30, epochs=4, verbose=0, seed=0,
+                            callbacks=[StopMidEpoch(), StopAt(stop_at)], checkpoint_dir=folder,
+                            **resume)
+        return model, history
+
+    whole, history = fit(tmp_path / "whole")
+    assert len(history.epoch) == 2
+    _, cut = fit(tmp_path / "cut", stop_at=15)  # Ctrl-C after the stop was asked
+    assert cut.interrupted and read_checkpoint(cut.last_checkpoint)["batch"] == 5
+    again, resumed = fit(tmp_path / "cut", resume=tmp_path / "cut")
+    assert resumed.history == history.history
+    for key, value in whole.state_dict().items():
+        assert torch.equal(again.state_dict()[key], value), key
+
+
 def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, ids_data):
     x, y = ids_data
     model = tutorial_model()

@@ -93,11 +93,45 @@ def test_refit_members_are_kept_too(tmp_path, monkeypatch):
     assert resumed.info["resumed"]["members_kept"] == 3
 
 
+def contents(folder):
+    return {os.path.relpath(os.path.join(d, f), folder): open(os.path.join(d, f), "rb").read()
+            for d, _, files in os.walk(folder) for f in files}
+
+
+def test_a_member_killed_after_early_stopping_ended_it_ends_there_when_resumed(tmp_path,
+                                                                               monkeypatch):
+    from lstmkit.checkpoints import read_checkpoint
+    from lstmkit.tasks import series_store
+    data = small_data()
+    options = {**OPTIONS, "members": 2, "epochs": 30, "patience": 0, "learning_rate": 0.1}
+    whole = train_classifier(data, checkpoint_dir=tmp_path / "whole", **options)
+    assert whole.info["best_epochs"][0] + 1 < 30  # member 0 stops early
+    with monkeypatch.context() as patch:
+        write = series_store.atomic_write
+
+        def killed_before_done(path, data):
+            if str(path).endswith(os.path.join("member-0", "done.json")):
+                raise KeyboardInterrupt  # its model written, its record not
+            write(path, data)
+
+        patch.setattr(series_store, "atomic_write", killed_before_done)
+        with pytest.raises(KeyboardInterrupt):
+            train_classifier(data, checkpoint_dir=tmp_path / "cut", checkpoint_every=100,
+                             **options)
+    last = list_checkpoints(tmp_path / "cut" / "member-0" / "checkpoints")[-1]
+    assert read_checkpoint(last)["stopped"]  # the epoch EarlyStopping ended it at
+    resumed = train_classifier(data, checkpoint_dir=tmp_path / "cut", checkpoint_every=100,
+                               resume=True, **options)
+    same_ensemble(whole, resumed, data)
+    record = "member-0/done.json"  # the held-out losses: no epoch trained after the stop
+    assert contents(tmp_path / "cut")[record] == contents(tmp_path / "whole")[record]
+
+
 def test_a_folder_of_another_run_is_refused_and_nothing_is_lost(tmp_path):
     data = small_data()
     options = {**OPTIONS, "members": 1, "epochs": 1}
     train_classifier(data, checkpoint_dir=tmp_path, **options)
-    kept = sorted(os.listdir(tmp_path))
+    kept = contents(tmp_path)
     with pytest.raises(InputError, match=r"holds an earlier run's training: continue it with "
                                          r"--resume .* \(resume=True\), or remove it"):
         train_classifier(data, checkpoint_dir=tmp_path, **options)
@@ -108,7 +142,7 @@ def test_a_folder_of_another_run_is_refused_and_nothing_is_lost(tmp_path):
         train_classifier(small_data(seed=4), checkpoint_dir=tmp_path, resume=True, **options)
     with pytest.raises(InputError, match="checkpoint_every and resume need a checkpoint_dir"):
         train_classifier(data, resume=True, **options)
-    assert sorted(os.listdir(tmp_path)) == kept
+    assert contents(tmp_path) == kept
 
 
 def test_series_train_resumes_from_the_command_line(tmp_path, monkeypatch, capsys):
@@ -134,6 +168,31 @@ def test_series_train_resumes_from_the_command_line(tmp_path, monkeypatch, capsy
     same_ensemble(whole, resumed, series)
     info = json.loads((out / "ensemble.json").read_text())["info"]
     assert info["cross_validation"] == whole.info["cross_validation"]
+
+
+def test_series_train_resumes_from_out_and_a_new_run_never_replaces_an_interrupted_one(
+        tmp_path, monkeypatch, capsys):
+    series, labels = sine_mixtures(24, classes=2, dimensions=2, seed=5, lengths=(6, 12))
+    train = write_ts(tmp_path / "train.ts", series, labels)
+    args = ["series", "train", str(train), "--members", "3", "--epochs", "4", "--units", "2",
+            "--conv-filters", "2", "--batch-size", "4", "--quiet", "--device", "cpu"]
+    assert main([*args, "--out", str(tmp_path / "whole")]) == 0
+    out = tmp_path / "cut"
+    with monkeypatch.context() as patch:
+        interrupt(patch, member=1, step=3)
+        assert main([*args, "--out", str(out)]) == 130
+    kept = contents(out / "checkpoints")
+    capsys.readouterr()
+    assert main([*args, "--out", str(out), "--folds", "2"]) == 2  # a new run, refused at once
+    assert f"{out / 'checkpoints'} holds an earlier run's training" in capsys.readouterr().err
+    assert main([*args, "--out", str(out), "--resume", str(tmp_path / "whole")]) == 2
+    assert "no series training to continue there" in capsys.readouterr().err
+    assert contents(out / "checkpoints") == kept
+    assert main([*args, "--out", str(out), "--resume", str(out)]) == 0
+    assert "member 1/3: best epoch" in capsys.readouterr().out
+    resumed = json.loads((out / "ensemble.json").read_text())["info"]
+    assert resumed["resumed"] == {"from": str(out / "checkpoints"), "members_kept": 1}
+    same_ensemble(SeriesClassifier.load(tmp_path / "whole"), SeriesClassifier.load(out), series)
 
 
 def test_a_resumed_epoch_of_augmented_batches_draws_what_the_whole_epoch_did():

@@ -53,7 +53,10 @@ class Task:
         raise InputError(f"{self.name} models take --input FILE.npy, not --text")
 
 
-def add_training_options(parser, defaults, out):
+def add_training_options(parser, defaults, out, resume_help="continue from a checkpoint file "
+                         "or folder (OUT/checkpoints holds them)",
+                         checkpoint_help="also checkpoint every STEPS steps (always at each "
+                         "epoch end)"):
     """The options every training sub-command takes, with the task's defaults."""
     parser.add_argument("--out", default=out, help=f"folder for the model and reports (default {out})")
     parser.add_argument("--epochs", type=int, default=defaults["epochs"],
@@ -62,10 +65,8 @@ def add_training_options(parser, defaults, out):
                         help=f"samples per step (default {defaults['batch_size']})")
     parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same run (default 0)")
     parser.add_argument("--device", default="auto", help="'auto' (CUDA if present), 'cpu' or 'cuda'")
-    parser.add_argument("--resume", metavar="PATH",
-                        help="continue from a checkpoint file or folder (OUT/checkpoints holds them)")
-    parser.add_argument("--checkpoint-every", type=int, metavar="STEPS",
-                        help="also checkpoint every STEPS steps (always at each epoch end)")
+    parser.add_argument("--resume", metavar="PATH", help=resume_help)
+    parser.add_argument("--checkpoint-every", type=int, metavar="STEPS", help=checkpoint_help)
     parser.add_argument("--nproc", type=int, default=1, metavar="N",
                         help="train with N processes on this machine, through torchrun and "
                         "DistributedDataParallel (default 1)")

@@ -31,7 +31,7 @@ from ..errors import InputError
 from ..files import csv_field, write_output
 from ..reports import classification_report, format_report
 from .base import Task, add_command, add_precision_option, add_training_options
-from .series_store import RUN
+from .series_store import RUN, holds_run
 from .series_ensemble import (JITTER, LAYOUTS, MODEL_DEFAULTS, POOLINGS, SCALE, TASK_NAME,
                               SeriesClassifier, build_classifier, cross_validate,
                               predict_proba_model, train_classifier)
@@ -85,7 +85,11 @@ class SeriesClassification(Task):
                            help="first estimate the figures by K-fold cross-validation on TRAIN "
                                 "(K trainings of the whole ensemble)")
         add_precision_option(train)
-        add_training_options(train, self.defaults, out="runs/series")
+        add_training_options(train, self.defaults, out="runs/series", resume_help=(
+            "continue an interrupted run from the members it kept in OUT/checkpoints (give "
+            "that folder or OUT): the same command, with --resume"), checkpoint_help=(
+            "also checkpoint the member in training every STEPS steps and at each epoch end "
+            "(finished members are always kept)"))
         d = self.defaults
         train.add_argument("--members", type=int, default=d["members"],
                            help=f"models in the ensemble (default {d['members']})")
@@ -180,7 +184,14 @@ def run_train_command(args):
         raise InputError(f"--out {args.out}: the folder {os.path.dirname(out)} does not exist")
     if os.path.lexists(out) and not os.path.isdir(out):
         raise InputError(f"--out {args.out} exists and is not a folder")
-    checkpoints = resume_folder(args.resume) if args.resume else os.path.join(out, "checkpoints")
+    kept = os.path.join(out, "checkpoints")
+    checkpoints = resume_folder(args.resume) if args.resume else kept
+    if checkpoints != kept and holds_run(kept):  # saving the model would replace it
+        raise InputError(f"{kept} holds an interrupted run's training: continue it with "
+                         f"--resume {kept}, or remove it")
+    if not args.resume and holds_run(kept):
+        raise InputError(f"{kept} holds an earlier run's training: continue it with the same "
+                         f"command and --resume {kept}, or remove it")
     scaler = SeriesScaler.fit(train, args.missing)
     if test is not None:  # refuse a test file the model cannot read before training
         scaler.transform(test, "the test data")
@@ -236,10 +247,8 @@ def run_train_command(args):
 def resume_folder(path):
     """The folder `--resume` names: the one series train kept its members in
     (OUT/checkpoints), or the OUT above it."""
-    for folder in (path, os.path.join(path, "checkpoints")):
-        if os.path.isfile(os.path.join(folder, RUN)) or any(
-                os.path.isfile(os.path.join(folder, name, RUN))
-                for name in (os.listdir(folder) if os.path.isdir(folder) else ())):
+    for folder in (os.path.join(path, "checkpoints"), path):
+        if holds_run(folder):
             return os.path.abspath(folder)
     raise InputError(f"--resume {path}: no series training to continue there (series train "
                      f"keeps one in OUT/checkpoints, with its {RUN})")

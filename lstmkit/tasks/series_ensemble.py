@@ -539,7 +539,7 @@ def cross_validate(data, folds=5, seed=0, print_fn=None, checkpoint_dir=None, **
     """k-fold cross-validation on labelled data: for each of `folds`
     stratified folds, a classifier trained by `train_classifier(**options)`
     on the others scores it (with checkpoint_dir, each kept in its
-    sub-folder fold-<f>). Returns {"folds", "per_fold": [report, ...],
+    sub-folder fold-<f>-of-<folds>). Returns {"folds", "per_fold": [report, ...],
     and the pooled report (every sample scored once, by the classifier that
     did not see it)}."""
     _check_int(folds, "folds", 2, MAX_MEMBERS)
@@ -553,7 +553,7 @@ def cross_validate(data, folds=5, seed=0, print_fn=None, checkpoint_dir=None, **
         held, rest = np.flatnonzero(assignment == f), np.flatnonzero(assignment != f)
         classifier = train_classifier(
             _subset(data, rest), seed=seed, **options, checkpoint_dir=None
-            if checkpoint_dir is None else os.path.join(checkpoint_dir, f"fold-{f}"))
+            if checkpoint_dir is None else os.path.join(checkpoint_dir, f"fold-{f}-of-{folds}"))
         p = classifier.predict_proba(_subset(data, held))
         predicted[held] = [labels.index(classifier.labels[i]) for i in p.argmax(1)]
         per_fold.append(classification_report(y[held], predicted[held], labels))

@@ -19,6 +19,7 @@ or from its seed, which draws what the first attempt drew.
 import hashlib
 import json
 import os
+import re
 import shutil
 
 import numpy as np
@@ -33,6 +34,17 @@ RUN = "run.json"
 DONE = "done.json"
 FORMAT = "lstmkit.series_training"
 FORMAT_VERSION = 1
+FOLD = re.compile(r"fold-\d+-of-\d+$")  # cross_validate's folds, one store each
+
+
+def holds_run(folder):
+    """Whether `folder` holds a series training to continue: its run.json,
+    or its cross-validation folds'."""
+    if os.path.isfile(os.path.join(folder, RUN)):
+        return True
+    return os.path.isdir(folder) and any(
+        FOLD.match(name) and os.path.isfile(os.path.join(folder, name, RUN))
+        for name in os.listdir(folder))
 
 
 def data_digest(x, y):
@@ -79,6 +91,9 @@ class MemberStore:
 
     def __init__(self, folder, run, resume=False):
         self.folder = os.path.abspath(os.fspath(folder))
+        if os.path.lexists(self.folder) and not os.path.isdir(self.folder):
+            raise InputError(f"{self.folder} exists and is not a folder: the members cannot be "
+                             "kept there")
         self.run = {"format": FORMAT, "format_version": FORMAT_VERSION,
                     **json.loads(json.dumps(run))}
         self.writes = is_main_process()
@@ -125,7 +140,12 @@ class MemberStore:
     def load(self, name, device="cpu"):
         """A finished member: (model, its record)."""
         record = _read_json(os.path.join(self.folder, name, DONE))
-        return load_model(os.path.join(self.folder, name, "model"), device=device), record
+        try:
+            model = load_model(os.path.join(self.folder, name, "model"), device=device)
+        except ModelFileError as e:
+            raise ModelFileError(f"{e}; remove {os.path.join(self.folder, name)} to train that "
+                                 "member again") from None
+        return model, record
 
     def save(self, name, model, preprocessing, metadata, record):
         """Keep a finished member and its JSON-able record; its training
