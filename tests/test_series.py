@@ -617,3 +617,35 @@ def test_balanced_class_weights_train_and_the_saved_members_keep_named_settings(
         train_classifier(data, class_weight="inverse")
     with pytest.raises(InputError, match="scale must be a number in"):
         train_classifier(data, scale=10)
+
+
+def test_the_plateau_schedule_trains_every_member_on_every_sample_and_halves_the_rate(
+        monkeypatch, tmp_path, capsys):
+    from lstmkit.tasks import series_ensemble
+    series, labels = sine_mixtures(40, classes=2, dimensions=1, seed=3, lengths=(5, 9))
+    data = TimeSeriesData(series, labels)
+    calls, fit_member = [], series_ensemble.fit_member
+
+    def spy(x, y, train, held, seed, epochs, fit, checkpoints):
+        model, best, curve = fit_member(x, y, train, held, seed, epochs, fit, checkpoints)
+        calls.append((len(train), held, fit["batch_size"], model.optimizer.param_groups[0]["lr"]))
+        return model, best, curve
+
+    monkeypatch.setattr(series_ensemble, "fit_member", spy)
+    classifier = train_classifier(data, members=2, epochs=20, patience=0, learning_rate=0.1,
+                                  units=2, conv_filters=2, device="cpu", schedule="plateau")
+    assert [c[:3] for c in calls] == [(40, None, 4), (40, None, 4)]  # min(16, 40 // 10)
+    assert all(c[3] < 0.1 for c in calls)  # halved on the training loss's plateaus
+    assert classifier.info["out_of_fold"] is None and classifier.info["best_epochs"] == [None] * 2
+    assert classifier.info["settings"]["schedule"] == "plateau"
+    with pytest.raises(InputError, match="schedule='plateau' trains every member on every"):
+        train_classifier(data, schedule="plateau", refit=True)
+    with pytest.raises(InputError, match="schedule must be one of 'early_stopping', 'plateau'"):
+        train_classifier(data, schedule="cosine")
+    monkeypatch.undo()
+    train = write_ts(tmp_path / "train.ts", series, labels)
+    assert main(["series", "train", str(train), "--schedule", "plateau", "--members", "1",
+                 "--epochs", "2", "--units", "2", "--conv-filters", "2", "--quiet",
+                 "--device", "cpu", "--out", str(tmp_path / "m")]) == 0
+    assert "no out-of-fold figures: every member trained on every sample" in \
+        capsys.readouterr().out

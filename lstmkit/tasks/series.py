@@ -32,7 +32,8 @@ from ..files import csv_field, write_output
 from ..reports import classification_report, format_report
 from .base import Task, add_command, add_precision_option, add_training_options
 from .series_store import RUN, holds_run
-from .series_ensemble import (JITTER, LAYOUTS, MODEL_DEFAULTS, POOLINGS, SCALE, TASK_NAME,
+from .series_ensemble import (JITTER, LAYOUTS, MODEL_DEFAULTS, POOLINGS, SCALE, SCHEDULES,
+                              TASK_NAME,
                               SeriesClassifier, build_classifier, cross_validate,
                               predict_proba_model, train_classifier)
 
@@ -135,6 +136,11 @@ class SeriesClassification(Task):
                            help="train each member again on all of TRAIN for the epoch count "
                                 "at which the held-out folds' losses together are lowest (about "
                                 "twice the time)")
+        train.add_argument("--schedule", choices=SCHEDULES, default="early_stopping",
+                           help="each member stopped early on the fold it holds out (default), "
+                                "or trained on every sample for --epochs in batches of at most "
+                                "n/10, the learning rate halved after --patience epochs "
+                                "without a lower training loss (plateau)")
         train.add_argument("--class-weight", choices=("none", "balanced"), default="none",
                            help="weigh classes by their inverse frequency (default none)")
         train.add_argument("--missing", choices=MISSING, default="interpolate",
@@ -207,7 +213,8 @@ def run_train_command(args):
         bidirectional=args.bidirectional, pooling=args.pooling, conv_filters=args.conv_filters,
         dropout=args.dropout, batch_norm=args.batch_norm, layout=args.layout,
         dimension_shuffle=args.dimension_shuffle,
-        precision=args.precision, refit=args.refit, checkpoint_dir=checkpoints,
+        precision=args.precision, refit=args.refit, schedule=args.schedule,
+        checkpoint_dir=checkpoints,
         checkpoint_every=args.checkpoint_every, resume=bool(args.resume))
     validation = None
     if args.resume:
@@ -230,8 +237,12 @@ def run_train_command(args):
     if validation is not None:
         classifier.info["cross_validation"] = validation
     oof = classifier.info["out_of_fold"]
-    say(f"out-of-fold accuracy {oof['accuracy']:.4f} ({oof['samples']} training samples, each "
-          f"predicted by the member that held it out)")
+    if oof is None:
+        say("no out-of-fold figures: every member trained on every sample (--folds K "
+            "estimates them)")
+    else:
+        say(f"out-of-fold accuracy {oof['accuracy']:.4f} ({oof['samples']} training samples, "
+            f"each predicted by the member that held it out)")
     if test is not None:
         note_longer(classifier, test)
         report = classifier.evaluate(test)

@@ -54,6 +54,11 @@ FOLDS = 5  # each member holds out a fifth of the training data to stop on
 # the training batches' augmentation (lstmkit.data.seriesaugment); chosen by nested
 # cross-validation on ItalyPowerDemand's training file (benchmarks/series_selection.py)
 JITTER, SCALE = 0.05, 0.1
+# how a member trains: stopped early on the fold it holds out, or, as Ismail Fawaz et al.
+# (2019) trained FCN and ResNet across the archive, on every sample with the learning rate
+# halved on plateaus of the training loss (down to PLATEAU_MIN_LR), the last epoch kept
+SCHEDULES = ("early_stopping", "plateau")
+PLATEAU_FACTOR, PLATEAU_MIN_LR = 0.5, 1e-4
 
 
 # ----- the model -----------------------------------------------------------------
@@ -321,8 +326,8 @@ class SeriesClassifier:
 def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_size=16,
                      learning_rate=1e-3, class_weight=None, missing="interpolate",
                      jitter=JITTER, scale=SCALE, device="auto", verbose=0, print_fn=None,
-                     precision="float32", refit=False, checkpoint_dir=None,
-                     checkpoint_every=None, resume=False, **model_options):
+                     precision="float32", refit=False, schedule="early_stopping",
+                     checkpoint_dir=None, checkpoint_every=None, resume=False, **model_options):
     """Train a SeriesClassifier on labelled data (a TimeSeriesData).
 
     Args:
@@ -355,6 +360,14 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
             that many epochs (default False). One count chosen on all the
             samples, where a member's own is chosen on a fifth; the
             out-of-fold figures are the first pass's.
+        schedule: 'early_stopping' (default), as above; or 'plateau', the
+            training of FCN and ResNet in Ismail Fawaz et al.'s rerun of
+            the archive (2019): every member trains on all the samples for
+            `epochs` epochs in batches of min(batch_size, n // 10) (at
+            least 1), the learning rate halved whenever the training loss
+            has not fallen for `patience` epochs (down to 1e-4), and keeps
+            its last epoch. Nothing is held out, so there are no
+            out-of-fold figures (cross_validate estimates them).
         checkpoint_dir: a folder where each member is kept as it finishes
             (lstmkit.tasks.series_store), so that an interrupted run can be
             continued (`resume`); None (default): nothing is written.
@@ -386,6 +399,11 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
         raise InputError("checkpoint_every and resume need a checkpoint_dir")
     check_augmentation(jitter, scale)
     precision = policy_name(precision)
+    check_choice(schedule, SCHEDULES, "schedule")
+    plateau = schedule == "plateau"
+    if plateau and refit:
+        raise InputError("refit trains again the members stopped early on their folds; "
+                         "schedule='plateau' trains every member on every sample already")
     if class_weight not in (None, "balanced"):
         raise InputError(f"class_weight must be None or 'balanced', got {class_weight!r}")
     options = {**MODEL_DEFAULTS, **model_options}
@@ -405,14 +423,16 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
     device = resolve_device(device)
     loss = WeightedCrossEntropy(balanced_weights(y, classes)) if class_weight else None
     fit = {"features": scaler.features, "classes": classes, "device": device, "loss": loss,
-           "learning_rate": learning_rate, "batch_size": batch_size, "patience": patience,
+           "learning_rate": learning_rate, "patience": patience, "plateau": plateau,
+           "batch_size": max(1, min(batch_size, n // 10)) if plateau else batch_size,
            "jitter": jitter, "scale": scale, "verbose": verbose, "precision": precision,
            "options": options, "length": max(len(s) for s in x),
            "checkpoint_every": checkpoint_every}
     settings = {"members": members, "seed": seed, "epochs": epochs, "patience": patience,
                 "batch_size": batch_size, "learning_rate": learning_rate,
                 "class_weight": class_weight, "missing": missing, "jitter": jitter,
-                "scale": scale, "precision": precision, "refit": refit, **options}
+                "scale": scale, "precision": precision, "refit": refit, "schedule": schedule,
+                **options}
     store = None if checkpoint_dir is None else MemberStore(
         checkpoint_dir, {"settings": settings, "data": data_digest(x, y),
                          "preprocessing": scaler.to_json()}, resume)
@@ -423,24 +443,29 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
         split = i // k  # members beyond the k-th start a new split, shuffled anew
         if split not in splits:
             splits[split] = stratified_folds(y, k, seed if split == 0 else [seed, split])
-        held = np.flatnonzero(splits[split] == i % k)
-        train = np.flatnonzero(splits[split] != i % k)
+        held = None if plateau else np.flatnonzero(splits[split] == i % k)
+        train = np.arange(n) if plateau else np.flatnonzero(splits[split] != i % k)
         member_seed = 1000 * seed + i
         model, best, curve, loaded = kept_member(store, f"member-{i}", i, scaler, x, y, train,
                                                  held, member_seed, epochs, fit)
         kept += loaded
-        held_p = predict_proba_model(model, [x[j] for j in held])
-        oof[held] += held_p
-        counts[held] += 1
         models.append(model)
         seeds.append(member_seed)
         best_epochs.append(best)
+        note = f", kept from {store.folder}" if loaded else ""
+        if held is None:
+            if print_fn:
+                print_fn(f"member {i + 1}/{members}: {epochs} epochs on all {n} samples "
+                         f"(batches of {fit['batch_size']}){note}")
+            continue
+        held_p = predict_proba_model(model, [x[j] for j in held])
+        oof[held] += held_p
+        counts[held] += 1
         curves.append((len(held), curve))
         if print_fn:
             accuracy = (held_p.argmax(1) == y[held]).mean()
             print_fn(f"member {i + 1}/{members}: best epoch {best}, held-out fold "
-                     f"accuracy {accuracy:.4f} ({len(held)} samples)"
-                     + (f", kept from {store.folder}" if loaded else ""))
+                     f"accuracy {accuracy:.4f} ({len(held)} samples){note}")
     refit_epochs = None
     if refit:  # each member again, from its seed, on every sample for the pooled epoch count
         refit_epochs = pooled_best_epoch(curves)
@@ -460,8 +485,9 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
             "seeds": seeds, "best_epochs": best_epochs, "refit_epochs": refit_epochs,
             "training_samples": n,
             "data": data.problem_name or (os.path.basename(data.path) if data.path else None),
-            "out_of_fold": {"samples": int(seen.sum()),  # scored by the members that held it out
-                            **classification_report(y[seen], oof[seen].argmax(1), scaler.labels)},
+            "out_of_fold": None if not seen.any() else {  # by the members that held them out
+                "samples": int(seen.sum()),
+                **classification_report(y[seen], oof[seen].argmax(1), scaler.labels)},
             "seconds": time.perf_counter() - started}
     if kept:
         info["resumed"] = {"from": store.folder, "members_kept": kept}
@@ -492,8 +518,9 @@ def fit_member(x, y, train, held, seed, epochs, fit, checkpoints=(None, None)):
     """One member, built and seeded by `seed`, trained on the samples `train`
     of the prepared sequences x (labels y). With `held` (an index), stopped
     early on those samples, its best epoch's weights restored; without,
-    trained `epochs` epochs. `checkpoints`: (the folder for the training
-    loop's checkpoints, every fit['checkpoint_every'] steps, or None; the
+    trained `epochs` epochs (with fit['plateau'], the learning rate halved
+    on plateaus of the training loss). `checkpoints`: (the folder for the
+    training loop's checkpoints, every fit['checkpoint_every'] steps, or None; the
     one to resume from, or None). Returns (model, best epoch (1-based) or
     None, the held-out loss of each epoch or None); Ctrl-C raises
     KeyboardInterrupt after the step."""
@@ -506,6 +533,11 @@ def fit_member(x, y, train, held, seed, epochs, fit, checkpoints=(None, None)):
                   metrics=None if loss else ["accuracy"], device=fit["device"])
     stop = None if held is None else EarlyStopping("val_loss", patience=fit["patience"],
                                                    restore_best_weights=True)
+    schedule = {} if not fit["plateau"] else {
+        "scheduler_monitor": "loss", "scheduler": lambda optimizer: (
+            torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer, mode="min", factor=PLATEAU_FACTOR, patience=fit["patience"],
+                min_lr=PLATEAU_MIN_LR))}
     history = model.fit(
         AugmentedSequenceBatches([x[j] for j in train], torch.as_tensor(y[train]),
                                  fit["batch_size"], shuffle=True, seed=seed,
@@ -513,8 +545,8 @@ def fit_member(x, y, train, held, seed, epochs, fit, checkpoints=(None, None)):
         validation_data=None if held is None else SequenceBatches(
             [x[j] for j in held], torch.as_tensor(y[held]), 256),
         epochs=epochs, verbose=fit["verbose"], seed=seed, callbacks=[stop] if stop else None,
-        precision=fit["precision"], resume=checkpoints[1],
-        checkpoint_dir=checkpoints[0], checkpoint_every=fit["checkpoint_every"])
+        precision=fit["precision"], resume=checkpoints[1], checkpoint_dir=checkpoints[0],
+        checkpoint_every=fit["checkpoint_every"], **schedule)
     if history.interrupted:
         raise KeyboardInterrupt
     if stop is None:
