@@ -434,7 +434,8 @@ class Sequential(nn.Module):
 
         Ctrl-C stops after the current step (writing a checkpoint if
         checkpoint_dir is set) and returns the History so far, its
-        `interrupted` True; a second Ctrl-C stops at once. A non-finite loss raises NonFiniteLossError.
+        `interrupted` True; a second Ctrl-C stops at once. A non-finite
+        loss raises NonFiniteLossError.
         """
         compiled = self._require_compiled("fit")
         join_launch(compiled["device"])  # under torchrun: join its processes (DDP)

@@ -16,7 +16,6 @@ one setting fits any data set. Only the real steps change: padding stays
 zero, so masks and bucketing work as in SequenceBatches.
 """
 
-
 import torch
 
 from ..errors import InputError

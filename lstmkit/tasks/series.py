@@ -31,11 +31,10 @@ from ..errors import InputError
 from ..files import csv_field, write_output
 from ..reports import classification_report, format_report
 from .base import Task, add_command, add_precision_option, add_training_options
-from .series_store import RUN, holds_run
 from .series_ensemble import (JITTER, LAYOUTS, MODEL_DEFAULTS, POOLINGS, SCALE, SCHEDULES,
-                              TASK_NAME,
-                              SeriesClassifier, build_classifier, cross_validate,
+                              TASK_NAME, SeriesClassifier, build_classifier, cross_validate,
                               predict_proba_model, train_classifier)
+from .series_store import RUN, holds_run
 
 
 # ----- the task and its commands
@@ -192,10 +191,7 @@ def run_train_command(args):
         raise InputError(f"--out {args.out} exists and is not a folder")
     kept = os.path.join(out, "checkpoints")
     checkpoints = resume_folder(args.resume) if args.resume else kept
-    if checkpoints != kept and holds_run(kept):  # saving the model would replace it
-        raise InputError(f"{kept} holds an interrupted run's training: continue it with "
-                         f"--resume {kept}, or remove it")
-    if not args.resume and holds_run(kept):
+    if (not args.resume or checkpoints != kept) and holds_run(kept):  # saving would replace it
         raise InputError(f"{kept} holds an earlier run's training: continue it with the same "
                          f"command and --resume {kept}, or remove it")
     scaler = SeriesScaler.fit(train, args.missing)

@@ -520,8 +520,8 @@ def fit_member(x, y, train, held, seed, epochs, fit, checkpoints=(None, None)):
     early on those samples, its best epoch's weights restored; without,
     trained `epochs` epochs (with fit['plateau'], the learning rate halved
     on plateaus of the training loss). `checkpoints`: (the folder for the
-    training loop's checkpoints, every fit['checkpoint_every'] steps, or None; the
-    one to resume from, or None). Returns (model, best epoch (1-based) or
+    training loop's checkpoints, every fit['checkpoint_every'] steps, or
+    None; the one to resume from, or None). Returns (model, best epoch (1-based) or
     None, the held-out loss of each epoch or None); Ctrl-C raises
     KeyboardInterrupt after the step."""
     set_seed(seed)

@@ -27,7 +27,7 @@ import numpy as np
 from ..checkpoints import describe_difference, list_checkpoints
 from ..distributed import is_main_process
 from ..errors import InputError, ModelFileError
-from ..files import atomic_write
+from ..files import atomic_write, parse_json
 from ..model import load_model
 
 RUN = "run.json"
@@ -70,11 +70,11 @@ def save_member(model, path, preprocessing, metadata):
 
 def _read_json(path):
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ModelFileError(f"{path}: cannot be read ({e}); remove its folder to train that "
-                             "part again") from None
+        with open(path, "rb") as f:
+            return parse_json(f.read(), path)
+    except (OSError, ModelFileError) as e:
+        raise ModelFileError(f"{e}; remove {os.path.dirname(path)} to train that part "
+                             "again") from None
 
 
 class MemberStore:
