@@ -194,6 +194,8 @@ class Sequential(nn.Module):
             x = to_tensor(x, "x", integer=isinstance(self.layers[0], Embedding))
         if not self.built:
             self._build_from(x)
+        if mask is not None and bool(mask.all()):
+            mask = None  # no padding: every layer's faster path, and the same result
         final = {} if return_state else None
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):

@@ -55,14 +55,18 @@ def front_align(x, mask):
 
     x (N, T, F), mask (N, T) bool or None. Returns (x_front, order, lengths);
     order (N, T) says where each front-aligned step came from (None when
-    there is no mask and nothing moves).
+    there is no mask, or the mask's real steps already come first, as
+    padding after them leaves them, and nothing moves).
     """
     N, T, F_ = x.shape
     if mask is None:
         return x, None, torch.full((N,), T, dtype=torch.int64, device=x.device)
+    lengths = mask.sum(1)
+    if torch.equal(mask, torch.arange(T, device=mask.device)[None] < lengths[:, None]):
+        return x, None, lengths  # no sort, no gather: what SequenceBatches' batches hold
     order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)  # (N, T)
     x_front = x.gather(1, order[..., None].expand(N, T, F_))
-    return x_front, order, mask.sum(1)
+    return x_front, order, lengths
 
 
 def scatter_back(out, order):

@@ -85,6 +85,46 @@ def test_training_statistics_are_those_of_the_real_steps(left):
     assert ours.compute_mask(x, mask) is mask  # the mask passes on
 
 
+@pytest.mark.parametrize("left", [False, True])
+def test_training_gradients_are_those_of_the_real_steps(left):
+    """Backward through the padded batch is backward through torch's
+    BatchNorm1d on the real steps alone; padded steps get no gradient."""
+    sequences = ragged()
+    x, mask = padded_batch(sequences, left)
+    x.requires_grad_()
+    ours, theirs = twin(3, momentum=0.9)
+    upstream = torch.randn(x.shape, generator=torch.Generator().manual_seed(2))
+    (ours.train()(x, mask=mask) * upstream).sum().backward()
+    real = x.detach()[mask].requires_grad_()
+    (theirs.train()(real) * upstream[mask]).sum().backward()
+    torch.testing.assert_close(x.grad[mask], real.grad)
+    assert torch.all(x.grad[~mask] == 0)
+    torch.testing.assert_close(ours.weight.grad, theirs.weight.grad)
+    torch.testing.assert_close(ours.bias.grad, theirs.bias.grad)
+
+
+def test_a_mask_without_padding_gives_what_no_mask_gives():
+    x = torch.randn(4, 6, 3, generator=torch.Generator().manual_seed(3)) * 2 + 1
+    full = torch.ones(4, 6, dtype=torch.bool)
+    results = []
+    for mask in (None, full):
+        layer, _ = twin(3, momentum=0.9)
+        results.append((layer.train()(x, mask=mask), layer.running_mean, layer.running_var))
+    for got, want in zip(*results):
+        torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_input_is_normalised_in_float32(dtype):
+    sequences = ragged()
+    x, mask = padded_batch(sequences)
+    ours, theirs = twin(3, momentum=0.9)
+    got = ours.train()(x.to(dtype), mask=mask)
+    assert got.dtype == dtype and ours.running_mean.dtype == torch.float32
+    want = theirs.train()(x.to(dtype).float()[mask])
+    torch.testing.assert_close(got[mask].float(), want, atol=1e-2, rtol=1e-2)
+
+
 def test_a_batch_of_no_real_step_leaves_the_averages():
     layer = BatchNormalization()
     layer.build((None, 2))

@@ -632,8 +632,11 @@ class Conv1D(Layer):
             real = (torch.arange(x.shape[1], device=x.device)[None] < lengths[:, None])[..., None]
             x = torch.where(real, x, 0)  # (N, T, F), zeros after each sample's real steps
         total = self.dilation_rate * (self.kernel_size - 1)
-        padded = F.pad(x.transpose(1, 2), (total // 2, total - total // 2))  # (N, F, T + total)
-        y = self.conv(padded).transpose(1, 2)  # (N, T, filters)
+        x = x.transpose(1, 2)  # (N, F, T)
+        if total % 2:  # an even reach: one more zero after than before, as Keras pads
+            x = F.pad(x, (total // 2, total - total // 2))
+        y = F.conv1d(x, self.conv.weight, self.conv.bias, padding=0 if total % 2 else total // 2,
+                     dilation=self.dilation_rate).transpose(1, 2)  # (N, T, filters)
         fn = ACTIVATIONS[self.activation_name]
         y = fn(y) if fn is not None else y
         return y if mask is None else scatter_back(torch.where(real, y, 0), order)
@@ -708,10 +711,10 @@ def _global_moments(x, mask):
 
 def normalize(x, mean, var, weight, bias, epsilon):
     """(x - mean) / sqrt(var + epsilon) * weight + bias on the last axis
-    (weight and bias None for 1 and 0)."""
-    y = (x - mean) * torch.rsqrt(var + epsilon)
-    y = y * weight if weight is not None else y
-    return y + bias if bias is not None else y
+    (weight and bias None for 1 and 0), in two passes over x."""
+    scale = torch.rsqrt(var + epsilon)
+    scale = scale * weight if weight is not None else scale
+    return torch.addcmul(bias if bias is not None else scale.new_zeros(()), x - mean, scale)
 
 
 class BatchNormalization(Layer):
@@ -783,6 +786,48 @@ class BatchNormalization(Layer):
         super().build(input_shape)
 
     def forward(self, x, mask=None):
+        padded = mask is not None and x.dim() == 3 and not bool(mask.all())
+        values = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+        if self.synchronized and dist.is_available() and dist.is_initialized() and (
+                dist.get_world_size() > 1):
+            return self.by_moments(values, mask if padded else None).to(x.dtype)
+        if padded:  # the real steps alone, (R, F), then put back in place
+            values = values[mask]
+            if not len(values):  # no real step: zeros, and the averages as they were
+                return torch.zeros_like(x)
+        if self.training and values.numel() <= values.shape[-1]:
+            y = self.by_moments(values, None)  # one value a feature
+        else:
+            y = self.fused(values)
+        if padded:
+            y = torch.zeros_like(x, dtype=y.dtype).masked_scatter(mask[..., None], y)
+        return y.to(x.dtype)
+
+    def fused(self, x):
+        """forward through torch's batch_norm kernel, on the channels-first
+        view of x (N, T, F), or on x (R, F): one pass each way, where
+        by_moments' formula takes several. The moving variance kept biased,
+        as the layer's (torch's own update adds the unbiased one)."""
+        channels = x.transpose(1, 2) if x.dim() == 3 else x  # (N, F, T) or (N, F)
+        if not self.training:
+            y = F.batch_norm(channels, self.running_mean, self.running_var, self.weight,
+                             self.bias, False, 0.0, self.epsilon)
+        else:
+            count = channels.numel() // channels.shape[1]  # values per feature, > 1
+            # copies for torch to update: its backward keeps what it was given
+            mean, var = self.running_mean.clone(), self.running_var.clone()
+            y = F.batch_norm(channels, mean, var, self.weight, self.bias, True,
+                             1 - self.momentum, self.epsilon)
+            with torch.no_grad():  # the unbiased variance's share made the biased one's:
+                # momentum * old + (count - 1) / count * (var - momentum * old)
+                self.running_mean.copy_(mean)
+                self.running_var.mul_(self.momentum).lerp_(var, (count - 1) / count)
+        return y.transpose(1, 2) if x.dim() == 3 else y
+
+    def by_moments(self, x, mask):
+        """forward by the formula: the batch's moments over its real steps
+        (batch_moments, across the processes when synchronized), then each
+        feature scaled and shifted, zero at padded steps."""
         if self.training:
             mean, var, count = batch_moments(x, mask, self.synchronized)
             with torch.no_grad():  # a batch of no real step leaves the averages as they were
@@ -792,11 +837,8 @@ class BatchNormalization(Layer):
                 self.running_var.lerp_(var.to(dtype), step)
         else:
             mean, var = self.running_mean, self.running_var
-        y = normalize(x.to(mean.dtype), mean, var, self.weight, self.bias, self.epsilon)
-        y = y.to(x.dtype)
-        if mask is not None and x.dim() == 3:
-            y = torch.where(mask[..., None], y, 0)  # (N, T, F)
-        return y
+        y = normalize(x, mean, var, self.weight, self.bias, self.epsilon)
+        return y if mask is None else torch.where(mask[..., None], y, 0)  # (N, T, F)
 
     def get_config(self):
         return {"axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
@@ -895,6 +937,7 @@ class Parallel(Layer):
             raise InputError(f"Parallel's branches give outputs of per-sample shapes "
                              f"{', '.join(map(str, shapes))}: they must agree in all but the "
                              "last axis to be concatenated")
+        self.keeps_steps = len(shapes[0]) == 2  # a time axis, and so the mask, goes on
         super().build(input_shape)
 
     def output_shape(self, input_shape):
@@ -902,8 +945,7 @@ class Parallel(Layer):
         return shapes[0][:-1] + (sum(s[-1] for s in shapes),)
 
     def compute_mask(self, x, mask):
-        steps = len(self.branch_shapes(self.input_shape)[0]) == 2
-        return mask if steps else None
+        return mask if self.keeps_steps else None
 
     def check_input(self, x, argument="x"):
         for branch in self.branches:
