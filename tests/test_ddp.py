@@ -139,7 +139,8 @@ def test_a_failing_process_ends_the_job_with_its_message(tmp_path):
     assert "rank 1 failed on purpose" in done.stderr
 
 
-def test_series_train_in_two_processes_writes_once_what_one_process_writes(tmp_path):
+def waves(tmp_path):
+    """A small two-class .ts file: rising and falling noisy ramps."""
     rng = np.random.default_rng(0)
     lines = ["@problemName Waves", "@univariate true", "@equalLength true", "@seriesLength 12",
              "@classLabel true up down", "@data"]
@@ -149,6 +150,11 @@ def test_series_train_in_two_processes_writes_once_what_one_process_writes(tmp_p
         lines.append(",".join(f"{v:.4f}" for v in values) + f":{label}")
     data = tmp_path / "waves.ts"
     data.write_text("\n".join(lines) + "\n")
+    return data
+
+
+def test_series_train_in_two_processes_writes_once_what_one_process_writes(tmp_path):
+    data = waves(tmp_path)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "LSTMKIT_DIST_TIMEOUT": "30"}
     runs = {}  # without dropout: each process draws its own masks, so with it the runs differ
     for nproc in (1, 2):
@@ -170,6 +176,42 @@ def test_series_train_in_two_processes_writes_once_what_one_process_writes(tmp_p
     for member in ("member-0", "member-1"):
         assert_close_weights(load_file(str(runs[1] / member / "model.safetensors")),
                              load_file(str(runs[2] / member / "model.safetensors")), atol=1e-4)
+
+
+def test_series_train_killed_in_two_processes_resumes_to_the_whole_run(tmp_path):
+    """`series train --nproc 2` stopped by SIGTERM to its process group once
+    a member is finished, then the same command with --resume: the members
+    end as those of the uninterrupted two-process run."""
+    import signal
+    import time
+
+    data = waves(tmp_path)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "LSTMKIT_DIST_TIMEOUT": "30"}
+    command = [sys.executable, "-m", "lstmkit", "series", "train", str(data), "--members", "2",
+               "--epochs", "15", "--patience", "15", "--batch-size", "8", "--quiet", "--nproc",
+               "2", "--checkpoint-every", "2"]  # --checkpoint-every: run.json from the start
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    done = subprocess.run(command + ["--out", str(whole)], capture_output=True, text=True,
+                          timeout=180, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = subprocess.Popen(command + ["--out", str(cut)], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    first = cut / "checkpoints" / "member-0" / "done.json"
+    deadline = time.monotonic() + 120
+    while not first.exists() and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # what a terminal's hang-up or a job scheduler sends: torchrun passes it on to its
+    # processes, which stop where they are
+    os.killpg(run.pid, signal.SIGTERM)
+    run.wait(timeout=60)
+    assert first.exists() and not (cut / "ensemble.json").exists()  # stopped in the middle
+    done = subprocess.run(command + ["--out", str(cut), "--resume", str(cut)],
+                          capture_output=True, text=True, timeout=180, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "continuing the training kept in" in done.stdout
+    for member in ("member-0", "member-1"):
+        assert_close_weights(load_file(str(whole / member / "model.safetensors")),
+                             load_file(str(cut / member / "model.safetensors")), atol=0)
 
 
 @pytest.mark.parametrize("tool", ["text", "lm", "forecast"])

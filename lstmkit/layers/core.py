@@ -690,17 +690,29 @@ def batch_moments(x, mask=None, synchronized=False):
     return mean, var, count
 
 
+def _all_reduce_sum(x):
+    """x summed over the processes, differentiable (the backward sums the
+    gradients likewise): torch's functional collective where torch has
+    deprecated torch.distributed.nn's for it, which its older releases
+    still need (their functional one has no backward)."""
+    from torch.distributed.nn import functional as old
+
+    if hasattr(old, "_deprecated"):
+        from torch.distributed import _functional_collectives as collectives
+
+        return collectives.all_reduce(x, "sum", dist.group.WORLD)
+    return old.all_reduce(x)
+
+
 def _global_moments(x, mask):
     """batch_moments over every process's share of the batch."""
-    from torch.distributed.nn.functional import all_reduce
-
     values = x.reshape(-1, x.shape[-1])  # (N * T, F)
     real = (torch.ones(len(values), 1, dtype=torch.bool, device=x.device) if mask is None
             or x.dim() == 2 else mask.reshape(-1, 1))
     values = torch.where(real, values, 0)
     # one all-reduce for the three: the count, then the sums, then the sums of squares
     local = torch.cat([real.sum(0).to(x.dtype), values.sum(0), (values * values).sum(0)])
-    total = all_reduce(local)
+    total = _all_reduce_sum(local)
     features = x.shape[-1]
     count = total[0]
     n = count.clamp(min=1)

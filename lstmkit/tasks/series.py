@@ -191,7 +191,9 @@ def run_train_command(args):
         raise InputError(f"--out {args.out} exists and is not a folder")
     kept = os.path.join(out, "checkpoints")
     checkpoints = resume_folder(args.resume) if args.resume else kept
-    if (not args.resume or checkpoints != kept) and holds_run(kept):  # saving would replace it
+    # saving would replace it; the main process alone looks (the others might see what it
+    # has begun to write), and torchrun stops them when it refuses
+    if main and (not args.resume or checkpoints != kept) and holds_run(kept):
         raise InputError(f"{kept} holds an earlier run's training: continue it with the same "
                          f"command and --resume {kept}, or remove it")
     scaler = SeriesScaler.fit(train, args.missing)
