@@ -9,12 +9,12 @@ only with --debug).
 
 import argparse
 import os
-import subprocess
 import sys
+import time
 import traceback
 
 from . import __version__
-from .distributed import launched_by_torchrun, torchrun_command
+from .distributed import is_main_process, launch, launched_by_torchrun
 from .errors import InputError, InternalError, LstmkitError
 from .tasks import TASKS
 
@@ -168,12 +168,16 @@ def main(argv=None):
               file=sys.stderr)
         return 2
     if nproc > 1 and not launched_by_torchrun():  # start the processes; each runs this command
-        return subprocess.call(torchrun_command(nproc, without_nproc(argv)))
+        return launch(nproc, without_nproc(argv))
     try:
         args.run(args)
     except LstmkitError as e:
         if args.debug:
             raise
+        if launched_by_torchrun() and not is_main_process():
+            # every process reads the same input and refuses it alike: the main one says
+            # why, and torchrun stops this one meanwhile; said here only if that did not come
+            time.sleep(3)
         print(f"lstmkit {args.command}: error: {e}", file=sys.stderr)
         return 2
     except InternalError:  # a bug, not a usage error: the traceback is for the report

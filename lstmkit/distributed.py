@@ -130,13 +130,46 @@ def is_main_process():
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def torchrun_command(nproc, module_arguments):
-    """The command that runs `python -m lstmkit ARGS` in `nproc` processes
-    on this machine through torchrun (standalone rendezvous)."""
+def launch(nproc, module_arguments):
+    """Run `python -m lstmkit ARGS` in `nproc` processes on this machine
+    through torchrun's own launcher (standalone rendezvous), called here
+    rather than as a command so that a failure ends in one line, not its
+    traceback. Returns the exit code: 0; 2 where a process refused its
+    input (it has said why); 130 when interrupted; else the failed process's
+    code, or 1 for a signal.
+
+    As torchrun does, each process gets one thread where OMP_NUM_THREADS is
+    unset. The launcher's own log shows only critical messages unless
+    LOGLEVEL says otherwise (LOGLEVEL=WARNING: torchrun's usual).
+    """
     import sys
 
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone",
-            f"--nproc-per-node={nproc}", "-m", "lstmkit", *module_arguments]
+    import logging
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # torchrun's default, without its banner
+    if "LOGLEVEL" not in os.environ:  # the level torch's launcher reads (some of its loggers)
+        os.environ["LOGLEVEL"] = "CRITICAL"
+        logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # the others
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import get_args_parser, run
+
+    args = get_args_parser().parse_args(["--standalone", f"--nproc-per-node={nproc}", "-m",
+                                         "lstmkit", *module_arguments])
+    try:
+        run(args)
+    except ChildFailedError as e:
+        rank, failure = e.get_first_failure()
+        if failure.exitcode != 2:  # a refused input has been explained by the process itself
+            how = (f"signal {failure.signal_name()}" if failure.exitcode < 0
+                   else f"exit code {failure.exitcode}")
+            print(f"lstmkit: process {rank} of {nproc} failed ({how}); the others were stopped",
+                  file=sys.stderr)
+        return failure.exitcode if failure.exitcode > 0 else 1
+    except (SignalException, KeyboardInterrupt):
+        print("lstmkit: interrupted; the processes were stopped", file=sys.stderr)
+        return 130
+    return 0
 
 
 def current_group():

@@ -214,6 +214,23 @@ def test_series_train_killed_in_two_processes_resumes_to_the_whole_run(tmp_path)
                              load_file(str(cut / member / "model.safetensors")), atol=0)
 
 
+def test_input_refused_in_two_processes_is_said_once_without_a_traceback(tmp_path):
+    """A user's mistake under --nproc reads as it does in one process: the
+    message once, exit code 2, none of the launcher's traceback or logs."""
+    data = tmp_path / "bad.ts"
+    data.write_text("@problemName x\n@univariate true\n@classLabel true a b\n@data\n"
+                    "1,2,3:a\n1,2,x:b\n")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "LSTMKIT_DIST_TIMEOUT": "30"}
+    env.pop("LOGLEVEL", None)
+    done = subprocess.run([sys.executable, "-m", "lstmkit", "series", "train", str(data),
+                           "--nproc", "2", "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert done.stderr.count("line 6, column 5: 'x' is not a number") == 1, done.stderr
+    assert "Traceback" not in done.stderr and "ChildFailedError" not in done.stderr
+    assert "OMP_NUM_THREADS" not in done.stderr + done.stdout  # torchrun's banner
+
+
 @pytest.mark.parametrize("tool", ["text", "lm", "forecast"])
 def test_each_task_tool_trains_in_two_processes_and_writes_once(tmp_path, tool):
     """`lstmkit text|lm|forecast ... --nproc 2`: two processes through
