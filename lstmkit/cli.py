@@ -14,7 +14,7 @@ import time
 import traceback
 
 from . import __version__
-from .distributed import is_main_process, launch, launched_by_torchrun
+from .distributed import end_with_launcher, is_main_process, launch, launched_by_torchrun
 from .errors import InputError, InternalError, LstmkitError
 from .tasks import TASKS
 
@@ -169,6 +169,7 @@ def main(argv=None):
         return 2
     if nproc > 1 and not launched_by_torchrun():  # start the processes; each runs this command
         return launch(nproc, without_nproc(argv))
+    end_with_launcher()  # one of torchrun's processes: not to outlive it
     try:
         args.run(args)
     except LstmkitError as e:

@@ -17,6 +17,9 @@ Gloo for the CPU, and trains with DistributedDataParallel.
 import atexit
 import datetime
 import os
+import signal
+import threading
+import time
 
 import torch
 import torch.distributed as dist
@@ -97,12 +100,36 @@ def launched_by_torchrun():
     return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ
 
 
+_watching = False
+
+
+def end_with_launcher(poll_seconds=1.0):
+    """Under torchrun: end this process as torchrun stops one (SIGTERM) if
+    the launcher that started it dies. torchrun starts each process in a
+    session of its own, so a launcher killed outright (`kill -9`) would
+    otherwise leave them training on, and writing, with nobody to see.
+    Once per process; nothing outside torchrun."""
+    global _watching
+    if _watching or not launched_by_torchrun():
+        return
+    _watching = True
+    launcher = os.getppid()
+
+    def watch():
+        while os.getppid() == launcher:
+            time.sleep(poll_seconds)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="lstmkit-launcher-watch", daemon=True).start()
+
+
 def join_launch(device):
     """Join the process group torchrun's environment describes, once (NCCL
     when training on CUDA, Gloo on the CPU); each process takes the GPU of
     its LOCAL_RANK. Does nothing outside torchrun."""
     if not launched_by_torchrun() or dist.is_initialized():
         return
+    end_with_launcher()
     cuda = torch.device(device).type == "cuda"
     if cuda:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))

@@ -231,6 +231,48 @@ def test_input_refused_in_two_processes_is_said_once_without_a_traceback(tmp_pat
     assert "OMP_NUM_THREADS" not in done.stderr + done.stdout  # torchrun's banner
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="finds the processes in /proc")
+def test_the_processes_end_when_their_launcher_is_killed_outright(tmp_path):
+    """torchrun starts each process in a session of its own: `kill -9` on
+    the lstmkit command must not leave them training on."""
+    import signal
+    import time
+
+    out = tmp_path / "orphans"
+
+    def ours():  # the processes whose command line names this test's folder
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if str(out).encode() in f.read():
+                        found.append(int(pid))
+            except OSError:
+                pass
+        return found
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "LSTMKIT_DIST_TIMEOUT": "30"}
+    run = subprocess.Popen([sys.executable, "-m", "lstmkit", "series", "train",
+                            str(waves(tmp_path)), "--members", "2", "--epochs", "200",
+                            "--patience", "200", "--quiet", "--nproc", "2",
+                            "--checkpoint-every", "1", "--out", str(out)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + 90
+    while (not (out / "checkpoints" / "run.json").exists() and run.poll() is None
+           and time.monotonic() < deadline):
+        time.sleep(0.05)
+    assert run.poll() is None and len(ours()) == 3  # the launcher and its two processes
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait(timeout=10)
+    deadline = time.monotonic() + 20
+    while ours() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = ours()
+    for pid in left:  # leave nothing running, whatever the outcome
+        os.kill(pid, signal.SIGKILL)
+    assert not left
+
+
 @pytest.mark.parametrize("tool", ["text", "lm", "forecast"])
 def test_each_task_tool_trains_in_two_processes_and_writes_once(tmp_path, tool):
     """`lstmkit text|lm|forecast ... --nproc 2`: two processes through
