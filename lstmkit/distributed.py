@@ -16,8 +16,10 @@ Gloo for the CPU, and trains with DistributedDataParallel.
 
 import atexit
 import datetime
+import logging
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -169,10 +171,6 @@ def launch(nproc, module_arguments):
     unset. The launcher's own log shows only critical messages unless
     LOGLEVEL says otherwise (LOGLEVEL=WARNING: torchrun's usual).
     """
-    import sys
-
-    import logging
-
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # torchrun's default, without its banner
     if "LOGLEVEL" not in os.environ:  # the level torch's launcher reads (some of its loggers)
         os.environ["LOGLEVEL"] = "CRITICAL"

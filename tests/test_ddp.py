@@ -4,9 +4,11 @@ process counts, and stop together when one fails. Every wait is bounded."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -72,6 +74,12 @@ SCRIPT = textwrap.dedent('''
 ''')
 
 
+def launch_env():
+    """The environment of a launch: one thread a process, collectives that
+    give up after 30 s rather than the default 300."""
+    return {**os.environ, "OMP_NUM_THREADS": "1", "LSTMKIT_DIST_TIMEOUT": "30"}
+
+
 def launch(tmp_path, out, kind, nproc, stop_at=-1, resume="-", fail_at=-1):
     script = tmp_path / "train.py"
     script.write_text(SCRIPT.format(tests=os.path.dirname(__file__)))
@@ -79,7 +87,7 @@ def launch(tmp_path, out, kind, nproc, stop_at=-1, resume="-", fail_at=-1):
     command = [sys.executable, *args] if nproc == 1 else [
         sys.executable, "-m", "torch.distributed.run", "--standalone",
         f"--nproc-per-node={nproc}", *args]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "LSTMKIT_DIST_TIMEOUT": "30"}
+    env = launch_env()
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
     if done.returncode and TEARDOWN_ABORT in done.stderr and fail_at < 0:
         # a process aborted while its process group was torn down at exit, after
@@ -155,7 +163,7 @@ def waves(tmp_path):
 
 def test_series_train_in_two_processes_writes_once_what_one_process_writes(tmp_path):
     data = waves(tmp_path)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "LSTMKIT_DIST_TIMEOUT": "30"}
+    env = launch_env()
     runs = {}  # without dropout: each process draws its own masks, so with it the runs differ
     for nproc in (1, 2):
         out = tmp_path / f"model{nproc}"
@@ -182,11 +190,8 @@ def test_series_train_killed_in_two_processes_resumes_to_the_whole_run(tmp_path)
     """`series train --nproc 2` stopped by SIGTERM to its process group once
     a member is finished, then the same command with --resume: the members
     end as those of the uninterrupted two-process run."""
-    import signal
-    import time
-
     data = waves(tmp_path)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "LSTMKIT_DIST_TIMEOUT": "30"}
+    env = launch_env()
     command = [sys.executable, "-m", "lstmkit", "series", "train", str(data), "--members", "2",
                "--epochs", "15", "--patience", "15", "--batch-size", "8", "--quiet", "--nproc",
                "2", "--checkpoint-every", "2"]  # --checkpoint-every: run.json from the start
@@ -220,7 +225,7 @@ def test_input_refused_in_two_processes_is_said_once_without_a_traceback(tmp_pat
     data = tmp_path / "bad.ts"
     data.write_text("@problemName x\n@univariate true\n@classLabel true a b\n@data\n"
                     "1,2,3:a\n1,2,x:b\n")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "LSTMKIT_DIST_TIMEOUT": "30"}
+    env = launch_env()
     env.pop("LOGLEVEL", None)
     done = subprocess.run([sys.executable, "-m", "lstmkit", "series", "train", str(data),
                            "--nproc", "2", "--out", str(tmp_path / "out")],
@@ -235,9 +240,6 @@ def test_input_refused_in_two_processes_is_said_once_without_a_traceback(tmp_pat
 def test_the_processes_end_when_their_launcher_is_killed_outright(tmp_path):
     """torchrun starts each process in a session of its own: `kill -9` on
     the lstmkit command must not leave them training on."""
-    import signal
-    import time
-
     out = tmp_path / "orphans"
 
     def ours():  # the processes whose command line names this test's folder
@@ -251,7 +253,7 @@ def test_the_processes_end_when_their_launcher_is_killed_outright(tmp_path):
                 pass
         return found
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "LSTMKIT_DIST_TIMEOUT": "30"}
+    env = launch_env()
     run = subprocess.Popen([sys.executable, "-m", "lstmkit", "series", "train",
                             str(waves(tmp_path)), "--members", "2", "--epochs", "200",
                             "--patience", "200", "--quiet", "--nproc", "2",
@@ -301,7 +303,7 @@ def test_each_task_tool_trains_in_two_processes_and_writes_once(tmp_path, tool):
     out = tmp_path / "out"
     full = [sys.executable, "-m", "lstmkit", *command, "--quiet", "--out", str(out),
             "--nproc", "2"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "LSTMKIT_DIST_TIMEOUT": "30"}
+    env = launch_env()
     done = subprocess.run(full, capture_output=True, text=True, timeout=180, env=env)
     if done.returncode and TEARDOWN_ABORT in done.stderr:
         done = subprocess.run(full, capture_output=True, text=True, timeout=180, env=env)
