@@ -2,7 +2,7 @@
 each task adding its own sub-commands, plus the task-neutral `inspect`.
 
 Conventions every sub-command follows: --out for where models and reports
-go, --epochs, --batch-size, --seed, --device, --quiet, --debug; exit code 0 on
+go (its missing folders made when written, lstmkit.files.make_folder_for), --epochs, --batch-size, --seed, --device, --quiet, --debug; exit code 0 on
 success, 2 on a usage or data error with a one-line message (the traceback
 only with --debug).
 """
@@ -16,6 +16,7 @@ import traceback
 from . import __version__
 from .distributed import end_with_launcher, is_main_process, launch, launched_by_torchrun
 from .errors import InputError, InternalError, LstmkitError
+from .files import check_folder_for
 from .tasks import TASKS
 
 
@@ -28,9 +29,7 @@ def run_inspect_command(args):
 
     if (args.text is None) == (args.input is None):
         raise InputError("give one of --text (a saved text model) or --input FILE.npy")
-    folder = os.path.dirname(os.path.abspath(args.out))
-    if not os.path.isdir(folder):
-        raise InputError(f"--out {args.out}: the folder {folder} does not exist")
+    check_folder_for(args.out)
     model = load_model(args.model, device=args.device)
     labels = None
     if args.text is not None:

@@ -54,7 +54,7 @@ import torch
 
 from . import __version__
 from .errors import InputError, InternalError, MissingDependencyError
-from .files import atomic_write, staged_folder
+from .files import atomic_write, check_folder_for, make_folder_for, staged_folder
 from .layers import (GRU, LSTM, Activation, AttentionPooling1D, BatchNormalization,
                      Bidirectional, ConcatPooling1D, Conv1D, Dense, DimensionShuffle, Dropout,
                      Embedding, Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D,
@@ -720,14 +720,12 @@ def verify_graph(model, data, runs=((3, 5), (1, 1), (4, 7))):
 
 
 def check_writable(path, argument):
-    folder = os.path.dirname(os.path.abspath(path))
+    """Refuse a file path that is a folder, or whose folder cannot be made
+    or written (lstmkit.files.check_folder_for), before anything is built."""
     if os.path.isdir(path):
         raise InputError(f"{argument} {path}: is a folder; give the file to write, e.g. "
                          f"{os.path.join(path, 'model.onnx')}")
-    if not os.path.isdir(folder):
-        raise InputError(f"{argument} {path}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise InputError(f"{argument} {path}: the folder {folder} is not writable")
+    check_folder_for(path, argument)
 
 
 def export_onnx(model, path, verify=True):
@@ -753,6 +751,7 @@ def export_onnx(model, path, verify=True):
         check_writable(side, "the preprocessing file")
         document = json.dumps(model.preprocessing.document(), indent=1, ensure_ascii=False)
     side_is_new = side is not None and not os.path.exists(side)
+    make_folder_for(path, "path")
     try:
         if side is not None:  # first, so that a graph is never left without its vocabulary
             atomic_write(side, document.encode())

@@ -13,6 +13,7 @@ half-copied folder is detected on load instead of loading garbage.
 
 import contextlib
 import hashlib
+import io
 import json
 import math
 import os
@@ -92,17 +93,15 @@ def staged_folder(path, argument="--out"):
     """Write a folder whole or not at all: yields a fresh temporary sibling
     of `path` to write into; when the block ends without an error it
     replaces `path` (replace_folder), and on any error it is removed,
-    leaving what `path` held before.
+    leaving what `path` held before. Missing folders above `path` are made.
 
         with staged_folder(out) as tmp:
             ...write files into tmp...
     """
     path = os.path.abspath(os.fspath(path))
-    parent = os.path.dirname(path)
-    if not os.path.isdir(parent):
-        raise InputError(f"{argument} {path}: the folder {parent} does not exist")
     if os.path.lexists(path) and not os.path.isdir(path):
         raise InputError(f"{argument} {path} exists and is not a folder")
+    parent = make_folder_for(path, argument)
     tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}.tmp-")
     try:
         yield tmp
@@ -113,13 +112,47 @@ def staged_folder(path, argument="--out"):
         raise
 
 
+def check_folder_for(path, argument="--out"):
+    """The folder that is to hold `path`, checked before any work: refused
+    (by the option's name) where a file stands in its way or it cannot be
+    written; folders that do not exist yet are made when it is written
+    (make_folder_for), as `mkdir -p` makes them."""
+    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+    existing = folder
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise InputError(f"{argument} {path}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"{argument} {path}: the folder {existing} is not writable")
+    return folder
+
+
+def make_folder_for(path, argument="--out"):
+    """check_folder_for, then the folder made with any missing above it."""
+    folder = check_folder_for(path, argument)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"{argument} {path}: the folder {folder} cannot be made "
+                         f"({e.strerror or e})") from None
+    return folder
+
+
 def write_output(path, text, argument="--out"):
     """Write a command's text output (a report, a CSV) to `path` atomically,
-    refusing a folder that does not exist by the option's name."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise InputError(f"{argument} {path}: the folder {folder} does not exist")
+    making its folder where it does not exist yet."""
+    make_folder_for(path, argument)
     atomic_write(path, text.encode())
+
+
+def write_figure(figure, path, argument="--out"):
+    """A matplotlib figure as a PNG at `path`, written atomically, its
+    folder made where it does not exist yet."""
+    make_folder_for(path, argument)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    atomic_write(os.fspath(path), buffer.getvalue())
 
 
 def csv_field(text):

@@ -13,6 +13,7 @@ import torch
 
 from .data.batching import check_finite, to_tensor
 from .errors import InputError, InternalError, MissingDependencyError
+from .files import write_figure
 from .layers import LSTM, Bidirectional, Embedding
 from .rnn import front_align, fused_rnn, reference_rnn, run_module, scatter_back
 
@@ -127,7 +128,7 @@ def plot_gates(result, sample=0, labels=None, path="gates.png", title=None, max_
         axes[-1].set_xlabel("step")
     if title:
         fig.suptitle(title)
-    fig.savefig(path, dpi=100)
+    write_figure(fig, path, "path")
     plt.close(fig)
     return path
 

@@ -4,13 +4,10 @@ classes, log loss; their terminal lines; and their pictures (the confusion
 matrix and the training curves as PNG, matplotlib imported only there, as
 the `plot` extra)."""
 
-import io
-import os
-
 import numpy as np
 
 from .errors import InputError
-from .files import atomic_write
+from .files import write_figure
 
 
 def classification_report(y_true, y_pred, labels, scores=None):
@@ -158,12 +155,6 @@ def have_matplotlib():
     return True
 
 
-def _save_png(figure, path):
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    atomic_write(os.fspath(path), buffer.getvalue())
-
-
 def plot_confusion(report, path, title="confusion matrix"):
     """The report's confusion matrix as a PNG at `path` (rows true, columns
     predicted, each cell its count)."""
@@ -184,7 +175,7 @@ def plot_confusion(report, path, title="confusion matrix"):
             axes.text(j, i, str(v), ha="center", va="center",
                       color="white" if v > top / 2 else "black")
         figure.tight_layout()
-        _save_png(figure, path)
+        write_figure(figure, path)
     finally:
         plt.close(figure)
 
@@ -213,6 +204,6 @@ def plot_history(history, path):
             ax.set_title(name)
             ax.legend()
         figure.tight_layout()
-        _save_png(figure, path)
+        write_figure(figure, path)
     finally:
         plt.close(figure)

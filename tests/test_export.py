@@ -353,9 +353,14 @@ def test_the_command_writes_where_out_says(tmp_path, capsys):
     assert main(["export", str(tmp_path / "model"), "--out", str(tmp_path / "demo.onnx")]) == 0
     assert sorted(os.listdir(tmp_path)) == ["demo.onnx", "demo.preprocessing.json", "model"]
     capsys.readouterr()
-    assert main(["export", str(tmp_path / "model"), "--out", str(tmp_path / "no" / "m.onnx")]) == 2
-    assert capsys.readouterr().err == (f"lstmkit export: error: path {tmp_path / 'no' / 'm.onnx'}: "
-                                       f"the folder {tmp_path / 'no'} does not exist\n")
+    # missing folders are made, as mkdir -p makes them
+    assert main(["export", str(tmp_path / "model"), "--out", str(tmp_path / "a" / "b" / "m.onnx")]) == 0
+    assert sorted(os.listdir(tmp_path / "a" / "b")) == ["m.onnx", "m.preprocessing.json"]
+    capsys.readouterr()
+    (tmp_path / "notes").write_text("")
+    assert main(["export", str(tmp_path / "model"), "--out", str(tmp_path / "notes" / "m.onnx")]) == 2
+    assert capsys.readouterr().err == (f"lstmkit export: error: path {tmp_path / 'notes' / 'm.onnx'}: "
+                                       f"{tmp_path / 'notes'} is a file, not a folder\n")
     assert main(["export", str(tmp_path / "missing")]) == 2
     assert "no such model folder" in capsys.readouterr().err
 
@@ -381,13 +386,14 @@ def test_bad_exports_are_lstmkit_errors(tmp_path):
     model = MODELS["tutorial"]()
     with pytest.raises(InputError, match="format must be 'onnx'"):
         model.export(tmp_path / "m.tflite", format="tflite")
-    with pytest.raises(InputError, match="does not exist"):
-        model.export(tmp_path / "no" / "m.onnx")
+    (tmp_path / "notes").write_text("")
+    with pytest.raises(InputError, match="notes is a file, not a folder"):
+        model.export(tmp_path / "notes" / "new" / "m.onnx")
     with pytest.raises(InputError, match="is a folder"):
         model.export(tmp_path)
     with pytest.raises(InputError, match="export reads float32 or float64 weights"):
         MODELS["tutorial"]().to(torch.bfloat16).export(tmp_path / "m.onnx")
-    assert os.listdir(tmp_path) == []
+    assert os.listdir(tmp_path) == ["notes"]
 
 
 def test_without_the_extra_export_says_what_to_install(tmp_path, monkeypatch):

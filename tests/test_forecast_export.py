@@ -102,9 +102,10 @@ def test_refused_what_the_graph_cannot_hold_and_nothing_written(tmp_path):
     with pytest.raises(NotExportable, match="recursive"):
         recursive.export(tmp_path / "f.onnx")
     f = Forecaster(**TINY).fit(series(40), horizon=3, season=4)
-    with pytest.raises(InputError, match="does not exist"):
-        f.export(tmp_path / "missing" / "f.onnx")
-    assert os.listdir(tmp_path) == []
+    (tmp_path / "notes").write_text("")
+    with pytest.raises(InputError, match="notes is a file, not a folder"):
+        f.export(tmp_path / "notes" / "f.onnx")
+    assert os.listdir(tmp_path) == ["notes"]
 
 
 def run_example(graph, data, cwd):

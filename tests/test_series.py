@@ -488,7 +488,7 @@ def test_bad_input_is_a_one_line_error_and_writes_nothing(sines, tmp_path, capsy
     (tmp_path / "empty.ts").write_text("")
     disagree = tmp_path / "disagree.ts"
     disagree.write_text(train.read_text().replace("@dimensions 3", "@dimensions 2"))
-    out = tmp_path / "never"
+    out = tmp_path / "runs" / "never"  # its folder made only when the model is written
     fast = ["--members", "1", "--epochs", "1", "--quiet", "--device", "cpu", "--out", str(out)]
 
     err = one_line_error(capsys, ["series", "train", str(train), "--test", str(unseen), *fast])
@@ -504,7 +504,11 @@ def test_bad_input_is_a_one_line_error_and_writes_nothing(sines, tmp_path, capsy
     assert f"--resume {out}: no series training to continue there" in err
     err = one_line_error(capsys, ["series", "train", str(disagree), *fast])
     assert "line 9" in err and "expected 2 as @dimensions" in err
-    assert not out.exists() and not [p for p in os.listdir(tmp_path) if p.startswith(".never")]
+    (tmp_path / "notes").write_text("")
+    err = one_line_error(capsys, ["series", "train", str(train), *fast[:-1],
+                                  str(tmp_path / "notes" / "m")])
+    assert f"--out {tmp_path / 'notes' / 'm'}: {tmp_path / 'notes'} is a file, not a folder" in err
+    assert not (tmp_path / "runs").exists()
 
     assert main(["series", "train", str(gaps), *fast]) == 0  # interpolated by default
     capsys.readouterr()

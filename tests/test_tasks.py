@@ -98,12 +98,16 @@ def test_a_callable_loss_is_reported_on_save_and_on_load(tmp_path):
         lstmkit.load_model(tmp_path / "m")
 
 
-def test_inspect_refuses_a_missing_out_folder_and_a_sample_beyond_the_input(tmp_path, capsys):
+def test_inspect_makes_its_out_folder_and_refuses_a_sample_beyond_the_input(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     text_model(tmp_path)
     assert main(["inspect", str(tmp_path / "m"), "--text", "good", "--out",
-                 str(tmp_path / "nowhere" / "g.png")]) == 2
-    assert "does not exist" in capsys.readouterr().err
+                 str(tmp_path / "new" / "g.png")]) == 0
+    assert (tmp_path / "new" / "g.png").read_bytes()[:4] == b"\x89PNG"
+    (tmp_path / "notes").write_text("")
+    assert main(["inspect", str(tmp_path / "m"), "--text", "good", "--out",
+                 str(tmp_path / "notes" / "g.png")]) == 2
+    assert "notes is a file, not a folder" in capsys.readouterr().err
     assert main(["inspect", str(tmp_path / "m"), "--text", "good", "--sample", "3", "--out",
                  str(tmp_path / "g.png")]) == 2
     assert "--sample 3: the input holds 1 sample(s)" in capsys.readouterr().err

@@ -37,7 +37,7 @@ from ..data.timeseries import step_date
 from ..errors import InputError, InternalError
 from ..export import (OPSET, Graph, NotExportable, align, all_real, check_writable, export_layer,
                       require_onnx, require_onnxruntime)
-from ..files import atomic_write
+from ..files import atomic_write, make_folder_for
 from ..streaming import state_layout
 from .features import CYCLES
 from .inputs import minimum_length
@@ -469,6 +469,7 @@ def export_forecaster(forecaster, path, verify=True):
     if verify:
         verify_pipeline(forecaster, data)
     document = json.dumps(pipeline_document(forecaster), indent=1).encode()
+    make_folder_for(path, "path")
     try:
         atomic_write(side, document)
         atomic_write(path, data)

@@ -26,7 +26,7 @@ import numpy as np
 from ..data.timeseries import FILLS, describe, parse_date, read_dates, read_series_csv
 from ..distributed import is_main_process
 from ..errors import InputError, MissingDependencyError
-from ..files import atomic_write, staged_folder
+from ..files import atomic_write, check_folder_for, staged_folder, write_figure
 from ..forecast.backtest import backtest
 from ..forecast.baselines import BASELINES
 from ..forecast.features import holiday_counts
@@ -129,9 +129,7 @@ def check_arguments(args):
         raise InputError("forecast does not checkpoint or resume: a forecaster trains in "
                          "seconds to a minute; rerun without --resume / --checkpoint-every")
     if args.out is not None or not args.model:
-        parent = os.path.dirname(os.path.abspath(args.out or DEFAULT_OUT))
-        if not os.path.isdir(parent):
-            raise InputError(f"--out {args.out}: the folder {parent} does not exist")
+        check_folder_for(args.out or DEFAULT_OUT)
 
 
 def run_forecast_command(args):
@@ -316,7 +314,7 @@ def plot_forecast(series, forecast, path):
     ax.set_title(f"{os.path.basename(series.path or '')}: {h}-step forecast")
     ax.legend(loc="upper left")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    write_figure(fig, path)
     plt.close(fig)
 
 

@@ -28,7 +28,7 @@ from ..data.seriesscaler import MISSING, SeriesScaler
 from ..data.tsfile import read_series_file
 from ..distributed import is_main_process
 from ..errors import InputError
-from ..files import csv_field, write_output
+from ..files import check_folder_for, csv_field, write_output
 from ..reports import classification_report, format_report
 from .base import Task, add_command, add_precision_option, add_training_options
 from .series_ensemble import (JITTER, LAYOUTS, MODEL_DEFAULTS, POOLINGS, SCALE, SCHEDULES,
@@ -185,8 +185,7 @@ def run_train_command(args):
     train = read_series_file(args.train)
     test = read_series_file(args.test) if args.test else None
     out = os.path.abspath(args.out)
-    if not os.path.isdir(os.path.dirname(out)):
-        raise InputError(f"--out {args.out}: the folder {os.path.dirname(out)} does not exist")
+    check_folder_for(args.out)
     if os.path.lexists(out) and not os.path.isdir(out):
         raise InputError(f"--out {args.out} exists and is not a folder")
     kept = os.path.join(out, "checkpoints")

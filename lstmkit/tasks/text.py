@@ -26,7 +26,8 @@ from ..data.text import TextEncoder, choose_maxlen  # noqa: F401 (the task's pre
 from ..data.textfiles import TextData, read_texts
 from ..distributed import is_main_process
 from ..errors import InputError, ModelFileError
-from ..files import atomic_write, csv_field, read_manifest, staged_folder, write_output
+from ..files import (atomic_write, check_folder_for, csv_field, read_manifest, staged_folder,
+                     write_output)
 from ..model import load_model
 from ..precision import policy_name
 from ..reports import (classification_report, format_report, have_matplotlib, log_loss,
@@ -564,8 +565,7 @@ def run_train_command(args):
         raise InputError(f"--nproc {args.nproc}: text train runs in one process; leave "
                          "--nproc out")
     out = os.path.abspath(args.out)
-    if not os.path.isdir(os.path.dirname(out)):
-        raise InputError(f"--out {args.out}: the folder {os.path.dirname(out)} does not exist")
+    check_folder_for(args.out)
     say = print if is_main_process() else (lambda *a, **k: None)
     train = _read(args, args.data)
     names = check_labels(train)
