@@ -427,6 +427,22 @@ class StepPooling(Layer):
         return None
 
 
+def steps_last(x):
+    """x (N, T, F) as (N, F, T) where its memory holds each feature's steps
+    together (a Conv1D's output, a view of a channels-first result), to be
+    reduced over its last axis: the gradient of the reduction then comes
+    back laid out as x is, so that the elementwise backward before it (a
+    ReLU's) reads two tensors in the same order, about twice as fast as
+    across layouts. Otherwise x itself, to be reduced over axis 1."""
+    return x.transpose(1, 2) if x.stride(1) == 1 and x.stride(2) > 1 else x
+
+
+def over_steps(reduce, x):
+    """reduce(x, axis) over the steps of x (N, T, F), in steps_last's order."""
+    view = steps_last(x)
+    return reduce(view, -1 if view is not x else 1)
+
+
 class GlobalAveragePooling1D(StepPooling):
     """The mean over the steps: (N, T, F) -> (N, F), over real steps only
     when a mask comes in (Keras' GlobalAveragePooling1D). A sample with no
@@ -435,7 +451,7 @@ class GlobalAveragePooling1D(StepPooling):
 
     def forward(self, x, mask=None):
         if mask is None:
-            return x.mean(1)
+            return over_steps(torch.mean, x)
         real = mask[..., None]  # (N, T, 1)
         total = torch.where(real, x, 0).sum(1)  # (N, F)
         return total / real.sum(1).clamp(min=1).to(x.dtype)
@@ -449,7 +465,7 @@ class GlobalMaxPooling1D(StepPooling):
 
     def forward(self, x, mask=None):
         if mask is None:
-            return x.amax(1)
+            return over_steps(torch.amax, x)
         real = mask[..., None]  # (N, T, 1)
         top = torch.where(real, x, -torch.inf).amax(1)  # (N, F)
         return torch.where(real.any(1), top, 0)
