@@ -124,6 +124,37 @@ def test_optimizer_forms(ids_data):
     assert model.optimizer is opt
 
 
+def test_named_optimizers_take_torchs_fastest_update_and_it_is_the_same_update():
+    from lstmkit.optimizers import OPTIMIZERS, fastest
+
+    def trained(make, steps=20):
+        torch.manual_seed(0)
+        weights = [torch.nn.Parameter(torch.randn(50, 7)), torch.nn.Parameter(torch.randn(7))]
+        optimizer = make(weights)
+        g = torch.Generator().manual_seed(1)
+        for _ in range(steps):
+            for w in weights:
+                w.grad = torch.randn(w.shape, generator=g)
+            optimizer.step()
+        return weights
+
+    w = [torch.nn.Parameter(torch.zeros(3))]
+    assert OPTIMIZERS["adam"](w).defaults["fused"] and OPTIMIZERS["sgd"](w).defaults["fused"]
+    assert OPTIMIZERS["rmsprop"](w).defaults["foreach"]  # torch has no fused RMSprop
+    # what a caller chooses stays chosen; integer tensors cannot take the fused kernel
+    assert not fastest(torch.optim.Adam, w, foreach=False).defaults["fused"]
+    assert fastest(torch.optim.SGD, [torch.zeros(2, dtype=torch.int64)], lr=0.1).defaults[
+        "foreach"]
+    # against torch's default: foreach bit for bit, fused to within the last place
+    for name, cls, options, rtol in (
+            ("rmsprop", torch.optim.RMSprop, {"lr": 1e-3, "alpha": 0.9, "eps": 1e-7}, 0),
+            ("adam", torch.optim.Adam, {"lr": 1e-3, "eps": 1e-7}, 1e-6)):
+        ours = trained(OPTIMIZERS[name])
+        default = trained(lambda p: cls(p, **options))
+        for a, b in zip(ours, default):
+            torch.testing.assert_close(a, b, rtol=rtol, atol=0)
+
+
 def test_callbacks_early_stopping_and_csv(ids_data, small_model, tmp_path):
     x, y = ids_data
     calls = []

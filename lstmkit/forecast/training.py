@@ -9,6 +9,7 @@ import torch
 
 from ..callbacks import EarlyStopping
 from ..data.windows import WindowBatches
+from ..optimizers import fastest
 from ..train import set_seed
 from .network import PinballLoss, assemble, build_network
 
@@ -48,7 +49,7 @@ def train_member(train, val, features, horizon, settings, seed, epochs=None, ver
                           settings["layers"], settings["dropout"])
     lr = settings["learning_rate"]
     model.compile(loss=PinballLoss(settings["quantiles"]),
-                  optimizer=lambda p: torch.optim.Adam(p, lr=lr), device="cpu")
+                  optimizer=lambda p: fastest(torch.optim.Adam, p, lr=lr), device="cpu")
     source = WindowBatches(train["x"], train["y"], train["mask"], settings["batch_size"],
                            settings["batches_per_epoch"], shuffle=True, seed=seed)
     callbacks, validation = [], None

@@ -35,6 +35,7 @@ from ..data.streams import StreamBatches
 from ..distributed import is_main_process
 from ..errors import InputError
 from ..files import atomic_write
+from ..optimizers import fastest
 from ..precision import policy_name
 from .base import Task, add_command, add_precision_option, add_training_options
 
@@ -185,7 +186,8 @@ def train_language_model(corpus, options, seed=0, checkpoint_dir=None, resume=No
     model = build_language_model(len(corpus.vocabulary), options["units"], options["embedding"],
                                  options["layers"], options["dropout"], options["tie"],
                                  options["init_range"], device)
-    model.optimizer = OPTIMIZERS[options["optimizer"]](model.parameters(), lr=options["lr"])
+    model.optimizer = fastest(OPTIMIZERS[options["optimizer"]], model.parameters(),
+                              lr=options["lr"])
     schedule = None
     if options["lr_decay"] != 1:
         schedule = functools.partial(step_decay, factor=float(options["lr_decay"]),

@@ -39,6 +39,7 @@ from ..files import atomic_write, read_manifest, staged_folder
 from ..layers import (LSTM, AttentionPooling1D, Bidirectional, Dense, DimensionShuffle, Dropout,
                       GlobalAveragePooling1D, GlobalMaxPooling1D)
 from ..model import Sequential, load_model
+from ..optimizers import fastest
 from ..precision import policy_name
 from ..reports import classification_report, log_loss
 from ..train import resolve_device, set_seed
@@ -529,7 +530,7 @@ def fit_member(x, y, train, held, seed, epochs, fit, checkpoints=(None, None)):
                              device=fit["device"], **fit["options"])
     loss = fit["loss"]
     model.compile(loss=loss or "sparse_categorical_crossentropy",
-                  optimizer=lambda p: torch.optim.Adam(p, lr=fit["learning_rate"]),
+                  optimizer=lambda p: fastest(torch.optim.Adam, p, lr=fit["learning_rate"]),
                   metrics=None if loss else ["accuracy"], device=fit["device"])
     stop = None if held is None else EarlyStopping("val_loss", patience=fit["patience"],
                                                    restore_best_weights=True)

@@ -41,6 +41,7 @@ from ..errors import InputError
 from ..layers import (LSTM, Bidirectional, ConcatPooling1D, Dense, Dropout, Embedding,
                       GlobalAveragePooling1D, LockedDropout)
 from ..model import Sequential
+from ..optimizers import fastest
 
 
 def _output(encoder, **dense):
@@ -99,7 +100,7 @@ def build_lstm(encoder, device="auto", embedding_dim=128, units=64, dropout=0.5,
 def _compiled(model, encoder, loss, learning_rate, device):
     """`model` compiled with Adam at `learning_rate` (accuracy for one label a
     text) and built for id sequences of any length."""
-    model.compile(loss=loss, optimizer=lambda p: torch.optim.Adam(p, lr=learning_rate),
+    model.compile(loss=loss, optimizer=lambda p: fastest(torch.optim.Adam, p, lr=learning_rate),
                   metrics=None if encoder.multilabel else ["accuracy"], device=device)
     model.build((None,))
     return model

@@ -35,6 +35,7 @@ from .._support import NotSupportedError
 from .._support import refusals as _refusals
 from .._keras_names import KERAS_NAMES as _KERAS_NAMES
 from ...errors import InputError, InputTypeError
+from ...optimizers import fastest
 from . import schedules
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "Adadelta", "Adamax",
@@ -144,7 +145,8 @@ class Optimizer:
 
     def __call__(self, params):
         lr = self.schedule(0) if self.schedule is not None else self.config["learning_rate"]
-        optimizer = _with_learning_rate(self.TORCH)(params, lr=lr, **self.torch_arguments())
+        optimizer = fastest(_with_learning_rate(self.TORCH), params, lr=lr,
+                            **self.torch_arguments())
         decay = None if self.DECOUPLED_BY_TORCH else self.config["weight_decay"]
         clipnorm, clipvalue, global_clipnorm = (self.config[c] for c in (
             "clipnorm", "clipvalue", "global_clipnorm"))
