@@ -6,7 +6,8 @@ one of the forms `compile(optimizer=...)` accepts, so
 `compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), ...)` needs
 nothing else. What it makes is the torch.optim class of the same algorithm
 (a subclass with Keras' `learning_rate` property, read and set on every
-parameter group), so its state is torch's and goes into lstmkit's
+parameter group; fused where torch has a fused kernel for it,
+lstmkit.optimizers.fastest), so its state is torch's and goes into lstmkit's
 checkpoints as any torch optimizer's does. `get_config()` describes it as
 JSON, `serialize` / `deserialize` / `get` work as in Keras.
 
