@@ -18,11 +18,16 @@ computation, so that ratio is the price of exactness.
 
     .venv/bin/python benchmarks/series_speed.py            # 5 rounds a shape, ~3 min quiet
     .venv/bin/python benchmarks/series_speed.py --quick    # a smoke run, to a temporary file
+    .venv/bin/python benchmarks/series_speed.py --earlier OLD.json ...   # earlier runs beside
 
-Writes benchmarks/results/series_speed.json and prints a table.
+Writes benchmarks/results/series_speed.json and prints a table. Each
+--earlier report (this script's JSON from an earlier commit, or an entry of
+the "earlier" list of one) is kept under "earlier", its ratios beside the
+new ones in the README's table.
 """
 
 import argparse
+import json
 
 import torch
 import torch.nn.functional as F
@@ -145,6 +150,22 @@ def measure(name, shape, args):
             **compare(runs, "lstmkit", "hand")}
 
 
+def earlier_runs(paths):
+    """The --earlier reports, each reduced to its commit, date, command and
+    median ratio per shape; a report's own earlier runs come after it."""
+    runs = []
+    for path in paths:
+        with open(path) as f:
+            report = json.load(f)
+        runs.append({"commit": report["commit"], "date": report["date"],
+                     "command": report["command"], "what": report.get("what"),
+                     "ratios": report.get("ratios") or {
+                         name: r["ratio_lstmkit_over_hand"]["median_of_rounds"]
+                         for name, r in report["results"].items()}})
+        runs += report.get("earlier", [])
+    return runs
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shapes", nargs="+", choices=list(SHAPES), default=list(SHAPES))
@@ -159,7 +180,10 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one round")
     parser.add_argument("--out", help="default benchmarks/results/series_speed.json "
                                       "(a temporary file with --quick)")
+    parser.add_argument("--earlier", nargs="+", default=[], metavar="JSON",
+                        help="earlier runs of this script to keep beside this one")
     args = parser.parse_args(argv)
+    earlier = earlier_runs(args.earlier)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.quick:
@@ -179,6 +203,7 @@ def main(argv=None):
                              "tensor, unmasked (not the same computation)"},
         "load": load_summary(start_load, load_record(), whole.share),
         "results": results,
+        "earlier": earlier,
     }
     write_report(report, out, "benchmarks/series_speed.py", argv)
     print("shape            lstmkit / hand (median of rounds, range)")

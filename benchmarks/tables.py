@@ -214,15 +214,15 @@ SERIES_SHAPES = {"long": "1460 steps x 1 (ACSF1's shape)", "gunpoint": "150 x 1 
 
 def series_speed(report):
     """The series classifier's fit against a hand-written loop, per shape,
-    beside the same script's figures on the code before its speed changes."""
-    results, before = report["results"], report["before"]["results"]
+    beside the same script's figures on earlier commits."""
+    results, earlier = report["results"], report["earlier"]
     return [
         "| samples of | speed, lstmkit / hand (above 1: lstmkit faster), median of paired "
-        "rounds | range over rounds | lstmkit samples/s | before, lstmkit / hand "
-        f"({report['before']['commit']['sha'][:7]}) |",
-        "|---|---|---|---|---|",
+        "rounds | range over rounds | lstmkit samples/s | "
+        + " | ".join(f"earlier, at {run['commit']['sha'][:7]}" for run in earlier) + " |",
+        "|---|---|---|---|" + "---|" * len(earlier),
         *(line + f" {results[name]['lstmkit']['median']:.0f} | "
-          f"{before[name]['ratio_lstmkit_over_hand']['median_of_rounds']:.3f} |"
+          + " | ".join(f"{run['ratios'][name]:.3f}" for run in earlier) + " |"
           for name, line in zip(results, _ratio_rows(
               results, "hand", [(SERIES_SHAPES[name], name) for name in results], 3))),
     ]
