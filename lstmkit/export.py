@@ -213,6 +213,9 @@ def export_layer(g, index, layer, x, mask, states):
         return parallel(g, index, layer, x, mask), layer.compute_mask(x, mask), {}
     if isinstance(layer, Activation):
         return activate(g, layer.activation, x), mask, {}
+    if isinstance(layer, MaxPooling1D) and layer.keep_mask:
+        raise NotExportable(f"{where}: keep_mask=True (the windows that carry the mask on, as "
+                            "the series classifier's --lstm-steps makes) has no ONNX form yet")
     if isinstance(layer, (Flatten, RepeatVector, MaxPooling1D)):
         # they read the steps where they stand and drop the mask, as lstmkit's do
         x = in_place(g, x)

@@ -281,7 +281,7 @@ LAYER_ARGUMENTS = {
     "Flatten": {},
     "RepeatVector": {"n": Required(Int(1, 2**20))},
     "MaxPooling1D": {"pool_size": Int(1, 2**20), "strides": Nullable(Int(1, 2**20)),
-                     "padding": Choice(("valid", "same"))},
+                     "padding": Choice(("valid", "same")), "keep_mask": Bool()},
     "SpatialDropout1D": {"rate": Required(RATE)},
     "DimensionShuffle": {"length": Required(Int(1, 2**20))},
     "Conv1D": {

@@ -386,6 +386,10 @@ def test_bad_exports_are_lstmkit_errors(tmp_path):
     model = MODELS["tutorial"]()
     with pytest.raises(InputError, match="format must be 'onnx'"):
         model.export(tmp_path / "m.tflite", format="tflite")
+    kept = Sequential([Conv1D(2, 3), MaxPooling1D(2, keep_mask=True), LSTM(2), Dense(1)])
+    kept.build((None, 2))
+    with pytest.raises(export.NotExportable, match=r"layer 1 \(MaxPooling1D\): keep_mask=True"):
+        kept.export(tmp_path / "m.onnx")
     (tmp_path / "notes").write_text("")
     with pytest.raises(InputError, match="notes is a file, not a folder"):
         model.export(tmp_path / "notes" / "new" / "m.onnx")

@@ -18,7 +18,7 @@ from lstmkit.data.sources import SequenceBatches
 from lstmkit.data.tsfile import TimeSeriesData, read_ts
 from lstmkit.errors import DataFileError, InputError, ModelFileError
 from lstmkit.layers import (LSTM, AttentionPooling1D, Bidirectional, DimensionShuffle,
-                            GlobalAveragePooling1D, GlobalMaxPooling1D)
+                            GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D)
 from lstmkit.layers.core import Conv1D
 from lstmkit.tasks import TASKS
 from lstmkit.data.seriesscaler import SeriesScaler
@@ -184,6 +184,9 @@ def test_sequence_batches_refuse_what_cannot_be_batched(sequences, message):
     lambda: [Conv1D(4, 3, activation="relu"), Conv1D(3, 4, dilation_rate=2), LSTM(3)],
     lambda: [Bidirectional(LSTM(3, return_sequences=True)), AttentionPooling1D(4)],
     lambda: [Conv1D(4, 5), Bidirectional(LSTM(3, return_sequences=True)), GlobalMaxPooling1D()],
+    lambda: [Conv1D(4, 3), MaxPooling1D(3, keep_mask=True), LSTM(3)],
+    lambda: [MaxPooling1D(2, keep_mask=True), Bidirectional(LSTM(3, return_sequences=True)),
+             GlobalAveragePooling1D()],
 ])
 @pytest.mark.parametrize("left", [False, True])
 def test_masked_layers_give_each_sample_its_result_alone(layers, left):
@@ -191,6 +194,38 @@ def test_masked_layers_give_each_sample_its_result_alone(layers, left):
     model = Sequential(layers())
     model.build((None, 2))
     assert_each_sample_alone(model, ragged(6), left)
+
+
+def test_windows_that_keep_the_mask_cut_each_samples_last_one_short():
+    pool = MaxPooling1D(3, keep_mask=True)
+    pool.build((None, 1))
+    x, mask = padded_batch([np.arange(1, 8, dtype=np.float32)[:, None],  # 7 steps: 3 windows
+                            -np.arange(1, 3, dtype=np.float32)[:, None]])  # 2 steps: 1 window
+    x.requires_grad_()
+    y = pool(x, mask=mask)
+    assert y[..., 0].tolist() == [[3.0, 6.0, 7.0], [-1.0, 0.0, 0.0]]  # padding (7) never wins
+    assert pool.compute_mask(x, mask).tolist() == [[True, True, True], [True, False, False]]
+    assert pool.output_shape((7, 1)) == (3, 1) and pool(x.detach()).shape == (2, 3, 1)
+    y.sum().backward()
+    assert x.grad[1, :, 0].tolist() == [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    assert MaxPooling1D(3).compute_mask(x, mask) is None  # Keras' MaxPooling1D ends the mask
+    for wrong in (dict(strides=1), dict(padding="same")):
+        with pytest.raises(InputError, match="keep_mask=True takes windows side by side"):
+            MaxPooling1D(3, keep_mask=True, **wrong)
+
+
+def test_lstm_steps_shortens_what_the_serial_lstm_reads_and_is_refused_elsewhere(tmp_path):
+    model = build_classifier(2, 3, layout="serial", lstm_steps=16, length=150, device="cpu")
+    pool = [layer for layer in model.layers if isinstance(layer, MaxPooling1D)]
+    assert len(pool) == 1 and pool[0].pool_size == 10 and pool[0].keep_mask  # ceil(150 / 16)
+    model.save(tmp_path / "m")
+    assert lstmkit.load_model(tmp_path / "m").layers[9].get_config() == pool[0].get_config()
+    short = build_classifier(2, 3, layout="serial", lstm_steps=16, length=16, device="cpu")
+    assert not any(isinstance(layer, MaxPooling1D) for layer in short.layers)
+    with pytest.raises(InputError, match=r"it takes layout='serial' \(--layout serial\)"):
+        build_classifier(2, 3, lstm_steps=16, length=150, device="cpu")
+    with pytest.raises(InputError, match="lstm_steps must be a whole number"):
+        build_classifier(2, 3, layout="serial", lstm_steps=0, length=150, device="cpu")
 
 
 def test_attention_weights_are_zero_at_padding_and_sum_to_one():
@@ -210,6 +245,7 @@ def test_attention_weights_are_zero_at_padding_and_sum_to_one():
     dict(pooling="mean", bidirectional=True, dimension_shuffle=False),
     dict(length=5, pooling="max"),  # samples of 1 to 8 steps: padded and cut
     dict(length=8, bidirectional=True, pooling="attention"),
+    dict(batch_norm=True, layout="serial", lstm_steps=3, length=8),  # windows of 3 steps
 ])
 def test_the_classifier_model_scores_a_sample_in_a_batch_as_alone(options):
     torch.manual_seed(0)

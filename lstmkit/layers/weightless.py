@@ -4,12 +4,15 @@ DimensionShuffle.
 
 Shapes exclude the batch axis, as everywhere in lstmkit.layers. None of
 these carries a mask on (a Keras Flatten, RepeatVector or MaxPooling1D drops
-it too), except SpatialDropout1D, which keeps the steps it is given.
+it too), except SpatialDropout1D, which keeps the steps it is given, and
+MaxPooling1D(keep_mask=True).
 """
 
+import torch
 import torch.nn.functional as F
 
 from ..errors import InputError
+from ..rnn import front_align
 from .core import ACTIVATIONS, Layer, LockedDropout, check_positive_int
 
 
@@ -91,18 +94,34 @@ class RepeatVector(Layer):
 class MaxPooling1D(Layer):
     """The maximum over windows of `pool_size` steps, every `strides` steps
     (default pool_size), on (N, T, F): Keras' padding 'valid' (windows inside
-    the sequence) or 'same' (T / strides windows, rounded up)."""
+    the sequence) or 'same' (T / strides windows, rounded up). As in Keras,
+    a mask stops here and every step after is real.
+
+    keep_mask=True (lstmkit's; strides and padding left to their defaults):
+    windows of pool_size steps side by side from each sample's first step,
+    the last one cut short at its last real step rather than dropped, so a
+    sample of T real steps gives ceil(T / pool_size) steps; padded steps
+    never win a maximum and the mask passes on, so each sample's result is
+    the one it gets run alone. This is how the series classifier's serial
+    front shortens what its LSTM reads.
+    """
 
     input_rank = 2
 
-    def __init__(self, pool_size=2, strides=None, padding="valid", **keras):
+    def __init__(self, pool_size=2, strides=None, padding="valid", keep_mask=False, **keras):
         super().__init__(**keras)
         check_positive_int(pool_size, "MaxPooling1D pool_size")
         if strides is not None:
             check_positive_int(strides, "MaxPooling1D strides")
         if padding not in ("valid", "same"):
             raise InputError(f"MaxPooling1D padding must be 'valid' or 'same', got {padding!r}")
+        if not isinstance(keep_mask, bool):
+            raise InputError(f"MaxPooling1D keep_mask must be True or False, got {keep_mask!r}")
+        if keep_mask and (padding != "valid" or strides not in (None, pool_size)):
+            raise InputError("MaxPooling1D keep_mask=True takes windows side by side: leave "
+                             "strides and padding to their defaults")
         self.pool_size, self.strides, self.padding = pool_size, strides, padding
+        self.keep_mask = keep_mask
 
     @property
     def stride(self):
@@ -118,14 +137,22 @@ class MaxPooling1D(Layer):
         steps, features = input_shape
         if steps is None:
             return (None, features)
+        if self.keep_mask:
+            return (-(-steps // self.pool_size), features)
         if self.padding == "same":
             return (-(-steps // self.stride), features)
         return (max((steps - self.pool_size) // self.stride + 1, 0), features)
 
     def compute_mask(self, x, mask):
-        return None
+        if not self.keep_mask or mask is None:
+            return None
+        windows = -(-x.shape[1] // self.pool_size)
+        real = -(-mask.sum(1) // self.pool_size)  # (N,): the windows that begin at a real step
+        return torch.arange(windows, device=x.device)[None] < real[:, None]
 
     def forward(self, x, mask=None):
+        if self.keep_mask:
+            return self.side_by_side(x, mask)
         x = x.transpose(1, 2)  # (N, F, T)
         if self.padding == "same":
             steps = x.shape[-1]
@@ -133,8 +160,25 @@ class MaxPooling1D(Layer):
             x = F.pad(x, (total // 2, total - total // 2), value=float("-inf"))
         return F.max_pool1d(x, self.pool_size, self.stride).transpose(1, 2)  # (N, T', F)
 
+    def side_by_side(self, x, mask):
+        """keep_mask's windows: each sample's real steps first (front_align),
+        the padding and the steps up to a whole window set to -inf, the
+        maximum of each window; windows of no real step are zero."""
+        N, T, F_ = x.shape
+        windows = -(-T // self.pool_size)
+        if mask is not None:
+            x, _, lengths = front_align(x, mask)
+            real = torch.arange(T, device=x.device)[None] < lengths[:, None]
+            x = torch.where(real[..., None], x, -torch.inf)
+        x = F.pad(x.transpose(1, 2), (0, windows * self.pool_size - T), value=-torch.inf)
+        y = x.reshape(N, F_, windows, self.pool_size).amax(-1).transpose(1, 2)  # (N, T', F)
+        if mask is None:
+            return y
+        return torch.where(self.compute_mask(y.new_empty(N, T), mask)[..., None], y, 0)
+
     def get_config(self):
-        return {"pool_size": self.pool_size, "strides": self.strides, "padding": self.padding}
+        return {"pool_size": self.pool_size, "strides": self.strides, "padding": self.padding,
+                "keep_mask": self.keep_mask}
 
 
 class DimensionShuffle(Layer):

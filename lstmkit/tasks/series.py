@@ -112,6 +112,10 @@ class SeriesClassification(Task):
         train.add_argument("--layout", choices=LAYOUTS, default=d["layout"],
                            help=f"the convolutions before the LSTM (serial) or beside it, "
                                 f"LSTM-FCN's (parallel) (default {d['layout']})")
+        train.add_argument("--lstm-steps", type=int, default=d["lstm_steps"],
+                           help="with --layout serial, the most steps the LSTM reads: the "
+                                "convolutions' output max-pooled in windows of ceil(longest "
+                                "training series / N) steps (default: every step)")
         train.add_argument("--dimension-shuffle", action=argparse.BooleanOptionalAction,
                            default=d["dimension_shuffle"],
                            help=f"with --layout parallel, the LSTM reads one step per "
@@ -209,7 +213,7 @@ def run_train_command(args):
         units=args.units,
         bidirectional=args.bidirectional, pooling=args.pooling, conv_filters=args.conv_filters,
         dropout=args.dropout, batch_norm=args.batch_norm, layout=args.layout,
-        dimension_shuffle=args.dimension_shuffle,
+        dimension_shuffle=args.dimension_shuffle, lstm_steps=args.lstm_steps,
         precision=args.precision, refit=args.refit, schedule=args.schedule,
         checkpoint_dir=checkpoints,
         checkpoint_every=args.checkpoint_every, resume=bool(args.resume))

@@ -71,7 +71,7 @@ PLATEAU_FACTOR, PLATEAU_MIN_LR = 0.5, 1e-4
 # own LSTM sizes (LSTM_SIZES); the figures are in the README.
 MODEL_DEFAULTS = {"units": None, "bidirectional": False, "pooling": "last", "conv_filters": 64,
                   "dropout": None, "batch_norm": True, "layout": "parallel",
-                  "dimension_shuffle": True}
+                  "dimension_shuffle": True, "lstm_steps": None}
 LAYOUTS = ("serial", "parallel")
 # the LSTM's units and dropout where not given: LSTM-FCN's 8 and 0.8 where it reads the
 # dimension shuffle (each step a whole series: a wide input on few samples), else 64 and 0.2
@@ -84,7 +84,7 @@ NORM_MOMENTUM = 0.9
 
 def build_classifier(features, classes, units=None, bidirectional=False, pooling="last",
                      conv_filters=64, dropout=None, batch_norm=True, layout="parallel",
-                     dimension_shuffle=True, length=None, device="auto"):
+                     dimension_shuffle=True, lstm_steps=None, length=None, device="auto"):
     """The sequence classifier, compiled (sparse cross-entropy, Adam, accuracy)
     and built for `features` per step and any length.
 
@@ -112,8 +112,14 @@ def build_classifier(features, classes, units=None, bidirectional=False, pooling
             one step per feature, each the series padded or cut to `length`
             steps, so that it sees where in time each value lies; pooling
             is then over the features. Default True.
-        length: the steps the dimension shuffle keeps (train_classifier: the
-            longest training series).
+        lstm_steps: with the serial layout, the most steps the LSTM reads:
+            the front's output max-pooled in windows of ceil(length /
+            lstm_steps) steps side by side (MaxPooling1D(keep_mask=True):
+            each sample's last window cut short, the mask carried on), so
+            that long series reach the LSTM short; None (default): every
+            step.
+        length: the steps the dimension shuffle keeps, and lstm_steps
+            divides (train_classifier: the longest training series).
         batch_norm: BatchNormalization between each convolution and its
             ReLU (FCN's), over the real steps. Default True.
         dropout: on the LSTM's vector before the output layer (with the
@@ -121,13 +127,23 @@ def build_classifier(features, classes, units=None, bidirectional=False, pooling
             (default): 0.8 where the LSTM reads the dimension shuffle
             (LSTM-FCN's), else 0.2.
     """
-    from ..layers import Activation, BatchNormalization, Conv1D, Parallel
+    from ..layers import Activation, BatchNormalization, Conv1D, MaxPooling1D, Parallel
 
     check_choice(pooling, POOLINGS, "pooling")
     check_choice(layout, LAYOUTS, "layout")
     for name, value in (("batch_norm", batch_norm), ("dimension_shuffle", dimension_shuffle)):
         if not isinstance(value, bool):
             raise InputError(f"{name} must be True or False, got {value!r}")
+    if lstm_steps is not None:
+        if isinstance(lstm_steps, bool) or not isinstance(lstm_steps, int) or lstm_steps < 1:
+            raise InputError(f"lstm_steps must be a whole number of steps, at least 1, or None, "
+                             f"got {lstm_steps!r}")
+        if layout != "serial":
+            raise InputError("lstm_steps shortens what the LSTM reads after the convolutions: "
+                             "it takes layout='serial' (--layout serial)")
+        if length is None:
+            raise InputError("lstm_steps needs the length it divides: give length= (the "
+                             "longest training series)")
     shuffle = reads_shuffle(layout, conv_filters, dimension_shuffle)
     units, dropout = sized(units, dropout, shuffle)
     if shuffle and length is None:
@@ -159,7 +175,10 @@ def build_classifier(features, classes, units=None, bidirectional=False, pooling
                               kernel_initializer="he_uniform")
         layers = [Parallel([recurrent, convolutional + [GlobalAveragePooling1D()]])]
     else:
-        layers = (block([conv_filters] * 3, (7, 5, 3)) if conv_filters else []) + recurrent
+        window = -(-length // lstm_steps) if lstm_steps else 1
+        pooled = [MaxPooling1D(window, keep_mask=True)] if window > 1 else []
+        layers = (block([conv_filters] * 3, (7, 5, 3)) if conv_filters else []) + pooled + \
+            recurrent
     layers.append(Dense(classes, activation="softmax"))
     model = Sequential(layers)
     model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"],
