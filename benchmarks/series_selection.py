@@ -85,6 +85,10 @@ CANDIDATES = {
     "shuffle64": ("parallel64 with LSTM-FCN's dimension shuffle (LSTM 64, dropout 0.2)",
                   {**AUGMENT, "layout": "parallel", "batch_norm": True,
                    "dimension_shuffle": True}),
+    "serial_steps16": ("the serial front with batch norm (LSTM 64, dropout 0.2), its output "
+                       "max-pooled so that the LSTM reads at most 16 steps (lstm_steps=16: "
+                       "windows of 2 here); jitter 0.05, scale 0.1",
+                       {**AUGMENT, "layout": "serial", "batch_norm": True, "lstm_steps": 16}),
 }
 # each candidate named its change from the defaults of its time, the serial front without
 # batch normalisation, an LSTM of 64 units and dropout 0.2 reading the steps; they say so, so
