@@ -92,6 +92,8 @@ def run(model, x, state, lengths=None, impl="fused"):
         produced = layer.compute_mask(x, mask)
         if produced is None:  # a layer that drops the mask drops the lengths too: its steps,
             kept = None       # if any (RepeatVector, MaxPooling1D), are all real, as in lstmkit
+        elif kept is not None and produced.shape != kept.shape:
+            kept = produced  # fewer steps (MaxPooling1D(keep_mask=True)), the lengths in its mask
         elif kept is not None and produced is not mask:
             produced = produced & kept  # a layer's own padding, and the steps past each length
         mask, x = produced, out

@@ -212,6 +212,15 @@ def test_windows_that_keep_the_mask_cut_each_samples_last_one_short():
     for wrong in (dict(strides=1), dict(padding="same")):
         with pytest.raises(InputError, match="keep_mask=True takes windows side by side"):
             MaxPooling1D(3, keep_mask=True, **wrong)
+    # lengths given to the layers' run (as export's reference takes them) pass the windows too
+    from lstmkit.streaming import run
+    model = Sequential([Conv1D(2, 3), MaxPooling1D(2, keep_mask=True), LSTM(3)])
+    model.build((None, 2))
+    x, lengths = torch.randn(3, 7, 2), torch.tensor([7, 4, 1])
+    with torch.no_grad():
+        out, _ = run(model.eval(), x, {2: None}, lengths=lengths)
+        alone = torch.cat([model(x[i:i + 1, :n]) for i, n in enumerate(lengths.tolist())])
+    torch.testing.assert_close(out, alone, rtol=1e-5, atol=1e-6)
 
 
 def test_lstm_steps_shortens_what_the_serial_lstm_reads_and_is_refused_elsewhere(tmp_path):
