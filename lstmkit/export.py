@@ -39,7 +39,8 @@ DimensionShuffle pads or cuts the steps in place and swaps the axes; a Dense
 tied to the Embedding (tie_weights) reads the table; Activation, Flatten,
 RepeatVector and MaxPooling1D are their ONNX ops (the last three read the
 steps where they stand and, as in lstmkit, end the mask: every step after
-them is real, whatever `lengths` said). Where a mask arises (mask_zero,
+them is real, whatever `lengths` said), but MaxPooling1D(keep_mask=True),
+whose windows of the real steps carry the mask on. Where a mask arises (mask_zero,
 Masking), each row's real steps are moved to the front, as lstmkit's
 recurrent layers read them, and per-step outputs are put back in place at
 the end. Computation is in
@@ -214,8 +215,7 @@ def export_layer(g, index, layer, x, mask, states):
     if isinstance(layer, Activation):
         return activate(g, layer.activation, x), mask, {}
     if isinstance(layer, MaxPooling1D) and layer.keep_mask:
-        raise NotExportable(f"{where}: keep_mask=True (the windows that carry the mask on, as "
-                            "the series classifier's --lstm-steps makes) has no ONNX form yet")
+        return windows_kept(g, index, layer, x, mask), g.length_mask, {}
     if isinstance(layer, (Flatten, RepeatVector, MaxPooling1D)):
         # they read the steps where they stand and drop the mask, as lstmkit's do
         x = in_place(g, x)
@@ -300,6 +300,31 @@ def conv1d(g, index, layer, x, mask):
              dilations=[layer.dilation_rate], pads=[total // 2, total - total // 2])  # (N, C, T)
     y = activate(g, layer.activation_name, g.op("Transpose", y, perm=[0, 2, 1]))  # (N, T, filters)
     return g.op("Mul", y, real)
+
+
+def windows_kept(g, index, layer, x, mask):
+    """MaxPooling1D(keep_mask=True) on x (N, T, F) whose real steps come
+    first: padded steps set to -inf, windows of pool_size side by side (ONNX
+    MaxPool's ceil_mode: the last one cut short), zero where a window holds
+    no real step; its mask, the first ceil(length / pool_size) windows of
+    each row, becomes the graph's mask from here (the steps are new ones,
+    at the front: nothing to put back in place)."""
+    if mask not in g.front_masks:
+        raise InternalError(f"layer {index}: its input's real steps are not at the front")
+    size = layer.pool_size
+    real = g.op("Unsqueeze", mask, g.ints([-1], "axes"))  # (N, T, 1)
+    x = g.op("Where", real, x, g.const(-np.inf, "minus_infinity"))
+    pooled = g.op("MaxPool", g.op("Transpose", x, perm=[0, 2, 1]), kernel_shape=[size],
+                  strides=[size], ceil_mode=1)
+    pooled = g.op("Transpose", pooled, perm=[0, 2, 1])  # (N, T', F)
+    lengths = g.op("ReduceSum", g.op("Cast", mask, to=7), g.ints([1], "axes"), keepdims=0)
+    windows = g.op("Div", g.op("Add", lengths, g.ints(size - 1, "window_less_one")),
+                   g.ints(size, "window"))  # (N,): ceil(length / size)
+    kept = mask_front(g, windows, pooled)
+    g.front_masks.add(kept)
+    g.length_mask, g.order = kept, None
+    return g.op("Where", g.op("Unsqueeze", kept, g.ints([-1], "axes")), pooled,
+                g.const(0.0, "zero_float"))
 
 
 def batch_norm(g, index, layer, x, mask):
