@@ -2,7 +2,8 @@
 each task adding its own sub-commands, plus the task-neutral `inspect`.
 
 Conventions every sub-command follows: --out for where models and reports
-go (its missing folders made when written, lstmkit.files.make_folder_for), --epochs, --batch-size, --seed, --device, --quiet, --debug; exit code 0 on
+go (its missing folders made when written, lstmkit.files.make_folder_for),
+--epochs, --batch-size, --seed, --device, --quiet, --debug; exit code 0 on
 success, 2 on a usage or data error with a one-line message (the traceback
 only with --debug).
 """

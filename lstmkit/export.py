@@ -317,7 +317,7 @@ def windows_kept(g, index, layer, x, mask):
     pooled = g.op("MaxPool", g.op("Transpose", x, perm=[0, 2, 1]), kernel_shape=[size],
                   strides=[size], ceil_mode=1)
     pooled = g.op("Transpose", pooled, perm=[0, 2, 1])  # (N, T', F)
-    lengths = g.op("ReduceSum", g.op("Cast", mask, to=7), g.ints([1], "axes"), keepdims=0)
+    lengths = lengths_of(g, mask)
     windows = g.op("Div", g.op("Add", lengths, g.ints(size - 1, "window_less_one")),
                    g.ints(size, "window"))  # (N,): ceil(length / size)
     kept = mask_front(g, windows, pooled)
@@ -478,7 +478,7 @@ def recurrent(g, index, layer, x, mask, states):
     lstm = isinstance(layer, LSTM)
     if mask not in g.front_masks:
         raise InternalError(f"layer {index}: its input's real steps are not at the front")
-    lengths = g.op("ReduceSum", g.op("Cast", mask, to=7), g.ints([1], "axes"), keepdims=0)
+    lengths = lengths_of(g, mask)
     seq = g.op("Transpose", x, perm=[1, 0, 2])  # (T, N, F)
     seq_mask = g.op("Unsqueeze", g.op("Transpose", mask, perm=[1, 0]),
                     g.ints([-1], "axes"))  # (T, N, 1) bool, real steps first
@@ -507,6 +507,11 @@ def recurrent(g, index, layer, x, mask, states):
     out = g.op("Reshape", g.op("Transpose", top, perm=[1, 0, 2]), g.ints([0, -1]))  # (N, D*P)
     g.order = None  # no steps axis any more
     return out, None, finals
+
+
+def lengths_of(g, mask):
+    """(N,) int64: the real steps of each row of a front mask (N, T)."""
+    return g.op("ReduceSum", g.op("Cast", mask, to=7), g.ints([1], "axes"), keepdims=0)
 
 
 def mask_front(g, lengths, x):

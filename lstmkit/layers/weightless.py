@@ -146,9 +146,14 @@ class MaxPooling1D(Layer):
     def compute_mask(self, x, mask):
         if not self.keep_mask or mask is None:
             return None
-        windows = -(-x.shape[1] // self.pool_size)
-        real = -(-mask.sum(1) // self.pool_size)  # (N,): the windows that begin at a real step
-        return torch.arange(windows, device=x.device)[None] < real[:, None]
+        return self.windows_mask(x.shape[1], mask.sum(1))
+
+    def windows_mask(self, steps, lengths):
+        """(N, ceil(steps / pool_size)) bool: the windows that begin at a real
+        step of each row of `lengths` real steps."""
+        windows = -(-steps // self.pool_size)
+        real = -(-lengths // self.pool_size)  # (N,)
+        return torch.arange(windows, device=lengths.device)[None] < real[:, None]
 
     def forward(self, x, mask=None):
         if self.keep_mask:
@@ -174,7 +179,7 @@ class MaxPooling1D(Layer):
         y = x.reshape(N, F_, windows, self.pool_size).amax(-1).transpose(1, 2)  # (N, T', F)
         if mask is None:
             return y
-        return torch.where(self.compute_mask(y.new_empty(N, T), mask)[..., None], y, 0)
+        return torch.where(self.windows_mask(T, lengths)[..., None], y, 0)
 
     def get_config(self):
         return {"pool_size": self.pool_size, "strides": self.strides, "padding": self.padding,
