@@ -68,11 +68,22 @@ def test_keras_momentum_moves_the_averages_by_one_hundredth():
     torch.testing.assert_close(layer.running_var, torch.tensor([0.99 + 0.01, 0.99 + 1.0]))
 
 
-@pytest.mark.parametrize("left", [False, True])
-def test_training_statistics_are_those_of_the_real_steps(left):
-    """As torch's BatchNorm1d over the real steps alone, whatever the padding holds."""
+def held_channels_first(x):
+    """x (N, T, F) as a convolution leaves it: a view of (N, F, T) memory."""
+    return x.transpose(1, 2).contiguous().transpose(1, 2)
+
+
+# the input in either memory layout (a convolution's output is held channels first)
+LAYOUTS = [(False, False), (True, False), (False, True), (True, True)]  # (left, channels first)
+
+
+@pytest.mark.parametrize("left, channels_first", LAYOUTS)
+def test_training_statistics_are_those_of_the_real_steps(left, channels_first):
+    """As torch's BatchNorm1d over the real steps alone, whatever (finite)
+    the padding holds."""
     sequences = ragged()
     x, mask = padded_batch(sequences, left)
+    x = held_channels_first(x) if channels_first else x
     ours, theirs = twin(3, momentum=0.9)
     got = ours.train()(x, mask=mask)
     real = torch.cat([torch.as_tensor(s) for s in sequences])  # (steps, F)
@@ -85,8 +96,8 @@ def test_training_statistics_are_those_of_the_real_steps(left):
     assert ours.compute_mask(x, mask) is mask  # the mask passes on
 
 
-@pytest.mark.parametrize("left", [False, True])
-def test_training_gradients_are_those_of_the_real_steps(left):
+@pytest.mark.parametrize("left, channels_first", LAYOUTS)
+def test_training_gradients_are_those_of_the_real_steps(left, channels_first):
     """Backward through the padded batch is backward through torch's
     BatchNorm1d on the real steps alone; padded steps get no gradient."""
     sequences = ragged()
@@ -94,7 +105,8 @@ def test_training_gradients_are_those_of_the_real_steps(left):
     x.requires_grad_()
     ours, theirs = twin(3, momentum=0.9)
     upstream = torch.randn(x.shape, generator=torch.Generator().manual_seed(2))
-    (ours.train()(x, mask=mask) * upstream).sum().backward()
+    got = ours.train()(held_channels_first(x) if channels_first else x, mask=mask)
+    (got * upstream).sum().backward()
     real = x.detach()[mask].requires_grad_()
     (theirs.train()(real) * upstream[mask]).sum().backward()
     torch.testing.assert_close(x.grad[mask], real.grad)
@@ -125,10 +137,13 @@ def test_half_precision_input_is_normalised_in_float32(dtype):
     torch.testing.assert_close(got[mask].float(), want, atol=1e-2, rtol=1e-2)
 
 
-def test_a_batch_of_no_real_step_leaves_the_averages():
+@pytest.mark.parametrize("channels_first", [False, True])
+def test_a_batch_of_no_real_step_leaves_the_averages(channels_first):
     layer = BatchNormalization()
     layer.build((None, 2))
-    out = layer.train()(torch.ones(2, 3, 2), mask=torch.zeros(2, 3, dtype=torch.bool))
+    x = torch.ones(2, 3, 2)
+    out = layer.train()(held_channels_first(x) if channels_first else x,
+                        mask=torch.zeros(2, 3, dtype=torch.bool))
     assert torch.all(out == 0)
     assert torch.equal(layer.running_mean, torch.zeros(2))
     assert torch.equal(layer.running_var, torch.ones(2))

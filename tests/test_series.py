@@ -92,6 +92,7 @@ def test_the_classifier_learns_a_multivariate_unequal_length_problem(sines, trai
     info = trained.info
     assert info["settings"]["members"] == 2 and len(info["seeds"]) == 2
     assert info["out_of_fold"]["samples"] == 64  # two of five folds held out
+    assert 0 < info["out_of_fold"]["log_loss"] < np.log(4)  # below chance's
 
 
 # ----- ragged batches and masks ----------------------------------------------------------

@@ -655,7 +655,9 @@ class Conv1D(Layer):
                      dilation=self.dilation_rate).transpose(1, 2)  # (N, T, filters)
         fn = ACTIVATIONS[self.activation_name]
         y = fn(y) if fn is not None else y
-        return y if mask is None else scatter_back(torch.where(real, y, 0), order)
+        # the padded steps zeroed by a product, finite there as the input was zeroed:
+        # several times faster than torch.where on a mask broadcast over the features
+        return y if mask is None else scatter_back(y * real.to(y.dtype), order)
 
     def strided(self, x):
         """Keras' 'valid' (windows inside the sequence) or strided 'same'

@@ -242,8 +242,9 @@ def run_train_command(args):
         say("no out-of-fold figures: every member trained on every sample (--folds K "
             "estimates them)")
     else:
-        say(f"out-of-fold accuracy {oof['accuracy']:.4f} ({oof['samples']} training samples, "
-            f"each predicted by the member that held it out)")
+        say(f"out-of-fold accuracy {oof['accuracy']:.4f}, log loss {oof['log_loss']:.4f} "
+            f"({oof['samples']} training samples, each predicted by the member that held it "
+            f"out)")
     if test is not None:
         note_longer(classifier, test)
         report = classifier.evaluate(test)

@@ -507,7 +507,8 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
             "data": data.problem_name or (os.path.basename(data.path) if data.path else None),
             "out_of_fold": None if not seen.any() else {  # by the members that held them out
                 "samples": int(seen.sum()),
-                **classification_report(y[seen], oof[seen].argmax(1), scaler.labels)},
+                **classification_report(y[seen], oof[seen].argmax(1), scaler.labels),
+                "log_loss": log_loss(y[seen], oof[seen])},
             "seconds": time.perf_counter() - started}
     if kept:
         info["resumed"] = {"from": store.folder, "members_kept": kept}
