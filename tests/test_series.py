@@ -513,6 +513,14 @@ def test_predicting_series_longer_than_the_shuffle_reads_says_so(tmp_path, capsy
         "convolutions all of them\n")
     assert main(["series", "predict", str(out), str(train), "--out", str(tmp_path / "q.csv")]) == 0
     assert capsys.readouterr().err == ""
+    # a file the model cannot read, of longer series: the features are named, with no note
+    # on the length
+    other = write_ts(tmp_path / "other.ts", *sine_mixtures(4, classes=2, dimensions=2, seed=5,
+                                                           lengths=(12, 20)))
+    for command in ("eval", "predict"):
+        assert main(["series", command, str(out), str(other)]) == 2
+        err = capsys.readouterr().err
+        assert "note" not in err and "sample 1 has 2 features per step, the model reads 1" in err
 
 
 def one_line_error(capsys, argv):

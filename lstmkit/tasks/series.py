@@ -280,8 +280,8 @@ def note_longer(classifier, data):
 def run_eval_command(args):
     classifier = SeriesClassifier.load(args.model, device=args.device)
     data = read_series_file(args.file)
-    note_longer(classifier, data)
     report = {"file": data.path, **classifier.evaluate(data, args.batch_size)}
+    note_longer(classifier, data)  # once the file is known to suit the model
     for line in format_report(report):
         print(line)
     if args.out:
@@ -291,8 +291,8 @@ def run_eval_command(args):
 def run_predict_command(args):
     classifier = SeriesClassifier.load(args.model, device=args.device)
     data = read_series_file(args.file)
-    note_longer(classifier, data)
     p = classifier.predict_proba(data, args.batch_size)
+    note_longer(classifier, data)
     rows = ["sample,line,label,"
             + ",".join(csv_field(f"p_{label}") for label in classifier.labels)]
     for i, row in enumerate(p):

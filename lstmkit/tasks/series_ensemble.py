@@ -282,7 +282,10 @@ class SeriesClassifier:
     def predict_proba(self, data, batch_size=256):
         """(N, classes) probabilities for a TimeSeriesData or a list of
         arrays (steps, features), in the order of `labels`."""
-        x = self.preprocessing.transform(data)
+        return self.prepared_proba(self.preprocessing.transform(data), batch_size)
+
+    def prepared_proba(self, x, batch_size=256):
+        """predict_proba on sequences the preprocessing has prepared."""
         return np.mean([predict_proba_model(m, x, batch_size) for m in self.members], axis=0)
 
     def predict(self, data, batch_size=256):
@@ -290,9 +293,12 @@ class SeriesClassifier:
         return [self.labels[i] for i in self.predict_proba(data, batch_size).argmax(1)]
 
     def evaluate(self, data, batch_size=256):
-        """classification_report on labelled data (a TimeSeriesData)."""
+        """classification_report on labelled data (a TimeSeriesData). The
+        series are checked before the labels: a file of another problem is
+        named for its features, not for labels it could not have."""
+        x = self.preprocessing.transform(data, "the test data")
         y = self.preprocessing.encode_labels(data, "the test data")
-        p = self.predict_proba(data, batch_size)
+        p = self.prepared_proba(x, batch_size)
         return {**classification_report(y, p.argmax(1), self.labels), "log_loss": log_loss(y, p)}
 
     def save(self, path):
