@@ -24,7 +24,8 @@ def classification_report(y_true, y_pred, labels, scores=None):
     classes present) and macro_f1 (over the classes present or predicted);
     per-class precision, recall, f1 and support; the confusion matrix (rows:
     true class, columns: predicted, in the order of `labels`); and roc_auc
-    when scores are given for two classes.
+    when scores are given for two classes and both are present (a file of
+    one class has none).
     """
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     C = len(labels)
@@ -48,7 +49,7 @@ def classification_report(y_true, y_pred, labels, scores=None):
                                          "support": int(true[i])}
                             for i, label in enumerate(labels)},
               "labels": list(labels), "confusion": confusion.tolist()}
-    if scores is not None and C == 2:
+    if scores is not None and C == 2 and present.all():  # undefined without both classes
         scores = np.asarray(scores, dtype=np.float64)
         report["roc_auc"] = roc_auc(y_true == 1, scores[:, 1] if scores.ndim == 2 else scores)
     return report

@@ -37,6 +37,10 @@ def test_roc_auc_is_the_pairwise_chance_with_ties_half():
     report = classification_report([0, 1, 1], [0, 1, 0], ["n", "p"],
                                    scores=np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]))
     assert report["roc_auc"] == 1.0
+    # a file of one class: no ROC AUC, and the report is valid JSON
+    one = classification_report([1, 1], [1, 0], ["n", "p"], scores=np.array([0.8, 0.3]))
+    assert "roc_auc" not in one
+    json.dumps(one, allow_nan=False)
 
 
 def test_log_loss_and_lines():
