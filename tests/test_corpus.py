@@ -35,6 +35,18 @@ def test_char_corpus_splits_90_10_with_the_training_part_vocabulary(text_file, t
         load_corpus(bad, level="char", cache_dir=tmp_path / "cache")
 
 
+@pytest.mark.parametrize("level", ["char", "word"])
+def test_windows_line_ends_and_a_byte_order_mark_read_as_the_plain_text(text_file, tmp_path,
+                                                                         level):
+    text = "First Citizen:\nBefore we proceed any further, hear me speak.\n" * 8
+    plain = load_corpus(text_file("plain.txt", text), level=level, cache_dir=tmp_path / "a")
+    windows = text_file("windows.txt", b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode(),
+                        mode="wb")
+    saved = load_corpus(windows, level=level, cache_dir=tmp_path / "b")
+    assert saved.vocabulary.tokens == plain.vocabulary.tokens  # no '\r', no '\ufeff'
+    assert list(saved.train) == list(plain.train) and list(saved.valid) == list(plain.valid)
+
+
 def test_token_files_are_written_once_and_reused(text_file, tmp_path):
     path = text_file("t.txt", "one two three\nfour five\n" * 10)
     first = load_corpus(path, level="word", cache_dir=tmp_path / "cache")

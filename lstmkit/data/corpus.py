@@ -114,9 +114,12 @@ class CorpusVocabulary(Preprocessing):
 
 
 def _open_text(path):
-    """The file for reading UTF-8 with its newlines as they are."""
+    """The file for reading UTF-8: a byte-order mark at its start dropped and
+    Windows' and old Mac's line ends read as '\n', so that neither becomes
+    a token of the vocabulary (a file saved on Windows reads as the same
+    text saved elsewhere)."""
     try:
-        return open(path, encoding="utf-8", newline="")
+        return open(path, encoding="utf-8-sig")
     except FileNotFoundError:
         raise DataFileError("no such file", path) from None
     except IsADirectoryError:
