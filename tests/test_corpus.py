@@ -22,7 +22,7 @@ def text_file(tmp_path):
     return write
 
 
-def test_char_corpus_splits_90_10_with_the_training_part_vocabulary(text_file, tmp_path):
+def test_char_corpus_splits_90_10_with_the_whole_files_characters(text_file, tmp_path):
     text = "abcab" * 18 + "xyzzy" * 2  # 100 chars; x, y, z only in the last 10
     path = text_file("t.txt", text[:90] + "ab" * 5)
     corpus = load_corpus(path, level="char", cache_dir=tmp_path / "cache")
@@ -30,9 +30,13 @@ def test_char_corpus_splits_90_10_with_the_training_part_vocabulary(text_file, t
     assert len(corpus.train) == 90 and len(corpus.valid) == 10
     assert corpus.vocabulary.decode(corpus.train) == text[:90]
     assert isinstance(corpus.train, np.memmap)  # read from the token file, not held in memory
-    bad = text_file("bad.txt", text)
+    late = load_corpus(text_file("late.txt", text), level="char", cache_dir=tmp_path / "cache")
+    assert late.vocabulary.tokens == ["a", "b", "c", "x", "y", "z"]  # found only in the last 10
+    assert late.vocabulary.decode(late.valid) == "xyzzy" * 2
+    # a validation file of its own: characters outside the training file's are refused
+    valid = text_file("valid.txt", "xyz")
     with pytest.raises(DataFileError, match="outside the training part's vocabulary: 'x' 'y' 'z'"):
-        load_corpus(bad, level="char", cache_dir=tmp_path / "cache")
+        load_corpus(path, valid, level="char", cache_dir=tmp_path / "cache")
 
 
 @pytest.mark.parametrize("level", ["char", "word"])

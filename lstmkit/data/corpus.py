@@ -296,7 +296,9 @@ def load_corpus(train, valid=None, test=None, level="word", max_vocab=None,
         valid_fraction: see `valid`; 0 for no validation part. Default 0.1.
         cache_dir: where token files are written (default `cache_folder()`).
         vocabulary: a CorpusVocabulary to encode with (a trained model's),
-            instead of building one from the training part.
+            instead of building one: from the training part at word level;
+            at char level, from the whole training file where its last part
+            validates, else from the training file.
 
     Raises DataFileError for a file that is missing, empty or not UTF-8, and
     for characters outside the vocabulary in the validation or test part.
@@ -316,7 +318,11 @@ def load_corpus(train, valid=None, test=None, level="word", max_vocab=None,
         raise DataFileError(f"holds {total} token(s): too few to split {1 - valid_fraction:.0%}"
                             f" / {valid_fraction:.0%} into training and validation parts", train)
     if vocabulary is None:
-        counts, _ = count_tokens(train, level, limit=cut)
+        # characters: the whole file's, where its last part validates (as char-rnn takes
+        # them), so that a character found only there (a year, a name) does not refuse the
+        # file; words: the training part's, the others <unk>
+        whole = level == "char" and valid is None
+        counts, _ = count_tokens(train, level, limit=None if whole else cut)
         vocabulary = build_vocabulary(counts, level, max_vocab)
     folder = cache_dir or cache_folder()
     settings = {"vocabulary": vocabulary.to_json(), "level": level}
