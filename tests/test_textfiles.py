@@ -107,6 +107,11 @@ def test_line_files_one_per_label_in_latin1(tmp_path):
     ("good,1\nbad,0\n", {"text_col": 5}, "there is no column 5"),
     ("text,label\ngood,1\nbad\n", {}, "line 3: has 1 field"),
     ("text,label\ngood,\n", {}, "line 2: the label"),
+    # a text holding the delimiter unquoted would shift its label: refused, not misread
+    ("review,sentiment\nfine,pos\nGreat phone, love it,pos\n", {},
+     r"line 3: has 3 comma-separated fields, the header 2 \(a text that holds the delimiter "
+     r"must be quoted"),
+    ("fine movie,pos\nBad, bad, bad,neg\n", {}, "line 2: has 4 comma-separated fields, line 1 2"),
 ])
 def test_table_errors(tmp_path, content, options, match):
     path = write(tmp_path / "bad.csv", content)

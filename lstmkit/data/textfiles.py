@@ -202,6 +202,7 @@ def read_table(path, text_col=None, label_col=None, delimiter=None, header=None,
     body = rows[1:] if header else rows
     if not body:
         raise DataFileError("the file holds a header and no rows", path)
+    _check_widths(body, names, delimiter, quoting, path)
     width = max(len(row) for _, row in body)
     text_i = _column(text_col, names, width, path, "text", TEXT_NAMES)
     label_i = _column(label_col, names, width, path, "label", LABEL_NAMES) if labelled else None
@@ -230,6 +231,20 @@ def read_table(path, text_col=None, label_col=None, delimiter=None, header=None,
     if not texts:
         raise DataFileError(f"no texts: every row's text (column {text_i}) is empty", path)
     return TextData(texts, labels if labelled else None, where, skipped, path)
+
+
+def _check_widths(body, names, delimiter, quoting, path):
+    """Refuse a row of more fields than the header (or, without one, than
+    the first row): most often a text holding the delimiter unquoted, which
+    would otherwise shift its label into another column unseen."""
+    expected, against = (len(names), "the header") if names else (len(body[0][1]), "line "
+                                                                   f"{body[0][0]}")
+    for line, row in body:
+        if len(row) > expected or (names is None and len(row) != expected):
+            hint = (" (a text that holds the delimiter must be quoted: \"...\")"
+                    if quoting == "minimal" else "")
+            raise DataFileError(f"has {len(row)} {_delimiter_name(delimiter)}-separated fields, "
+                                f"{against} {expected}{hint}", path, line)
 
 
 def sniff_delimiter(text, path):
