@@ -110,6 +110,19 @@ def test_reading_gaps_and_fill_policies(tmp_path):
     assert read_series_csv(daily).season == 7
 
 
+def test_the_value_column_by_default_passes_over_a_row_counter(tmp_path):
+    rows = monthly(24)
+    pandas = write_csv(tmp_path / "pandas.csv", [(i, *r) for i, r in enumerate(rows)],
+                       header=("", "Month", "Sales"))  # pandas' to_csv writes its index so
+    counted = write_csv(tmp_path / "t.csv", [(i + 1, r[1]) for i, r in enumerate(rows)],
+                        header=("t", "Sales"))
+    after = write_csv(tmp_path / "after.csv", [(7, r[0], r[1]) for r in rows],
+                      header=("store", "Month", "Sales"))  # after the dates, first
+    for path in (pandas, counted, after):
+        series = read_series_csv(path)
+        assert series.name == "Sales" and series.values[0] == float(rows[0][1]), path
+
+
 def test_dates_in_the_first_years_of_the_calendar_plot_against_step_numbers(tmp_path):
     """shampoo.csv's months read "1-01".."3-12" (years 1 to 3), below what
     matplotlib's date axis can show with its margins."""

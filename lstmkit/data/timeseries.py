@@ -172,9 +172,10 @@ def read_series_csv(path, date_col=None, value_col=None, fill="refuse", known=()
     if date_index is None:
         date_index = next((i for i in range(len(header)) if _is_date_column(body, i)), None)
     value_index = _column(header, value_col, "--value-col")
-    if value_index is None:
-        candidates = [i for i in range(len(header)) if i != date_index]
-        value_index = next((i for i in candidates if all(
+    if value_index is None:  # the first column of numbers after the dates, not a row counter
+        after = 0 if date_index is None else date_index + 1
+        candidates = [i for i in [*range(after, len(header)), *range(after)] if i != date_index]
+        value_index = next((i for i in candidates if not _counts_rows(body, i) and all(
             _number(row[i]) is not None or row[i].lower() in MISSING for _, row in body)),
             candidates[0] if candidates else None)
         if value_index is None:
@@ -260,6 +261,15 @@ def read_series_csv(path, date_col=None, value_col=None, fill="refuse", known=()
                       known_names=[header[i] for i in known_index],
                       past_names=[header[i] for i in past_index],
                       future_row_dates=None if dates is None else dates[n:])
+
+
+def _counts_rows(body, i):
+    """Whether column i counts the rows: whole numbers, each one more than the last."""
+    cells = [row[i] for _, row in body]
+    if len(cells) < 2 or not all(c.lstrip("-").isdigit() for c in cells):
+        return False
+    numbers = [int(c) for c in cells]
+    return all(b - a == 1 for a, b in zip(numbers, numbers[1:]))
 
 
 def _is_date_column(body, i):

@@ -70,7 +70,8 @@ class Forecasting(Task):
         parser.add_argument("--date-col", help="the date column (default: the first column of "
                             "dates)")
         parser.add_argument("--value-col", help="the value column (default: the first numeric "
-                            "column after the dates)")
+                            "column after the dates, a row counter such as pandas' index "
+                            "passed over)")
         parser.add_argument("--season", type=int, help="the seasonal period m (default: from the "
                             "dates' frequency: 12 monthly, 7 daily, 4 quarterly, ...)")
         parser.add_argument("--fill", choices=FILLS, default="refuse",
