@@ -272,6 +272,16 @@ def test_ucr_lines_without_values_and_trailing_tabs(tmp_path):
     assert same(read_ucr(path), [[[2], [3]], [[4], [5]]])
 
 
+def test_a_ucr_file_without_its_label_column_is_refused(tmp_path):
+    path = tmp_path / "unlabelled.tsv"
+    path.write_text("0.51\t1.2\t0.3\n-1.24\t0.8\t0.1\n0.07\t-0.2\t1.9\n")
+    with pytest.raises(DataFileError, match=r"line 1, column 1: starts with '0.51', which reads "
+                                            r"as a value, not a class label"):
+        read_ucr(path)
+    path.write_text("1.0000000e+00\t1.2\t0.3\n2.0000000e+00\t0.8\t0.1\n")  # the 2015 archive's
+    assert read_ucr(path).labels == ["1", "2"]
+
+
 def test_arff_univariate_and_relational():
     flat = read_arff(FIXTURES / "univariate.arff")
     assert same(flat, [[[1], [2], [3]], [[4], [NAN], [6]]])

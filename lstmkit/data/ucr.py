@@ -46,6 +46,7 @@ def read_ucr(path, encoding="utf-8"):
         numbers.append(line.number)
     if not series:
         raise DataFileError("no samples: the file is empty", path)
+    _check_labels_are_classes(labels, numbers, path)
     return TimeSeriesData(series, labels, class_labels=_sorted_labels(labels),
                           univariate=True, dimensions=1, path=path, lines=numbers)
 
@@ -69,6 +70,27 @@ def _ucr_label(label):
         if number.is_integer():
             return str(int(number))
     return label
+
+
+def _check_labels_are_classes(labels, lines, path):
+    """Refuse a file whose first column reads as measurements, not classes:
+    fractional numbers, most of them each a class of its own (a file saved
+    without its label column would otherwise train a class per sample)."""
+    fractional = [i for i, label in enumerate(labels) if _fraction(label)]
+    if fractional and len(set(labels)) > len(labels) / 2:
+        i = fractional[0]
+        raise DataFileError(f"starts with {labels[i]!r}, which reads as a value, not a class "
+                            f"label: a UCR file gives each line's label first ({len(set(labels))} "
+                            f"distinct 'labels' in {len(labels)} lines); a file without labels "
+                            "can be written as a .ts file with '@classLabel false'", path,
+                            lines[i], 1)
+
+
+def _fraction(label):
+    try:
+        return not float(label).is_integer()
+    except ValueError:
+        return False
 
 
 def _sorted_labels(labels):
