@@ -11,6 +11,7 @@ import pytest
 
 from lstmkit.cli import main
 from lstmkit.data.timeseries import read_series_csv
+from lstmkit.errors import DataFileError
 from lstmkit.forecast import Forecaster
 
 FAST = ["--epochs", "2", "--members", "1", "--lookbacks", "1", "--quiet"]
@@ -121,6 +122,18 @@ def test_the_value_column_by_default_passes_over_a_row_counter(tmp_path):
     for path in (pandas, counted, after):
         series = read_series_csv(path)
         assert series.name == "Sales" and series.values[0] == float(rows[0][1]), path
+
+
+def test_a_column_named_for_dates_must_hold_dates_and_iso_8601_reads(tmp_path):
+    rows = monthly(24)
+    rising = [(f"01/{r[0][5:]}/{r[0][:4]}", i + 100) for i, r in enumerate(rows)]  # 100, 101..
+    with pytest.raises(DataFileError, match=r"line 2, column 1: '01/01/2000' in column 'date' "
+                                            r"is not a date"):
+        read_series_csv(write_csv(tmp_path / "us.csv", rising, header=("date", "value")))
+    iso = write_csv(tmp_path / "iso.csv", [(r[0] + "-01T00:00:00.000Z", r[1]) for r in rows],
+                    header=("timestamp", "value"))
+    series = read_series_csv(iso)
+    assert series.frequency == "monthly" and len(series) == 24
 
 
 def test_dates_in_the_first_years_of_the_calendar_plot_against_step_numbers(tmp_path):

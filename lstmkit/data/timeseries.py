@@ -29,7 +29,11 @@ FREQUENCIES = {"yearly": (1, 10), "quarterly": (4, 8), "monthly": (12, 24), "wee
 FILLS = ("refuse", "interpolate", "previous")
 MISSING = {"", "na", "nan", "null", "none", "n/a", "?"}
 DATE = re.compile(r"^(?P<y>\d{1,4})(?:-(?P<m>\d{1,2})(?:-(?P<d>\d{1,2})"
-                  r"(?:[ T](?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?)?)?$")
+                  r"(?:[ T](?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:\.\d+)?)?Z?)?)?)?$")
+# columns that hold the dates, by their usual names: one of them that is not read as dates is
+# an error naming its first cell, not a column passed over (the series then read undated)
+DATE_NAMES = ("date", "datetime", "timestamp", "time", "ds", "day", "week", "month", "year",
+              "period")
 MONTH_STEPS = {1: "monthly", 3: "quarterly", 12: "yearly"}
 DAY_STEPS = {datetime.timedelta(days=1): "daily", datetime.timedelta(days=7): "weekly",
              datetime.timedelta(hours=1): "hourly"}
@@ -82,7 +86,8 @@ class TimeSeries:
 
 def parse_date(text):
     """A datetime from 'YYYY', 'YYYY-MM', 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM[:SS]'
-    (years from 1, so '1-01' is year 1, January); None if it is not one."""
+    (ISO 8601's 'T' and a final 'Z' too, fractions of a second dropped; years
+    from 1, so '1-01' is year 1, January); None if it is not one."""
     match = DATE.match(text.strip())
     if match is None:
         return None
@@ -150,7 +155,9 @@ def read_series_csv(path, date_col=None, value_col=None, fill="refuse", known=()
 
     Args:
         date_col: the date column's name (or 1-based number); default: the
-            first column whose every cell is a date; none if no column is.
+            first column named like one (date, month, timestamp, ds, ...: its
+            cells must then be dates), else the first whose every cell is a
+            date; none if no column is.
         value_col: the value column's name (or number); default: the first
             column after the date column whose cells are numbers.
         fill: what happens to missing values and missing dates: 'refuse'
@@ -169,9 +176,13 @@ def read_series_csv(path, date_col=None, value_col=None, fill="refuse", known=()
     path = os.fspath(path)
     header, body = _read_rows(path)
     date_index = _column(header, date_col, "--date-col")
-    if date_index is None:
-        date_index = next((i for i in range(len(header)) if _is_date_column(body, i)), None)
     value_index = _column(header, value_col, "--value-col")
+    if date_index is None:  # a column named for dates is one, and its cells must parse
+        date_index = next((i for i, name in enumerate(header) if name.lower() in DATE_NAMES
+                           and i != value_index), None)
+    if date_index is None:
+        date_index = next((i for i in range(len(header)) if i != value_index
+                           and _is_date_column(body, i)), None)
     if value_index is None:  # the first column of numbers after the dates, not a row counter
         after = 0 if date_index is None else date_index + 1
         candidates = [i for i in [*range(after, len(header)), *range(after)] if i != date_index]
