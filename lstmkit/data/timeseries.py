@@ -177,9 +177,11 @@ def read_series_csv(path, date_col=None, value_col=None, fill="refuse", known=()
     header, body = _read_rows(path)
     date_index = _column(header, date_col, "--date-col")
     value_index = _column(header, value_col, "--value-col")
-    if date_index is None:  # a column named for dates is one, and its cells must parse
-        date_index = next((i for i, name in enumerate(header) if name.lower() in DATE_NAMES
-                           and i != value_index), None)
+    named = [i for i, name in enumerate(header) if name.lower() in DATE_NAMES and i != value_index]
+    if date_index is None:  # a column named for dates, of dates; if none is, the first named
+        # (whose first cell that is not a date is then named in the error)
+        date_index = next((i for i in named if _is_date_column(body, i)), named[0] if named
+                          else None)
     if date_index is None:
         date_index = next((i for i in range(len(header)) if i != value_index
                            and _is_date_column(body, i)), None)
