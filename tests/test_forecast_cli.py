@@ -51,6 +51,14 @@ def test_train_then_forecast_from_the_saved_model(tmp_path, capsys):
     newer = write_csv(tmp_path / "newer.csv", monthly(60))
     assert main(["forecast", "--model", str(out), newer, "--out", str(tmp_path / "next")]) == 0
     assert open(tmp_path / "next" / "forecast.csv").read().splitlines()[1].startswith("2005-01")
+    # a file of other column names: found as in training, with a note naming the option
+    renamed = write_csv(tmp_path / "renamed.csv", monthly(60), header=("date", "units"))
+    capsys.readouterr()
+    assert main(["forecast", "--model", str(out), renamed, "--out", str(tmp_path / "r")]) == 0
+    err = capsys.readouterr().err
+    assert "trained on column 'Month' as its dates" in err and "--date-col names it" in err
+    assert "trained on column 'Sales' as its values" in err
+    assert open(tmp_path / "r" / "forecast.csv").read().splitlines()[1].startswith("2005-01")
 
 
 def test_help_has_an_example(capsys):

@@ -321,6 +321,12 @@ def _read_rows(path):
     return header, body
 
 
+def csv_columns(path):
+    """The column names of CSV file `path` (its header row), as
+    read_series_csv names them."""
+    return _read_rows(os.fspath(path))[0]
+
+
 def _numbers(body, index, header, path):
     """Column `index` of the rows as floats (NaN where missing) and the
     positions of the missing cells; anything else not a finite number is
