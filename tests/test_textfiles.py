@@ -38,6 +38,13 @@ def test_sniffed_delimiters_and_headerless_numbered_columns(tmp_path):
     assert read_texts(pipe, delimiter="|").labels == ["0", "1"]
 
 
+def test_a_header_of_unusual_names_over_numeric_labels_is_a_header(tmp_path):
+    data = read_texts(write(tmp_path / "odd.csv", "Phrase,Score\ngood film,1\nbad film,0\n"))
+    assert data.texts == ["good film", "bad film"] and data.labels == ["1", "0"]
+    plain = read_texts(write(tmp_path / "plain.csv", "good film,1\nbad film,0\n"))
+    assert plain.texts == ["good film", "bad film"]  # no header: the first row is a sample
+
+
 def test_multilabel_csv_and_jsonl(tmp_path):
     path = write(tmp_path / "m.csv", "text,labels\nfast cheap,price|speed\nslow,speed\n")
     assert read_texts(path, label_sep="|").labels == [("price", "speed"), ("speed",)]

@@ -197,7 +197,7 @@ def read_table(path, text_col=None, label_col=None, delimiter=None, header=None,
                             path, reader.line_num) from None
     rows = [(n, row) for n, row in rows if any(field.strip() for field in row)]
     if header is None:
-        header = _has_header(rows[0][1], text_col, label_col)
+        header = _has_header(rows, text_col, label_col)
     names = [name.strip() for name in rows[0][1]] if header else None
     body = rows[1:] if header else rows
     if not body:
@@ -265,15 +265,31 @@ def _delimiter_name(d):
     return {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(d, repr(d))
 
 
-def _has_header(first, text_col, label_col):
+def _has_header(rows, text_col, label_col):
+    """Whether the first of the (line, fields) rows names the columns: a
+    column is named by text_col/label_col, the row holds one of the usual
+    names, or a column whose every other cell is a number (labels 0 and 1)
+    starts with a word (its name: 'Score')."""
     named = [c for c in (text_col, label_col) if isinstance(c, str) and not c.isdigit()]
     if named:
         return True
     if isinstance(text_col, int) or isinstance(label_col, int):
         return False
+    first = rows[0][1]
     if {f.strip().lower() for f in first} & set(TEXT_NAMES + LABEL_NAMES):
         return True
-    return False  # csv.Sniffer's has_header guesses wrong on prose: say header=True
+    rest = [row for _, row in rows[1:]]
+    return bool(rest) and any(
+        not _is_number(name) and all(i < len(row) and _is_number(row[i]) for row in rest)
+        for i, name in enumerate(first))  # csv.Sniffer's has_header guesses wrong on prose
+
+
+def _is_number(field):
+    try:
+        float(field)
+    except ValueError:
+        return False
+    return True
 
 
 def _column(spec, names, width, path, role, usual):
