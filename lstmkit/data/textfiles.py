@@ -168,8 +168,10 @@ def read_table(path, text_col=None, label_col=None, delimiter=None, header=None,
             named.
         delimiter: one character; default sniffed from the first 64 KiB.
         header: True, False, or None (default): there is a header row if a
-            column is named by text_col/label_col, or if the first row holds
-            one of the usual column names (text, label, ...).
+            column is named by text_col/label_col, if the first row holds
+            one of the usual column names (text, label, ...), or if it starts
+            with a word a column of numbers below (labels 0 and 1 under
+            'Score').
         label_sep: split labels on this string into a multi-label sample.
         quoting: 'minimal' (fields may be quoted) or 'none'; default
             'none' for tab-separated files, 'minimal' for the others.
