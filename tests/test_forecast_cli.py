@@ -132,6 +132,19 @@ def test_the_value_column_by_default_passes_over_a_row_counter(tmp_path):
         assert series.name == "Sales" and series.values[0] == float(rows[0][1]), path
 
 
+def test_tab_and_semicolon_files_and_a_file_without_a_header(tmp_path):
+    rows = monthly(24)
+    for name, delimiter in (("t.tsv", "\t"), ("s.csv", ";")):
+        path = tmp_path / name
+        path.write_text("\n".join(delimiter.join(r) for r in [("Month", "Sales"), *rows]) + "\n")
+        series = read_series_csv(path)
+        assert series.name == "Sales" and len(series) == 24 and series.frequency == "monthly"
+    bare = tmp_path / "bare.csv"
+    bare.write_text("\n".join(",".join(r) for r in rows) + "\n")
+    series = read_series_csv(bare)  # the first row is data, not a header
+    assert len(series) == 24 and series.values[0] == float(rows[0][1]) and series.lines[0] == 1
+
+
 def test_a_column_named_for_dates_must_hold_dates_and_iso_8601_reads(tmp_path):
     rows = monthly(24)
     rising = [(f"01/{r[0][5:]}/{r[0][:4]}", i + 100) for i, r in enumerate(rows)]  # 100, 101..

@@ -13,6 +13,7 @@ dates and fill their values.
 
 import csv
 import datetime
+import io
 import math
 import os
 import re
@@ -32,6 +33,7 @@ DATE = re.compile(r"^(?P<y>\d{1,4})(?:-(?P<m>\d{1,2})(?:-(?P<d>\d{1,2})"
                   r"(?:[ T](?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:\.\d+)?)?Z?)?)?)?$")
 # columns that hold the dates, by their usual names: one of them that is not read as dates is
 # an error naming its first cell, not a column passed over (the series then read undated)
+DELIMITERS = (",", "\t", ";", "|")
 DATE_NAMES = ("date", "datetime", "timestamp", "time", "ds", "day", "week", "month", "year",
               "period")
 MONTH_STEPS = {1: "monthly", 3: "quarterly", 12: "yearly"}
@@ -297,10 +299,13 @@ def _is_date_column(body, i):
 
 
 def _csv_rows(path):
-    """The non-blank rows of a CSV file: (line number, stripped cells)."""
+    """The non-blank rows of a CSV file: (line number, stripped cells), the
+    delimiter read from its first lines (delimiter_of)."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = [(reader.line_num, row) for reader in [csv.reader(f)] for row in reader]
+            text = f.read()
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter_of(text))
+        rows = [(reader.line_num, row) for row in reader]
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError, csv.Error) as e:
@@ -308,13 +313,30 @@ def _csv_rows(path):
     return [(n, [c.strip() for c in row]) for n, row in rows if any(c.strip() for c in row)]
 
 
+def delimiter_of(text):
+    """The delimiter of a table's text: of comma, tab, semicolon and pipe,
+    the one that splits its first two non-blank lines into the same number
+    of fields, the most (a comma where none does: one column)."""
+    lines = [line for line in text.splitlines() if line.strip()][:2]
+    best, most = ",", 1
+    for d in DELIMITERS:
+        counts = {line.count(d) for line in lines}
+        if len(counts) == 1 and counts.pop() + 1 > most:
+            best, most = d, lines[0].count(d) + 1
+    return best
+
+
 def _read_rows(path):
-    """The header and the data rows of a CSV file, each as long as the header."""
+    """The header and the data rows of a CSV file, each as long as the
+    header. A first row of dates and numbers alone is data: the columns are
+    then named 'column 1', 'column 2', ..."""
     rows = _csv_rows(path)
-    if len(rows) < 2:
+    headless = bool(rows) and all(_number(c) is not None or parse_date(c) is not None
+                                  for c in rows[0][1])
+    if len(rows) < 2 - headless:
         raise DataFileError("holds no data rows (a header and at least one row are needed)", path)
-    header = [c or f"column {i + 1}" for i, c in enumerate(rows[0][1])]
-    body = rows[1:]
+    header = [(c if not headless else "") or f"column {i + 1}" for i, c in enumerate(rows[0][1])]
+    body = rows if headless else rows[1:]
     for n, row in body:
         if len(row) != len(header):
             raise DataFileError(f"has {len(row)} fields, the header {len(header)}", path, n)
