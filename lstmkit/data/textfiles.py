@@ -239,8 +239,10 @@ def _check_widths(body, names, delimiter, quoting, path):
     """Refuse a row of more fields than the header (or, without one, than
     the first row): most often a text holding the delimiter unquoted, which
     would otherwise shift its label into another column unseen."""
-    expected, against = (len(names), "the header") if names else (len(body[0][1]), "line "
-                                                                   f"{body[0][0]}")
+    if names:
+        expected, against = len(names), "the header"
+    else:
+        expected, against = len(body[0][1]), f"line {body[0][0]}"
     for line, row in body:
         if len(row) > expected or (names is None and len(row) != expected):
             hint = (" (a text that holds the delimiter must be quoted: \"...\")"

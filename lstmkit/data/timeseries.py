@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import DataFileError, InputError
+from .textfiles import DELIMITERS
 
 # frequency: (seasonal period m, the protocol's horizon h)
 FREQUENCIES = {"yearly": (1, 10), "quarterly": (4, 8), "monthly": (12, 24), "weekly": (52, 104),
@@ -33,7 +34,6 @@ DATE = re.compile(r"^(?P<y>\d{1,4})(?:-(?P<m>\d{1,2})(?:-(?P<d>\d{1,2})"
                   r"(?:[ T](?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:\.\d+)?)?Z?)?)?)?$")
 # columns that hold the dates, by their usual names: one of them that is not read as dates is
 # an error naming its first cell, not a column passed over (the series then read undated)
-DELIMITERS = (",", "\t", ";", "|")
 DATE_NAMES = ("date", "datetime", "timestamp", "time", "ds", "day", "week", "month", "year",
               "period")
 MONTH_STEPS = {1: "monthly", 3: "quarterly", 12: "yearly"}
@@ -152,7 +152,8 @@ def _column(header, wanted, option):
                      f"{', '.join(header)}")
 
 
-def read_series_csv(path, date_col=None, value_col=None, fill="refuse", known=(), past=()):
+def read_series_csv(path, date_col=None, value_col=None, fill="refuse", known=(), past=(),
+                    names=(None, None)):
     """The series in CSV file `path` as a TimeSeries.
 
     Args:
@@ -172,16 +173,22 @@ def read_series_csv(path, date_col=None, value_col=None, fill="refuse", known=()
             their values for the future are the rows after the last value,
             whose value cell is empty.
         past: columns of covariates observed with the series only.
+        names: (date column, value column) names to take where the file
+            has them and neither column is given, else found as by default
+            (a trained forecaster's, on a file that may name them otherwise).
     """
     if fill not in FILLS:
         raise InputError(f"fill must be one of {', '.join(FILLS)}, got {fill!r}")
     path = os.fspath(path)
     header, body = _read_rows(path)
+    date_col, value_col = [given if given is not None or name not in header else name
+                           for given, name in zip((date_col, value_col), names)]
     date_index = _column(header, date_col, "--date-col")
     value_index = _column(header, value_col, "--value-col")
-    named = [i for i, name in enumerate(header) if name.lower() in DATE_NAMES and i != value_index]
     if date_index is None:  # a column named for dates, of dates; if none is, the first named
         # (whose first cell that is not a date is then named in the error)
+        named = [i for i, name in enumerate(header)
+                 if name.lower() in DATE_NAMES and i != value_index]
         date_index = next((i for i in named if _is_date_column(body, i)), named[0] if named
                           else None)
     if date_index is None:
@@ -341,12 +348,6 @@ def _read_rows(path):
         if len(row) != len(header):
             raise DataFileError(f"has {len(row)} fields, the header {len(header)}", path, n)
     return header, body
-
-
-def csv_columns(path):
-    """The column names of CSV file `path` (its header row), as
-    read_series_csv names them."""
-    return _read_rows(os.fspath(path))[0]
 
 
 def _numbers(body, index, header, path):

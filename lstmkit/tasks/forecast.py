@@ -24,8 +24,7 @@ import sys
 
 import numpy as np
 
-from ..data.timeseries import (FILLS, csv_columns, describe, parse_date, read_dates,
-                               read_series_csv)
+from ..data.timeseries import FILLS, describe, parse_date, read_dates, read_series_csv
 from ..distributed import is_main_process
 from ..errors import InputError, MissingDependencyError
 from ..files import atomic_write, check_folder_for, staged_folder, write_figure
@@ -183,20 +182,18 @@ def run_from_model(args, say):
         raise InputError("--known and --past name the columns a forecaster is trained with; "
                          "with --model the saved forecaster's are used: "
                          f"known {saved.get('known') or 'none'}, past {saved.get('past') or 'none'}")
-    columns = csv_columns(args.data)
-    chosen = {}
-    for option, key in (("date_col", "date_col"), ("value_col", "value_col")):
-        chosen[option] = getattr(args, option) or saved.get(key)
-        if getattr(args, option) is None and chosen[option] not in (None, *columns):
-            # a file of other column names: found as in training, and said
-            if is_main_process():
-                print(f"note: the model was trained on column {chosen[option]!r} as its "
-                      f"{'dates' if key == 'date_col' else 'values'}; {args.data} has none of "
-                      f"that name, so it is found as in training (--{option.replace('_', '-')} "
-                      "names it)", file=sys.stderr)
-            chosen[option] = None
-    series = read_series_csv(args.data, chosen["date_col"], chosen["value_col"], args.fill,
-                             known=saved.get("known") or (), past=saved.get("past") or ())
+    trained = (saved.get("date_col"), saved.get("value_col"))
+    series = read_series_csv(args.data, args.date_col, args.value_col, args.fill,
+                             known=saved.get("known") or (), past=saved.get("past") or (),
+                             names=trained)
+    for name, found, given, option, what in zip(
+            trained, (series.date_name, series.name), (args.date_col, args.value_col),
+            ("--date-col", "--value-col"), ("dates", "values")):
+        if name is not None and given is None and found != name and is_main_process():
+            # a file that names its columns otherwise: found as in training, and said
+            print(f"note: the model was trained on column {name!r} as its {what}; {args.data} "
+                  f"has none of that name, so it is found as in training: {found!r} ({option} "
+                  "names it)", file=sys.stderr)
     say(describe(series))
     if pre.frequency is not None and series.frequency not in (None, pre.frequency):
         raise InputError(f"{args.data} is {series.frequency}; the model was trained on "
