@@ -38,6 +38,14 @@ def test_sniffed_delimiters_and_headerless_numbered_columns(tmp_path):
     assert read_texts(pipe, delimiter="|").labels == ["0", "1"]
 
 
+def test_a_tsv_quoted_field_by_field_as_r_writes_it_is_unquoted(tmp_path):
+    r = write(tmp_path / "r.tsv", '"text"\t"label"\n"a ""fine"" film"\t"pos"\n"dull"\t"neg"\n')
+    data = read_texts(r)
+    assert data.texts == ['a "fine" film', "dull"] and data.labels == ["pos", "neg"]
+    stray = write(tmp_path / "s.tsv", 'text\tlabel\n"quoted" start\tpos\n')
+    assert read_texts(stray).texts == ['"quoted" start']  # one quoted field: kept as typed
+
+
 def test_a_header_of_unusual_names_over_numeric_labels_is_a_header(tmp_path):
     data = read_texts(write(tmp_path / "odd.csv", "Phrase,Score\ngood film,1\nbad film,0\n"))
     assert data.texts == ["good film", "bad film"] and data.labels == ["1", "0"]

@@ -6,7 +6,8 @@
   row. The delimiter is sniffed (comma, tab, semicolon, pipe) unless given;
   fields may be quoted ("..." with "" inside) except in tab-separated files,
   which are read with no quoting (review text is full of stray quotes) unless
-  `quoting='minimal'`. Columns are named (a header row) or numbered from 0;
+  `quoting='minimal'` or every field of the first line is quoted (R's
+  write.table). Columns are named (a header row) or numbered from 0;
   see `read_table` for how the header and the columns are found.
 - a JSON Lines file (.jsonl, .ndjson): one object per line, the text and the
   label under `text_col` and `label_col` (default 'text' and 'label'); a
@@ -174,7 +175,8 @@ def read_table(path, text_col=None, label_col=None, delimiter=None, header=None,
             'Score').
         label_sep: split labels on this string into a multi-label sample.
         quoting: 'minimal' (fields may be quoted) or 'none'; default
-            'none' for tab-separated files, 'minimal' for the others.
+            'none' for tab-separated files (unless every field of the first
+            line is quoted, as R writes them), 'minimal' for the others.
     """
     text = decode(read_bytes(path), path, encoding)
     if not text.strip():
@@ -185,7 +187,7 @@ def read_table(path, text_col=None, label_col=None, delimiter=None, header=None,
         raise InputError(f"delimiter must be one character, got {delimiter!r}")
     if quoting not in (None, "minimal", "none"):
         raise InputError(f"quoting must be 'minimal' or 'none', got {quoting!r}")
-    quoting = quoting or ("none" if delimiter == "\t" else "minimal")
+    quoting = quoting or _default_quoting(text, delimiter)
     csv.field_size_limit(MAX_FIELD)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
                         quoting=csv.QUOTE_NONE if quoting == "none" else csv.QUOTE_MINIMAL)
@@ -249,6 +251,17 @@ def _check_widths(body, names, delimiter, quoting, path):
                     if quoting == "minimal" else "")
             raise DataFileError(f"has {len(row)} {_delimiter_name(delimiter)}-separated fields, "
                                 f"{against} {expected}{hint}", path, line)
+
+
+def _default_quoting(text, delimiter):
+    """'none' for tab-separated files, unless every field of their first line
+    is quoted (R's write.table: "text"<TAB>"label"); 'minimal' for the others."""
+    if delimiter != "\t":
+        return "minimal"
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    fields = first.split("\t")
+    quoted = all(len(f) >= 2 and f.startswith('"') and f.endswith('"') for f in fields)
+    return "minimal" if quoted else "none"
 
 
 def sniff_delimiter(text, path):
