@@ -157,6 +157,19 @@ def test_a_column_named_for_dates_must_hold_dates_and_iso_8601_reads(tmp_path):
     assert series.frequency == "monthly" and len(series) == 24
 
 
+def test_compact_dates_of_statistics_offices_read_as_dates(tmp_path):
+    rows = [(r[0].replace("-", ""), r[1]) for r in monthly(24)]  # 200001, 200002, ...
+    series = read_series_csv(write_csv(tmp_path / "eia.csv", rows, header=("period", "value")))
+    assert series.frequency == "monthly" and series.dates[13].month == 2 and len(series) == 24
+    daily = [(f"2020{1 + i // 28:02d}{1 + i % 28:02d}", i % 7) for i in range(56)]
+    series = read_series_csv(write_csv(tmp_path / "d.csv", daily, header=("yyyymmdd", "y")))
+    assert series.date_name == "yyyymmdd" and series.frequency == "daily"
+    assert series.gaps == [(29, 3)]  # 28 days a month here: January 29 to 31 are missing
+    bad = write_csv(tmp_path / "bad.csv", [("200013", 1), ("200014", 2)], header=("month", "v"))
+    with pytest.raises(DataFileError, match="'200013' in column 'month' is not a date"):
+        read_series_csv(bad)
+
+
 def test_dates_in_the_first_years_of_the_calendar_plot_against_step_numbers(tmp_path):
     """shampoo.csv's months read "1-01".."3-12" (years 1 to 3), below what
     matplotlib's date axis can show with its margins."""

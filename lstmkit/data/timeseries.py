@@ -32,6 +32,7 @@ FILLS = ("refuse", "interpolate", "previous")
 MISSING = {"", "na", "nan", "null", "none", "n/a", "?"}
 DATE = re.compile(r"^(?P<y>\d{1,4})(?:-(?P<m>\d{1,2})(?:-(?P<d>\d{1,2})"
                   r"(?:[ T](?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:\.\d+)?)?Z?)?)?)?$")
+COMPACT_DATE = re.compile(r"^(?P<y>[12]\d{3})(?P<m>\d{2})(?P<d>\d{2})?$")  # 194901, 19490131
 # columns that hold the dates, by their usual names: one of them that is not read as dates is
 # an error naming its first cell, not a column passed over (the series then read undated)
 DATE_NAMES = ("date", "datetime", "timestamp", "time", "ds", "day", "week", "month", "year",
@@ -89,14 +90,16 @@ class TimeSeries:
 def parse_date(text):
     """A datetime from 'YYYY', 'YYYY-MM', 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM[:SS]'
     (ISO 8601's 'T' and a final 'Z' too, fractions of a second dropped; years
-    from 1, so '1-01' is year 1, January); None if it is not one."""
-    match = DATE.match(text.strip())
+    from 1, so '1-01' is year 1, January), or the compact 'YYYYMM' and
+    'YYYYMMDD' of statistics offices (years 1000 to 2999); None if it is not one."""
+    match = DATE.match(text.strip()) or COMPACT_DATE.match(text.strip())
     if match is None:
         return None
-    parts = {k: int(v) if v else None for k, v in match.groupdict().items()}
+    parts = match.groupdict()
+    y, m, d, H, M, S = (int(parts[k]) if parts.get(k) else default
+                        for k, default in zip("ymdHMS", (None, 1, 1, 0, 0, 0)))
     try:
-        return datetime.datetime(parts["y"], parts["m"] or 1, parts["d"] or 1, parts["H"] or 0,
-                                 parts["M"] or 0, parts["S"] or 0)
+        return datetime.datetime(y, m, d, H, M, S)
     except ValueError:
         return None
 
@@ -226,7 +229,8 @@ def read_series_csv(path, date_col=None, value_col=None, fill="refuse", known=()
             d = parse_date(row[date_index])
             if d is None:
                 raise DataFileError(f"{row[date_index]!r} in column {header[date_index]!r} is not "
-                                    "a date (YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DD HH:MM)",
+                                    "a date (YYYY, YYYY-MM, YYYY-MM-DD, YYYY-MM-DD HH:MM, "
+                                    "YYYYMM or YYYYMMDD)",
                                     path, n, date_index + 1)
             if dates and d <= dates[-1]:
                 what = "repeats" if d == dates[-1] else "comes before"
