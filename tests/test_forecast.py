@@ -10,7 +10,7 @@ import pytest
 from lstmkit.data.windows import WindowBatches, make_windows
 from lstmkit.errors import InputError, ModelFileError
 from lstmkit.forecast import (BASELINES, Forecaster, coverage, drift, mae, mase, naive, pinball,
-                              rmse, seasonal_naive, ses, smape)
+                              rmse, scores, seasonal_naive, ses, smape)
 from lstmkit.forecast.backtest import backtest, fold_ends
 from lstmkit.forecast.baselines import ses_alpha
 from lstmkit.forecast.features import calendar_features
@@ -132,6 +132,8 @@ def test_metrics_against_hand_computed_values():
     assert pinball([0.0], [1.0], 0.9) == pytest.approx(0.1)
     with pytest.raises(InputError, match="repeats itself"):
         mase(y, f, [1.0, 2.0, 1.0, 2.0], 2)
+    undefined = scores(y, f, [1.0, 2.0, 1.0, 2.0], 2)  # the other figures stand
+    assert undefined["mase"] is None and undefined["rmse"] == pytest.approx(rmse(y, f))
 
 
 def test_baselines():

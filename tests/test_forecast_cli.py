@@ -101,6 +101,27 @@ def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, capsys):
                                                   "--season", "-3")
     assert "--value-col 'Price' is not a column" in _bad(tmp_path, capsys, good, "--horizon",
                                                           "6", "--value-col", "Price")
+    assert "--folds must be 0 (no backtest) or more" in _bad(tmp_path, capsys, good,
+                                                             "--horizon", "6", "--folds", "-1")
+
+
+def test_a_series_that_repeats_itself_exactly_trains_and_folds_0_skips_the_backtest(
+        tmp_path, capsys):
+    """Its MASE is undefined (seasonal naive makes no error in sample): the
+    backtest says so and shows the other figures; --folds 0 has none."""
+    periodic = [(d, f"{100 + 10 * np.sin(2 * np.pi * (i % 12) / 12):.3f}")
+                for i, (d, _) in enumerate(monthly())]
+    data = write_csv(tmp_path / "periodic.csv", periodic)
+    assert main(["forecast", data, "--horizon", "6", "--out", str(tmp_path / "a"), *FAST]) == 0
+    printed = capsys.readouterr().out
+    assert "MASE is undefined" in printed and "compare by sMAPE and RMSE" in printed
+    report = json.loads((tmp_path / "a" / "report.json").read_text())
+    assert report["backtest"]["mean"]["lstmkit"]["mase"] is None
+    assert report["backtest"]["mean"]["lstmkit"]["rmse"] > 0
+    assert main(["forecast", data, "--horizon", "6", "--folds", "0", "--out",
+                 str(tmp_path / "b"), *FAST]) == 0
+    assert "backtest: none" in capsys.readouterr().out
+    assert json.loads((tmp_path / "b" / "report.json").read_text())["backtest"] is None
 
 
 def test_reading_gaps_and_fill_policies(tmp_path):

@@ -44,7 +44,9 @@ def backtest(values, horizon, make_forecaster, folds=1, season=1, step=None, dat
             to its origin (and, known ones, its horizon's).
 
     Returns {"folds": [{"end", "lstmkit": scores, baseline: scores, ...}],
-    "mean": {method: mean of each figure over the folds}}.
+    "mean": {method: mean of each figure over the folds}}; a figure
+    undefined in a fold (MASE of a part that repeats itself) is None there
+    and in the mean.
     """
     values = np.asarray(values, dtype=np.float64)
     out = []
@@ -62,8 +64,17 @@ def backtest(values, horizon, make_forecaster, folds=1, season=1, step=None, dat
         out.append(fold)
         if print_fn:
             print_fn(f"fold {i + 1}/{folds}: trained on {end} values, MASE lstmkit "
-                     f"{fold['lstmkit']['mase']:.3f}, seasonal naive "
-                     f"{fold['seasonal_naive']['mase']:.3f}")
+                     f"{_figure(fold['lstmkit']['mase'])}, seasonal naive "
+                     f"{_figure(fold['seasonal_naive']['mase'])}")
     methods = ["lstmkit", *BASELINES]
-    mean = {m: {k: float(np.mean([f[m][k] for f in out])) for k in out[0][m]} for m in methods}
+    mean = {m: {k: _mean([f[m][k] for f in out]) for k in out[0][m]} for m in methods}
     return {"folds": out, "mean": mean}
+
+
+def _mean(figures):
+    """The mean over the folds; None (undefined) if any fold's is."""
+    return None if None in figures else float(np.mean(figures))
+
+
+def _figure(value):
+    return "undefined" if value is None else f"{value:.3f}"

@@ -76,8 +76,12 @@ def pinball(y, forecast, quantile):
 
 def scores(y, forecast, train, season=1, lower=None, upper=None):
     """The protocol's figures as a dict: mase, smape, rmse, mae, and
-    coverage when interval bounds are given."""
-    out = {"mase": mase(y, forecast, train, season), "smape": smape(y, forecast),
+    coverage when interval bounds are given. mase is None where it is
+    undefined (a training part that repeats itself exactly), so one such
+    fold costs that figure only, not the others."""
+    defined = mase_scale(train, season) > 0
+    out = {"mase": mase(y, forecast, train, season) if defined else None,
+           "smape": smape(y, forecast),
            "rmse": rmse(y, forecast), "mae": mae(y, forecast)}
     if lower is not None and upper is not None:
         out["coverage"] = coverage(y, lower, upper)

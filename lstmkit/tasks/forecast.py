@@ -91,7 +91,7 @@ class Forecasting(Task):
                             help="model the series' first differences (for a trend the window "
                             "level does not follow; default: the values)")
         parser.add_argument("--folds", type=int, default=1, help="rolling-origin backtest folds, "
-                            "each a horizon apart (default 1: the last horizon)")
+                            "each a horizon apart (default 1: the last horizon; 0: none)")
         add_training_options(parser, self.defaults, out=DEFAULT_OUT)
         parser.set_defaults(out=None)  # with --model and no --out, the forecast goes to the terminal
         parser.add_argument("--members", type=int, default=DEFAULTS["seeds"],
@@ -125,6 +125,8 @@ def settings_from(args):
 def check_arguments(args):
     if args.horizon is not None and args.horizon < 1:
         raise InputError(f"--horizon must be at least 1, got {args.horizon}")
+    if args.folds < 0:
+        raise InputError(f"--folds must be 0 (no backtest) or more, got {args.folds}")
     if args.season is not None and args.season < 1:
         raise InputError(f"--season must be a positive number of steps, got {args.season}")
     if args.resume or args.checkpoint_every:
@@ -150,12 +152,17 @@ def run_forecast_command(args):
     say(describe(series))
     settings = settings_from(args)
     make = lambda: Forecaster(**settings)
-    say(f"backtest: {args.folds} fold(s) of {args.horizon} steps, season {season}")
-    report = backtest(series.values, args.horizon, make, args.folds, season, dates=series.dates,
-                      fit_options={"frequency": series.frequency, "seed": args.seed},
-                      print_fn=None if args.quiet else say, known=known, past=past)
-    for line in metrics_table(report["mean"]):
-        say(line)
+    report = None
+    if args.folds:
+        say(f"backtest: {args.folds} fold(s) of {args.horizon} steps, season {season}")
+        report = backtest(series.values, args.horizon, make, args.folds, season,
+                          dates=series.dates,
+                          fit_options={"frequency": series.frequency, "seed": args.seed},
+                          print_fn=None if args.quiet else say, known=known, past=past)
+        for line in metrics_table(report["mean"], season):
+            say(line)
+    else:
+        say("backtest: none (--folds 0)")
     forecaster = make().fit(series, args.horizon, season=season, seed=args.seed, known=known,
                             past=past, print_fn=None if args.quiet else say)
     forecaster.info["data"] = {"file": os.path.basename(series.path), "value_col": series.name,
@@ -262,14 +269,19 @@ def write_outputs(out, series, forecast, forecaster, summary, say):
         + (f"; the model to {out}" if forecaster is not None else ""))
 
 
-def metrics_table(mean):
-    """The backtest's mean figures, lstmkit first, then the baselines."""
+def metrics_table(mean, season):
+    """The backtest's mean figures, lstmkit first, then the baselines; a
+    note under them where MASE is undefined."""
     lines = [f"{'method':<16}{'MASE':>8}{'sMAPE %':>9}{'RMSE':>11}{'coverage':>10}"]
     for method in ["lstmkit", *BASELINES]:
         f = mean[method]
         cov = f"{f['coverage']:.2f}" if "coverage" in f else ""
-        lines.append(f"{method:<16}{f['mase']:>8.3f}{f['smape']:>9.2f}{f['rmse']:>11.4g}"
-                     f"{cov:>10}")
+        scaled = "-" if f["mase"] is None else f"{f['mase']:.3f}"
+        lines.append(f"{method:<16}{scaled:>8}{f['smape']:>9.2f}{f['rmse']:>11.4g}{cov:>10}")
+    if mean["lstmkit"]["mase"] is None:
+        lines.append(f"MASE is undefined: before a fold's origin the series repeats itself "
+                     f"exactly with period {season} (seasonal naive makes no error there); "
+                     "compare by sMAPE and RMSE")
     return lines
 
 
