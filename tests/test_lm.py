@@ -182,6 +182,19 @@ def test_cli_trains_evaluates_generates_and_resumes(corpus_file, tmp_path, capsy
     assert [row["epoch"] for row in report["epochs"]] == [1, 2]
 
 
+def test_cli_eval_of_a_file_too_short_to_score_says_so(corpus_file, tmp_path, capsys):
+    out = tmp_path / "model"
+    assert main(train_args(corpus_file, out)) == 0
+    capsys.readouterr()
+    for text, message in (("", "is empty: no tokens"), ("R", "holds 1 token(s); evaluation "
+                                                           "scores each token given those before")):
+        short = tmp_path / "short.txt"
+        short.write_text(text)
+        assert main(["lm", "eval", str(out), str(short), "--batch-size", "1"]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "train on" not in err and "batch size" not in err
+
+
 def test_cli_help_has_examples():
     parser = lstmkit.cli.build_parser()
     for command in (["lm", "train"], ["lm", "eval"], ["generate"]):

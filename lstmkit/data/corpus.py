@@ -312,7 +312,8 @@ def load_corpus(train, valid=None, test=None, level="word", max_vocab=None,
         raise InputError(f"valid_fraction must be in [0, 1), got {valid_fraction!r}")
     total = total_tokens(train, level)
     if total == 0:
-        raise DataFileError("is empty: no tokens to train on", train)
+        raise DataFileError("is empty: no tokens" + (" to train on" if vocabulary is None else ""),
+                            train)
     cut = total if valid is not None or not valid_fraction else int(total * (1 - valid_fraction))
     if cut == 0 or (cut == total and valid is None and valid_fraction):
         raise DataFileError(f"holds {total} token(s): too few to split {1 - valid_fraction:.0%}"

@@ -33,7 +33,7 @@ from ..config import TrainConfig
 from ..data.corpus import CorpusVocabulary, load_corpus
 from ..data.streams import StreamBatches
 from ..distributed import is_main_process
-from ..errors import InputError
+from ..errors import DataFileError, InputError
 from ..files import atomic_write
 from ..optimizers import fastest
 from ..precision import policy_name
@@ -403,6 +403,9 @@ def run_eval_command(args):
     vocabulary = model.preprocessing
     corpus = load_corpus(args.file, level=vocabulary.level, valid_fraction=0, vocabulary=vocabulary,
                   cache_dir=args.cache_dir)
+    if len(corpus.train) < 2:
+        raise DataFileError(f"holds {len(corpus.train)} token(s); evaluation scores each token "
+                            "given those before it, so it needs at least 2", args.file)
     result = figures(evaluate_stream(model, corpus.train, args.batch_size, args.bptt),
                      vocabulary.level)
     print(" - ".join(f"{k.replace('_', ' ')}: {v:.4f}" for k, v in result.items())
@@ -417,15 +420,13 @@ def run_generate_command(args):
         raise InputError(f"--length must be at least 0, got {args.length}")
     model = load_lm(args.model, args.device)
     vocabulary = model.preprocessing
-    vocabulary.encode(args.prompt)  # refused before anything is printed
-
-    def note(words):
-        print(f"note: {len(words)} word(s) of the prompt are outside the vocabulary and read "
-              f"as <unk>: {' '.join(words)}", file=sys.stderr)
-
+    _, unknown = vocabulary.encode(args.prompt)  # refused before anything is printed
+    if unknown:  # said before the text starts, not inside it
+        print(f"note: {len(unknown)} word(s) of the prompt are outside the vocabulary and read "
+              f"as <unk>: {' '.join(unknown)}", file=sys.stderr)
     sys.stdout.write(args.prompt)
     for piece in generate(model, args.prompt, args.length, args.temperature, args.top_k,
-                          args.top_p, args.seed, on_unknown=note):
+                          args.top_p, args.seed):
         sys.stdout.write(piece)
         sys.stdout.flush()
     sys.stdout.write("\n")
