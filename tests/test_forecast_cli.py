@@ -59,6 +59,10 @@ def test_train_then_forecast_from_the_saved_model(tmp_path, capsys):
     assert "trained on column 'Month' as its dates" in err and "--date-col names it" in err
     assert "trained on column 'Sales' as its values" in err
     assert open(tmp_path / "r" / "forecast.csv").read().splitlines()[1].startswith("2005-01")
+    undated = tmp_path / "undated.csv"
+    undated.write_text("units\n" + "".join(f"{v}\n" for _, v in monthly(60)))
+    assert main(["forecast", "--model", str(out), str(undated)]) == 0
+    assert "has none of that name, so it is read undated (--date-col" in capsys.readouterr().err
 
 
 def test_help_has_an_example(capsys):

@@ -552,6 +552,7 @@ def test_bad_input_is_a_one_line_error_and_writes_nothing(sines, tmp_path, capsy
     assert "two.ts, line 9: sample 1 has 2 features per step, the model reads 3" in err
     err = one_line_error(capsys, ["series", "train", str(gaps), "--missing", "refuse", *fast])
     assert "gaps.ts, line 11: sample 3 step 4, feature 2 is missing (NaN)" in err
+    assert "missing='refuse' does not accept" in err and "was trained with" not in err
     err = one_line_error(capsys, ["series", "train", str(tmp_path / "empty.ts"), *fast])
     assert "empty.ts: the file is empty" in err
     err = one_line_error(capsys, ["series", "train", str(train), "--resume", str(out), *fast])

@@ -89,8 +89,9 @@ class SeriesScaler(Preprocessing):
                 if self.missing == "refuse":
                     step, feature = np.argwhere(np.isnan(scaled))[0]
                     raise _error(data, i, f"step {start + step + 1}, feature {feature + 1} is "
-                                          "missing (NaN); the model was trained with missing='refuse' "
-                                          "(train with missing='interpolate' to fill gaps)")
+                                          "missing (NaN), which missing='refuse' does not "
+                                          "accept (the model's policy; train with "
+                                          "missing='interpolate' to fill gaps)")
                 scaled = interpolate(scaled)
             out.append(scaled.astype(np.float32))
         return out

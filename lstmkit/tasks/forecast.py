@@ -198,9 +198,10 @@ def run_from_model(args, say):
             ("--date-col", "--value-col"), ("dates", "values")):
         if name is not None and given is None and found != name and is_main_process():
             # a file that names its columns otherwise: found as in training, and said
+            instead = ("so it is read undated" if found is None else
+                       f"so it is found as in training: {found!r}")
             print(f"note: the model was trained on column {name!r} as its {what}; {args.data} "
-                  f"has none of that name, so it is found as in training: {found!r} ({option} "
-                  "names it)", file=sys.stderr)
+                  f"has none of that name, {instead} ({option} names it)", file=sys.stderr)
     say(describe(series))
     if pre.frequency is not None and series.frequency not in (None, pre.frequency):
         raise InputError(f"{args.data} is {series.frequency}; the model was trained on "
