@@ -182,6 +182,10 @@ def test_stateful_model_in_fit():
         model.fit(x, y, batch_size=4, verbose=0)
     model.fit(x, y, batch_size=4, shuffle=False, verbose=0)
     assert model.layers[0].states is not None
+    # states carried out of evaluation and prediction (inference mode) train on, as Keras'
+    model.fit(x, y, batch_size=4, shuffle=False, epochs=2, validation_data=(x, y), verbose=0)
+    model.predict(x, batch_size=4, verbose=0)
+    model.fit(x, y, batch_size=4, shuffle=False, verbose=0)
     model.reset_states()
     assert model.layers[0].states is None
 

@@ -186,7 +186,9 @@ class Recurrent(Layer):
                 raise InputError(
                     f"a stateful {self.NAME} carries state for {self.states[0].shape[1]} samples, "
                     f"this batch has {x.shape[0]}: keep the batch size fixed or call reset_states()")
-            initial_state = self.states
+            # states carried from evaluate or predict (inference mode) are cloned into
+            # ordinary tensors, which training can save for its backward pass
+            initial_state = tuple(s.clone() if s.is_inference() else s for s in self.states)
         states = self.initial_states(x, initial_state)
         if self.input_dropout and self.training:  # Keras' dropout: one mask a sequence
             x = x * F.dropout(x.new_ones(x.shape[0], 1, x.shape[-1]), self.input_dropout, True)
