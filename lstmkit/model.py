@@ -24,7 +24,7 @@ from .distributed import current_group, join_launch
 from .errors import InputError, InputTypeError, ModelFileError, NotCompiledError
 from .layers import LAYERS, Embedding, Layer
 from .layers.spelling import Input
-from .layers.core import ACTIVATIONS
+from .layers.core import ACTIVATIONS, layer_entry
 from .metrics import prepare_target, resolve_loss, resolve_metrics
 from .optimizers import OPTIMIZERS, check_optimizer
 from .schema import check_config
@@ -43,8 +43,9 @@ class Sequential(nn.Module):
         model.fit(x_train, y_train, batch_size=16, epochs=10)
     """
 
-    def __init__(self, layers=None):
+    def __init__(self, layers=None, trainable=True, name=None):
         super().__init__()
+        self.name = name
         self.layers = nn.ModuleList()
         self.input_shape = None
         self.input_dtype = None
@@ -56,6 +57,41 @@ class Sequential(nn.Module):
         self.training_config = None  # the last fit's TrainConfig as JSON, saved with the model
         for layer in layers or []:
             self.add(layer)
+        if trainable is not True:
+            self.trainable = trainable
+
+    @property
+    def trainable(self):
+        """Whether training updates any weight: setting it sets every layer's
+        `trainable` (Keras' model.trainable)."""
+        return any(layer.trainable for layer in self.layers) if len(self.layers) else True
+
+    @trainable.setter
+    def trainable(self, value):
+        if not isinstance(value, bool):
+            raise InputTypeError(f"trainable must be True or False, got {value!r}")
+        for layer in self.layers:
+            layer.trainable = value
+
+    def get_layer(self, name=None, index=None):
+        """A layer by the name it was given (name=...) or shown in summary()
+        ('dense_2'), or by its index, as Keras' get_layer."""
+        if index is not None:
+            if isinstance(index, bool) or not isinstance(index, int) or not (
+                    -len(self.layers) <= index < len(self.layers)):
+                raise InputError(f"get_layer: no layer at index {index!r}; the model has "
+                                 f"{len(self.layers)}")
+            return self.layers[index]
+        names = self.layer_names()
+        if name not in names:
+            raise InputError(f"get_layer: no layer named {name!r}; the layers are "
+                             f"{', '.join(names)}")
+        return self.layers[names.index(name)]
+
+    def layer_names(self):
+        """Each layer's name: the one it was given, else its type and index ('lstm_1')."""
+        return [layer.name or f"{type(layer).__name__.lower()}_{i}"
+                for i, layer in enumerate(self.layers)]
 
     # ----- structure -------------------------------------------------------
 
@@ -88,6 +124,7 @@ class Sequential(nn.Module):
             for previous in self.layers[:-1]:
                 shape = previous.output_shape(shape)
             layer.build(shape)
+            layer.freeze_untrainable()
             self.tie_weights()
         elif len(self.layers) == 1:
             declared = self.declared_input.shape if self.declared_input is not None else (
@@ -132,6 +169,7 @@ class Sequential(nn.Module):
         self.input_dtype = dtype or ("int64" if isinstance(self.layers[0], Embedding) else "float32")
         for layer in self.layers:
             layer.build(shape)
+            layer.freeze_untrainable()
             shape = layer.output_shape(shape)
         self.tie_weights()
         self.input_shape = tuple(input_shape)
@@ -280,8 +318,8 @@ class Sequential(nn.Module):
         """Print each layer's output shape and parameter count, as Keras does."""
         rows = []
         shape = self.input_shape
-        for layer in self.layers:
-            name = f"{type(layer).__name__.lower()}_{len(rows)} ({type(layer).__name__})"
+        for layer, given in zip(self.layers, self.layer_names()):
+            name = f"{given} ({type(layer).__name__})"
             if shape is not None:
                 shape = layer.output_shape(shape)
                 shown = str((None, *shape)).replace("None", "None")
@@ -701,7 +739,7 @@ class Sequential(nn.Module):
             "class": "Sequential",
             "input_shape": list(self.input_shape) if self.built else None,
             "input_dtype": self.input_dtype,
-            "layers": [{"class": type(l).__name__, "config": l.get_config()} for l in self.layers],
+            "layers": [layer_entry(layer) for layer in self.layers],
         }
 
     def save(self, path, metadata=None, preprocessing=None):
@@ -782,9 +820,13 @@ def _layer_from_config(entry, where):
                                for i, e in enumerate(branch)] if isinstance(branch, list)
                               else branch for b, branch in enumerate(config["branches"])]
     try:
-        return cls(**config)
+        layer = cls(**config)
     except (InputError, InputTypeError) as e:
         raise ModelFileError(f"{where}: {e}") from None
+    layer.name = entry.get("name")
+    if entry.get("trainable") is False:
+        layer.trainable = False
+    return layer
 
 
 def model_from_config(config, where="config"):

@@ -188,11 +188,13 @@ class Object:
 
 
 class Layer:
-    """{'class': one of `classes`, 'config': that class's arguments}; the
-    arguments of a wrapper hold a Layer again, at most MAX_WRAPPERS deep."""
+    """{'class': one of `classes`, 'config': that class's arguments, and
+    optionally its 'name' and 'trainable'}; the arguments of a wrapper hold
+    a Layer again, at most MAX_WRAPPERS deep."""
 
     def __init__(self, classes):
-        self.entry = Record({"class": Required(Choice(classes)), "config": Required(Object())})
+        self.entry = Record({"class": Required(Choice(classes)), "config": Required(Object()),
+                             "name": Str(), "trainable": Bool()})
 
     def check(self, value, path, wrappers):
         if wrappers > MAX_WRAPPERS:

@@ -161,7 +161,7 @@ def test_keras_spellings_of_the_input_build_the_model_at_once():
     lstm = LSTM(4, input_dim=3, input_length=5)
     assert lstm.declared_input_shape == (5, 3)
     with_name = LSTM(4, name="lstm_1", activation="tanh", recurrent_activation="sigmoid")
-    assert with_name.keras_name == "lstm_1"
+    assert with_name.name == "lstm_1"
 
 
 def test_what_the_fused_kernel_cannot_run_is_refused_with_the_reason():
@@ -279,3 +279,49 @@ def test_conv1d_takes_keras_padding_and_strides(padding, strides, steps):
     expected = torch.nn.functional.conv1d(padded, layer.conv.weight, layer.conv.bias,
                                           strides).transpose(1, 2)  # TensorFlow's 'same
     torch.testing.assert_close(y, expected)
+
+
+def test_trainable_false_freezes_a_layer_as_keras_does(tmp_path):
+    """layer.trainable = False (or trainable=False before the build) keeps its
+    weights as they are in fit; a frozen BatchNormalization also keeps its
+    moving statistics and normalises by them; the names and the freezing
+    are saved with the model."""
+    from lstmkit import load_model
+    from lstmkit.layers import BatchNormalization
+    rng = np.random.default_rng(0)
+    x, y = rng.random((32, 6, 3), dtype=np.float32), (rng.random((32, 1)) > 0.5).astype(np.float32)
+    model = Sequential([LSTM(4, name="encoder"), BatchNormalization(), Dense(1, name="out")],
+                       name="frozen")
+    model.build((None, 6, 3))
+    model.layers[0].trainable = False
+    model.get_layer(index=1).trainable = False
+    model.compile(loss="mse", optimizer="adam")
+    before = [w.copy() for w in model.get_weights()]
+    moving = model.layers[1].running_mean.clone()
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    same = [np.array_equal(a, b) for a, b in zip(before, model.get_weights())]
+    assert same == [True] * 8 + [False, False]  # LSTM 4, batch norm 2 (+2 moving), Dense 2
+    assert torch.equal(model.layers[1].running_mean, moving) and not model.layers[1].training
+    printed = []
+    model.summary(print_fn=printed.append)
+    assert "encoder (LSTM)" in printed[3] and "Trainable params: 5" in printed
+    assert model.get_layer("out") is model.layers[2] and model.name == "frozen"
+    with pytest.raises(InputError, match="no layer named 'decoder'; the layers are encoder, "
+                                         "batchnormalization_1, out"):
+        model.get_layer("decoder")
+    model.save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert [layer.trainable for layer in loaded.layers] == [False, False, True]
+    assert [layer.name for layer in loaded.layers] == ["encoder", None, "out"]
+    assert [p.requires_grad for p in loaded.parameters()] == [False] * 6 + [True, True]
+    torch.testing.assert_close(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    # before the build, and the whole model at once
+    ids = Sequential([Embedding(10, 3, trainable=False), LSTM(2), Dense(1)])
+    ids.compile(loss="mse", optimizer="adam")
+    ids.fit(rng.integers(0, 10, (8, 5)), np.ones((8, 1), np.float32), verbose=0)
+    table = next(ids.layers[0].parameters())
+    assert not table.requires_grad and ids.layers[1].trainable
+    ids.trainable = False
+    assert not any(p.requires_grad for p in ids.parameters()) and not ids.trainable
+    ids.trainable = True
+    assert all(p.requires_grad for p in ids.parameters())

@@ -61,7 +61,44 @@ class Layer(nn.Module):
         """A layer called on a batch by itself builds for it first, as in Keras."""
         if not self.built and isinstance(x, torch.Tensor):
             self.build(tuple(x.shape[1:]))
+            self.freeze_untrainable()
         return super().__call__(x, *args, **kwargs)
+
+    @property
+    def trainable(self):
+        """Whether training updates the layer's weights (Keras' `trainable`,
+        also a constructor argument). False freezes them (requires_grad off;
+        summary counts them non-trainable) and runs a BatchNormalization on
+        its moving statistics. Set on a wrapper, it sets the layers inside."""
+        return self.__dict__.get("_trainable", True)
+
+    @trainable.setter
+    def trainable(self, value):
+        if not isinstance(value, bool):
+            raise InputTypeError(f"trainable must be True or False, got {value!r}")
+        for module in self.modules():
+            if isinstance(module, Layer):
+                module.__dict__["_trainable"] = value
+                module.train(module.training)  # a frozen BatchNormalization runs as at inference
+        for p in self.parameters():
+            p.requires_grad_(value)
+
+    # a layer that runs as at inference while frozen (Keras' BatchNormalization)
+    freezes_in_inference = False
+
+    def train(self, mode=True):
+        super().train(mode)
+        if self.freezes_in_inference and not self.trainable:
+            self.training = False
+        return self
+
+    def freeze_untrainable(self):
+        """Turn off requires_grad of the parameters of every layer in this one
+        that is not trainable: build creates them after `trainable` was set."""
+        for module in self.modules():
+            if isinstance(module, Layer) and not module.trainable:
+                for p in module.parameters():
+                    p.requires_grad_(False)
 
     def output_shape(self, input_shape):
         return tuple(input_shape)
@@ -79,6 +116,17 @@ class Layer(nn.Module):
 
     def extra_repr(self):
         return ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+
+
+def layer_entry(layer):
+    """A layer's part of the saved config: its class and arguments, and its
+    name and trainable where given (beside them, as Keras keeps them)."""
+    entry = {"class": type(layer).__name__, "config": layer.get_config()}
+    if layer.name is not None:
+        entry["name"] = layer.name
+    if not layer.trainable:
+        entry["trainable"] = False
+    return entry
 
 
 class Embedding(Layer):
@@ -392,7 +440,7 @@ class TimeDistributed(Layer):
         return y.reshape(N, T, *y.shape[1:])
 
     def get_config(self):
-        return {"layer": {"class": type(self.layer).__name__, "config": self.layer.get_config()}}
+        return {"layer": layer_entry(self.layer)}
 
 
 # ----- pooling over steps ---------------------------------------------------------
@@ -780,7 +828,12 @@ class BatchNormalization(Layer):
         synchronized: the statistics of the whole batch across the
             processes training together (one all-reduce a step). Default
             False.
+
+    A frozen layer (trainable=False) normalises by its moving statistics and
+    leaves them as they are, as Keras' does since 2.1.3 (fine-tuning).
     """
+
+    freezes_in_inference = True
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  synchronized=False, **keras):
@@ -995,5 +1048,5 @@ class Parallel(Layer):
         return torch.cat(outputs, dim=-1)  # (..., F_1 + F_2 + ...)
 
     def get_config(self):
-        return {"branches": [[{"class": type(layer).__name__, "config": layer.get_config()}
+        return {"branches": [[layer_entry(layer)
                               for layer in branch] for branch in self.branches]}

@@ -10,7 +10,7 @@ from ..errors import InputError, InputTypeError
 from ..initializers import check_initializer, initialize
 from ..rnn import (front_align, fused_rnn, layer_weights, padded_birnn, padded_rnn,
                    reference_rnn, run_module, scatter_back)
-from .core import Layer, check_positive_int, check_rate
+from .core import Layer, check_positive_int, check_rate, layer_entry
 from .spelling import read_keras_arguments
 
 
@@ -449,5 +449,5 @@ class Bidirectional(Layer):
         return ((merged, *states) if self.return_state else merged), final
 
     def get_config(self):
-        return {"layer": {"class": type(self.layer).__name__, "config": self.layer.get_config()},
+        return {"layer": layer_entry(self.layer),
                 "merge_mode": self.merge_mode}

@@ -45,8 +45,9 @@ class Input:
 
 def read_keras_arguments(layer, given, fixed=None):
     """Take the Keras-only arguments `given` to `layer` (a dict): set
-    `layer.declared_input_shape` (per sample, or None), `layer.batch_size`
-    and `layer.name`; check `fixed` {argument: the only value lstmkit runs}."""
+    `layer.declared_input_shape` (per sample, or None), `layer.batch_size`,
+    `layer.name` and whether it is trainable; check `fixed` {argument: the
+    only value lstmkit runs}."""
     given, name = dict(given), type(layer).__name__
     shape = None
     if given.get("batch_input_shape") is not None:
@@ -65,7 +66,11 @@ def read_keras_arguments(layer, given, fixed=None):
         given.pop(key, None)
     layer.declared_input_shape = shape
     layer.batch_size = given.pop("batch_size", None)
-    layer.keras_name = given.pop("name", None)
+    layer.name = given.pop("name", None)
+    trainable = given.pop("trainable", True)
+    if not isinstance(trainable, bool):
+        raise InputTypeError(f"{name} trainable must be True or False, got {trainable!r}")
+    layer.__dict__["_trainable"] = trainable  # Layer.trainable; the parameters come at build
     for argument, value in (fixed or {}).items():
         if argument in given:
             got = given.pop(argument)
