@@ -11,6 +11,7 @@ import inspect
 import os
 import warnings
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -403,6 +404,12 @@ class Sequential(nn.Module):
             raise NotCompiledError(
                 f"call model.compile(loss=..., optimizer=...) before model.{method}()"
             )
+        last = self.layers[-1] if len(self.layers) else None
+        if getattr(last, "return_state", False) or getattr(last, "merge_mode", "") is None:
+            raise InputError(
+                f"model.{method}() scores one output, and the last layer returns several "
+                f"({'return_state=True' if getattr(last, 'return_state', False) else 'merge_mode=None'}"
+                "): predict() gives them all; to train, end the model with one output")
         return self._compiled
 
     def _prepare(self, x, y, argument_x="x", argument_y="y"):
@@ -689,10 +696,14 @@ class Sequential(nn.Module):
         if not self.built:
             self._build_from(x)
         self._check_built_for(x, "x")
-        device = self._compiled["device"] if self._compiled else next(self.parameters()).device
+        weight = next(self.parameters(), None)  # a model of pooling layers alone has none
+        device = (self._compiled["device"] if self._compiled else
+                  weight.device if weight is not None else torch.device("cpu"))
         self.to(device)
         out = Trainer(self, None, [], None, device, callbacks=callbacks).predict(x, batch_size)
-        return (out.float() if out.dtype == torch.bfloat16 else out).numpy()  # NumPy has no bf16
+        as_numpy = lambda t: (t.float() if t.dtype == torch.bfloat16 else t).numpy()  # no bf16
+        # several outputs (a last layer with return_state=True): a list, as Keras gives
+        return [as_numpy(t) for t in out] if isinstance(out, tuple) else as_numpy(out)
 
     def step(self, x, state=None, lengths=None, reset=None, impl="auto"):
         """Streaming inference: `y, state = model.step(x_t, state)` runs one
@@ -928,10 +939,13 @@ def sample_weights(values, samples, argument):
 def class_weights(table, y, loss):
     """Each sample's (step's) weight from {class id: weight}, for targets y
     already in the loss's form."""
+    # NumPy's integers and floats too: dict(zip(np.unique(y), weights)) is the usual table
     if not isinstance(table, dict) or not all(
-            isinstance(k, int) and isinstance(v, (int, float)) and v >= 0
+            isinstance(k, (int, np.integer)) and not isinstance(k, bool)
+            and isinstance(v, (int, float, np.integer, np.floating)) and v >= 0
             for k, v in table.items()):
         raise InputError("class_weight must be {class id (int): non-negative weight}")
+    table = {int(k): float(v) for k, v in table.items()}
     if loss.target == "sparse":
         ids = y
     elif loss.target == "categorical":

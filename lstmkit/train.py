@@ -423,15 +423,20 @@ class Trainer:
 
     @torch.inference_mode()
     def predict(self, x, batch_size):
-        """Model outputs for every sample of tensor x, concatenated on the CPU."""
+        """Model outputs for every sample of tensor x, concatenated on the CPU
+        (a tuple of them for a model whose last layer returns several, such
+        as return_state=True)."""
         self.model.eval()
         self.call("on_predict_begin")
         outputs = []
         for batch, index in enumerate(batch_indices(len(x), batch_size)):
             self.call("on_predict_batch_begin", batch)
-            outputs.append(self.model(x[index].to(self.device, non_blocking=True)).cpu())
+            out = self.model(x[index].to(self.device, non_blocking=True))
+            outputs.append(tuple(o.cpu() for o in out) if isinstance(out, tuple) else out.cpu())
             self.call("on_predict_batch_end", batch, outputs[-1])
         self.call("on_predict_end")
+        if isinstance(outputs[0], tuple):
+            return tuple(torch.cat(parts) for parts in zip(*outputs))
         return torch.cat(outputs)
 
     # ----- checkpoints and interruption ------------------------------------

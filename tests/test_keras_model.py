@@ -225,7 +225,9 @@ def test_sample_and_class_weights_weigh_the_loss(ids_data):
         def on_test_end(self, trainer, logs):
             self.loss = logs["loss"]
 
-    for kwargs in ({"sample_weight": weights}, {"class_weight": {0: 0.5, 1: 3.0}}):
+    numpy_table = dict(zip(np.unique(y.astype(np.int64)), np.array([0.5, 3.0])))  # NumPy keys
+    for kwargs in ({"sample_weight": weights}, {"class_weight": {0: 0.5, 1: 3.0}},
+                   {"class_weight": numpy_table}):
         seen = Loss()
         still = tutorial_model(dropout=0.0)  # learning rate 0: the weights stay `model`'s
         still.compile(optimizer=lambda p: torch.optim.SGD(p, lr=0.0), loss="binary_crossentropy")
@@ -325,3 +327,22 @@ def test_trainable_false_freezes_a_layer_as_keras_does(tmp_path):
     assert not any(p.requires_grad for p in ids.parameters()) and not ids.trainable
     ids.trainable = True
     assert all(p.requires_grad for p in ids.parameters())
+
+
+def test_predict_gives_each_output_of_a_last_layer_that_returns_several():
+    from lstmkit.layers import GRU, Bidirectional, MaxPooling1D
+    from lstmkit.layers.spelling import Input
+    x = np.random.default_rng(0).random((5, 4, 3), dtype=np.float32)
+    model = Sequential([Input(shape=(4, 3)), LSTM(4, return_state=True)])
+    out, h, c = model.predict(x, batch_size=2)  # a list, as Keras' predict gives
+    assert out.shape == h.shape == c.shape == (5, 4) and np.array_equal(out, h)
+    pair = Sequential([Input(shape=(4, 3)), Bidirectional(GRU(2, return_sequences=True),
+                                                          merge_mode=None)]).predict(x)
+    assert [p.shape for p in pair] == [(5, 4, 2), (5, 4, 2)]
+    model.compile(loss="mse", optimizer="adam")
+    with pytest.raises(InputError, match=r"model.fit\(\) scores one output, and the last layer "
+                                         r"returns several \(return_state=True\)"):
+        model.fit(x, np.zeros((5, 4)), verbose=0)
+    # a model without weights predicts on the CPU
+    pooled = Sequential([Input(shape=(4, 3)), MaxPooling1D()]).predict(x)
+    assert pooled.shape == (5, 2, 3)
