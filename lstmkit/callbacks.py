@@ -656,7 +656,7 @@ class ModelCheckpoint(Callback):
             nothing pickled; not Keras' zip), which
             `keras.models.load_model(path)` reads. With save_weights_only the weights
             alone go to that path as one safetensors file (read them back with
-            `model.load_state_dict(safetensors.torch.load_file(path))`).
+            `model.load_weights(path)`).
             HDF5 ('.h5') is not written: such a path is refused.
         monitor: the log name save_best_only compares. Default 'val_loss'.
         verbose: 1 prints each save. Default 0.
@@ -757,13 +757,9 @@ class ModelCheckpoint(Callback):
         if folder:
             os.makedirs(folder, exist_ok=True)
         if self.save_weights_only:
-            import safetensors.torch
+            from .files import write_weights_file
 
-            from .files import atomic_write
-
-            tensors = {k: v.detach().cpu().contiguous() for k, v in
-                       self.model.state_dict().items()}
-            atomic_write(path, safetensors.torch.save(tensors))
+            write_weights_file(path, self.model.state_dict())
         else:
             with warnings.catch_warnings():  # a callable compile setting: said once, at fit
                 warnings.simplefilter("ignore")

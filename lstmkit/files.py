@@ -380,20 +380,45 @@ def read_weights(path, config, expected):
     return check_weights(tensors, expected, weights_path)
 
 
-def check_weights(tensors, expected, weights_path):
+def check_weights(tensors, expected, weights_path, against="the architecture in config.json"):
     """The tensors, if their names, shapes and dtypes are `expected`'s."""
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
     if missing or extra:
         raise ModelFileError(
-            f"{weights_path}: weights do not fit the architecture in config.json "
+            f"{weights_path}: weights do not fit {against} "
             f"(missing: {missing or 'none'}; unexpected: {extra or 'none'})"
         )
     for name, (shape, dtype) in expected.items():
         t = tensors[name]
         if tuple(t.shape) != tuple(shape) or t.dtype != dtype:
             raise ModelFileError(
-                f"{weights_path}: {name} is {t.dtype} {tuple(t.shape)}, the architecture "
+                f"{weights_path}: {name} is {t.dtype} {tuple(t.shape)}, {against} "
                 f"needs {dtype} {tuple(shape)}"
             )
     return tensors
+
+
+def write_weights_file(path, state_dict):
+    """The weights alone as one safetensors file (save_weights, ModelCheckpoint's
+    save_weights_only), written atomically."""
+    atomic_write(os.fspath(path), safetensors.torch.save(_tensors(state_dict)))
+
+
+def read_weights_file(path):
+    """The tensors of a safetensors file written by write_weights_file."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            return load_safetensors(f.read())
+    except OSError as e:
+        raise ModelFileError(f"{path}: cannot read ({e.strerror})") from None
+    except (SafetensorError, ValueError, RuntimeError) as e:
+        raise ModelFileError(f"{path}: not a valid safetensors file ({e})") from None
+
+
+def refuse_hdf5(path, method, instead):
+    """Keras 2's .h5 / .hdf5 paths: lstmkit writes and reads no HDF5."""
+    if os.fspath(path).lower().endswith((".h5", ".hdf5")):
+        raise InputError(f"{method}({os.fspath(path)!r}): lstmkit writes and reads no HDF5 "
+                         f"(Keras 2's format); name {instead}")

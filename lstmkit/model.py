@@ -25,7 +25,7 @@ from .distributed import current_group, join_launch
 from .errors import InputError, InputTypeError, ModelFileError, NotCompiledError
 from .layers import LAYERS, Embedding, Layer
 from .layers.spelling import Input
-from .layers.core import ACTIVATIONS, layer_entry
+from .layers.core import ACTIVATIONS, layer_entry, set_weights_of, weights_of
 from .metrics import prepare_target, resolve_loss, resolve_metrics
 from .optimizers import OPTIMIZERS, check_optimizer
 from .schema import check_config
@@ -285,22 +285,58 @@ class Sequential(nn.Module):
         """The weights as a list of NumPy arrays, in the order and the layout of
         `state_dict()` (PyTorch's: a Dense kernel is (out, in), an LSTM keeps
         two bias vectors), for `set_weights` on a model of the same architecture."""
-        return [t.detach().cpu().numpy().copy() for t in self.state_dict().values()]
+        return weights_of(self)
 
     def set_weights(self, weights):
         """Load arrays as `get_weights` gives them, checked name by name."""
-        state = self.state_dict()
-        if len(weights) != len(state):
-            raise InputError(f"set_weights: the model has {len(state)} weight arrays, got "
-                             f"{len(weights)}")
-        loaded = {}
-        for (name, current), value in zip(state.items(), weights):
-            value = torch.as_tensor(value)
-            if tuple(value.shape) != tuple(current.shape):
-                raise InputError(f"set_weights: {name} is {tuple(current.shape)}, got "
-                                 f"{tuple(value.shape)}")
-            loaded[name] = value.to(current.dtype)
-        self.load_state_dict(loaded)
+        if not self.built:
+            raise InputError("set_weights: the model is not built yet; build it first "
+                             "(model.build(...)), or load_state_dict a trained model's weights")
+        set_weights_of(self, weights, "set_weights")
+
+    @property
+    def weights(self):
+        """Every parameter and buffer (a batch norm's moving statistics), as
+        Keras' model.weights; trainable_weights the parameters training updates."""
+        return [*self.parameters(), *self.buffers()]
+
+    @property
+    def trainable_weights(self):
+        return [p for p in self.parameters() if p.requires_grad]
+
+    @property
+    def non_trainable_weights(self):
+        return [*(p for p in self.parameters() if not p.requires_grad), *self.buffers()]
+
+    def count_params(self):
+        """The number of weights (parameters), as summary()'s total."""
+        if not self.built:
+            raise InputError("count_params: the model is not built yet; build it or give it "
+                             "data first")
+        return sum(p.numel() for p in self.parameters())
+
+    def save_weights(self, filepath):
+        """The weights alone, as one safetensors file written atomically (Keras'
+        save_weights; name it '*.weights.safetensors'). load_weights reads it."""
+        files.refuse_hdf5(filepath, "save_weights", "a '.safetensors' file "
+                                                     "('model.weights.safetensors')")
+        if not self.built:
+            raise InputError("save_weights: the model is not built yet: train it or call "
+                             "build() first")
+        if current_group().is_main:
+            files.write_weights_file(filepath, self.state_dict())
+
+    def load_weights(self, filepath):
+        """Weights from a file save_weights (or ModelCheckpoint with
+        save_weights_only) wrote, into a model of the same architecture;
+        an unbuilt one is built for the sizes they imply. Never unpickles."""
+        files.refuse_hdf5(filepath, "load_weights", "a '.safetensors' file save_weights wrote")
+        tensors = files.read_weights_file(filepath)
+        if not self.built:
+            self.build_per_sample(*input_shape_from_weights(self, tensors))
+        expected = {k: (v.shape, v.dtype) for k, v in self.state_dict().items()}
+        files.check_weights(tensors, expected, os.fspath(filepath), against="this model")
+        self.load_state_dict(tensors)
 
     def load_state_dict(self, state_dict, strict=True, assign=False):
         """torch's load_state_dict; an unbuilt model is first built for the
@@ -764,6 +800,7 @@ class Sequential(nn.Module):
 
         A loss, optimizer or metric given as a callable or an object cannot
         be written: the file keeps the names only, and saving warns which."""
+        files.refuse_hdf5(path, "save", "'model.keras' (one safe file) or a folder")
         if not self.built:
             raise InputError("the model is not built yet: train it or call build() before save")
         if not current_group().is_main:
@@ -888,6 +925,7 @@ def load_model(path, device="cpu", compile=True):
     read back.
     """
     path = os.fspath(path)
+    files.refuse_hdf5(path, "load_model", "a file or folder model.save wrote")
     single = os.path.isfile(path) or files.is_single_file(path)
     if single:
         config, tensors = files.read_model_file(path)

@@ -76,7 +76,8 @@ def test_weights_move_between_models_and_a_fresh_model_takes_a_state_dict():
     other.build((None, 5, 3))
     other.set_weights(model.get_weights())
     assert torch.equal(other(x), model(x))
-    with pytest.raises(InputError, match="set_weights: the model has 6 weight arrays, got 5"):
+    with pytest.raises(InputError, match=r"set_weights: 6 weight arrays are wanted \(layers.0.\w+"
+                                         r".weight_ih_l0, .*\), got 5"):
         other.set_weights(model.get_weights()[:5])
     ids = Sequential([Embedding(10, 3), LSTM(4)])
     ids.load_state_dict(_built(Embedding(10, 3), LSTM(4)).state_dict())
@@ -346,3 +347,31 @@ def test_predict_gives_each_output_of_a_last_layer_that_returns_several():
     # a model without weights predicts on the CPU
     pooled = Sequential([Input(shape=(4, 3)), MaxPooling1D()]).predict(x)
     assert pooled.shape == (5, 2, 3)
+
+
+def test_keras_weights_methods_save_weights_and_load_weights(tmp_path):
+    from lstmkit.errors import ModelFileError
+    x = torch.randn(3, 5, 2)
+    model = Sequential([LSTM(4), Dense(1)])
+    model.build((None, 5, 2))
+    assert model.count_params() == sum(w.size for w in model.get_weights())
+    assert len(model.trainable_weights) == len(model.weights) == 6
+    model.save_weights(tmp_path / "m.weights.safetensors")
+    fresh = Sequential([LSTM(4), Dense(1)])  # unbuilt: built for the sizes the file holds
+    fresh.load_weights(tmp_path / "m.weights.safetensors")
+    assert torch.equal(fresh(x), model(x))
+    with pytest.raises(ModelFileError, match=r"weight_ih_l0 is torch.float32 \(16, 2\), this model needs"):
+        _built(LSTM(3), Dense(1)).load_weights(tmp_path / "m.weights.safetensors")
+    for call in (lambda: model.save_weights(tmp_path / "m.weights.h5"),
+                 lambda: model.save(tmp_path / "m.h5")):
+        with pytest.raises(InputError, match="lstmkit writes and reads no HDF5"):
+            call()
+    assert not list(tmp_path.glob("*.h5"))  # nothing written, not even a folder
+    # a layer's own weights, as Keras': a pretrained embedding table
+    ids = Sequential([Embedding(6, 3), LSTM(2)])
+    ids.build((None, 4))
+    table = np.arange(18, dtype=np.float32).reshape(6, 3)
+    ids.layers[0].set_weights([table])
+    assert np.array_equal(ids.layers[0].get_weights()[0], table)
+    with pytest.raises(InputError, match=r"Embedding.set_weights: .* is \(6, 3\), got \(5, 3\)"):
+        ids.layers[0].set_weights([table[:5]])

@@ -111,11 +111,45 @@ class Layer(nn.Module):
     def check_input(self, x, argument="x"):
         """Check a whole data set before training; raise InputError with the reason."""
 
+    def get_weights(self):
+        """The layer's weights as NumPy arrays, as Sequential.get_weights."""
+        return weights_of(self)
+
+    def set_weights(self, weights):
+        """Load arrays as get_weights gives them (the layer built), checked
+        array by array: a pretrained embedding table, Keras' way."""
+        if not self.built:
+            raise InputError(f"{type(self).__name__}.set_weights: the layer is not built yet; "
+                             "build the model first (model.build(...) or its first data)")
+        set_weights_of(self, weights, f"{type(self).__name__}.set_weights")
+
     def get_config(self):
         return {}
 
     def extra_repr(self):
         return ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+
+
+def weights_of(module):
+    """A module's weights and buffers as NumPy arrays, in state_dict()'s
+    order and layout (PyTorch's: a Dense kernel is (out, in))."""
+    return [t.detach().cpu().numpy().copy() for t in module.state_dict().values()]
+
+
+def set_weights_of(module, weights, where):
+    """Load arrays as weights_of gives them into `module`, checked one by one."""
+    state = module.state_dict()
+    if len(weights) != len(state):
+        raise InputError(f"{where}: {len(state)} weight arrays are wanted "
+                         f"({', '.join(state)}), got {len(weights)}")
+    loaded = {}
+    for (name, current), value in zip(state.items(), weights):
+        value = torch.as_tensor(value)
+        if tuple(value.shape) != tuple(current.shape):
+            raise InputError(f"{where}: {name} is {tuple(current.shape)}, got "
+                             f"{tuple(value.shape)}")
+        loaded[name] = value.to(current.dtype)
+    module.load_state_dict(loaded)
 
 
 def layer_entry(layer):
