@@ -9,6 +9,7 @@ logits when the model can give them (`from_logits`): the same value as Keras'
 clipped probabilities where those are accurate, without their saturation.
 """
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -101,6 +102,17 @@ _LOSSES = {
 _ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error"}
 
 
+def canonical_name(name, known):
+    """Keras' spellings of a loss or metric name, as keras.losses.get reads
+    them: as given, in lower case ('MSE'), or as its class ('MeanSquaredError',
+    'BinaryCrossentropy'); the name itself where none of them is known."""
+    for candidate in (name, name.lower(), re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()):
+        candidate = _ALIASES.get(candidate, candidate)
+        if candidate in known:
+            return candidate
+    return name
+
+
 def resolve_loss(loss, output_activation=None):
     """A Loss from a Keras name or a callable `loss(y_pred, y_true) -> scalar`.
 
@@ -111,7 +123,7 @@ def resolve_loss(loss, output_activation=None):
         return Loss(getattr(loss, "__name__", type(loss).__name__), loss, "custom")
     if not isinstance(loss, str):
         raise InputTypeError(f"loss must be a name or a callable, got {type(loss).__name__}")
-    name = _ALIASES.get(loss, loss)
+    name = canonical_name(loss, _LOSSES)
     if name not in _LOSSES:
         known = sorted(set(_LOSSES) | set(_ALIASES))
         raise InputError(f"loss: unknown name {loss!r}; known: {', '.join(known)}")
@@ -185,7 +197,8 @@ def resolve_metrics(metrics, loss):
             continue
         if not isinstance(m, str):
             raise InputTypeError(f"metrics: each must be a name or callable, got {type(m).__name__}")
-        name = _ALIASES.get(m, m)
+        # 'accuracy' as typed: Keras' class Accuracy counts exact equality, another metric
+        name = m if m in ("accuracy", "acc") else canonical_name(m, _METRICS)
         if name in ("accuracy", "acc"):
             if loss.target not in _ACCURACY_FOR:
                 raise InputError(
@@ -201,7 +214,9 @@ def resolve_metrics(metrics, loss):
                 resolved.append(Metric(m, _on_output(_METRICS[name])))
         else:
             known = sorted({"accuracy", "acc", *_METRICS, *_ALIASES})
-            raise InputError(f"metrics: unknown name {m!r}; known: {', '.join(known)}")
+            raise InputError(f"metrics: unknown name {m!r}; known: {', '.join(known)}; any other "
+                             "(AUC, precision, ...) is passed as a callable m(y_pred, y_true) "
+                             "returning one value per sample")
     return resolved
 
 

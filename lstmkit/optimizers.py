@@ -49,6 +49,20 @@ OPTIMIZERS = {
 }
 
 
+def _keras_optimizer(name):
+    """The optimizer Keras' class `name` makes with its defaults (lstmkit.keras.optimizers)."""
+    def make(params):
+        from .keras import optimizers
+
+        return getattr(optimizers, name)()(params)
+    return make
+
+
+# Keras' other names, made as its classes make them (their defaults kept in one place)
+OPTIMIZERS.update({name.lower(): _keras_optimizer(name)
+                   for name in ("Adagrad", "Adadelta", "Adamax", "Nadam")})
+
+
 def check_optimizer(optimizer):
     """Validate what compile received, before the model's parameters exist."""
     if isinstance(optimizer, str):

@@ -375,3 +375,24 @@ def test_keras_weights_methods_save_weights_and_load_weights(tmp_path):
     assert np.array_equal(ids.layers[0].get_weights()[0], table)
     with pytest.raises(InputError, match=r"Embedding.set_weights: .* is \(6, 3\), got \(5, 3\)"):
         ids.layers[0].set_weights([table[:5]])
+
+
+def test_keras_names_of_optimizers_losses_and_metrics_in_its_other_spellings():
+    from lstmkit.metrics import resolve_loss
+    x, y = np.zeros((4, 3), np.float32), np.zeros((4, 1), np.float32)
+    for optimizer, torch_class in (("adagrad", torch.optim.Adagrad), ("Adadelta", torch.optim.Adadelta),
+                                   ("adamax", torch.optim.Adamax), ("nadam", torch.optim.NAdam)):
+        model = Sequential([Dense(1)])
+        model.compile(optimizer, "mse")
+        model.fit(x, y, verbose=0)
+        assert isinstance(model.optimizer, torch_class)
+        assert model.optimizer.param_groups[0]["lr"] == 1e-3  # Keras' default, not torch's
+    for loss, canonical in (("MSE", "mean_squared_error"), ("MeanAbsoluteError", "mean_absolute_error"),
+                            ("BinaryCrossentropy", "binary_crossentropy")):
+        model = Sequential([Dense(1, activation="sigmoid")])
+        model.compile("adam", loss, metrics=["BinaryAccuracy", "MAE"])
+        history = model.fit(x, y, verbose=0)
+        assert resolve_loss(loss).name == canonical
+        assert {"BinaryAccuracy", "MAE"} <= set(history.history)
+    with pytest.raises(InputError, match=r"unknown name 'AUC'.*passed as a callable"):
+        Sequential([Dense(1)]).compile("adam", "binary_crossentropy", metrics=["AUC"])
