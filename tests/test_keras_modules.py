@@ -259,3 +259,11 @@ def test_names_keras_lacks_too_are_attribute_errors():
         keras.layers.LSTMM
     assert not hasattr(keras, "__wrapped__")  # Python's probes are left alone
     assert "LSTM" in dir(keras.layers)
+
+
+def test_a_star_import_of_keras_layers_gives_every_layer():
+    namespace = {}
+    exec("from lstmkit.keras.layers import *", namespace)
+    import lstmkit.keras.layers as keras_layers
+    for name in ("Dense", "Embedding", "Input", "LSTM", "Dropout", "Conv1D", "Bidirectional"):
+        assert namespace[name] is getattr(keras_layers, name)

@@ -101,6 +101,10 @@ _refuse = _refusals("layers", _KERAS_NAMES["layers"] | set(_HINTS), _HINTS,
                    _available)
 
 
+# `from keras.layers import *` (older tutorials' way): every layer lstmkit has under Keras' names
+__all__ = sorted(set(_available()))
+
+
 def __getattr__(name):
     for target in KERAS_TO_LSTMKIT.get(name, ()):
         if hasattr(_layers, target):
