@@ -27,7 +27,7 @@ from .layers import LAYERS, Embedding, Layer
 from .layers.spelling import Input
 from .layers.core import ACTIVATIONS, layer_entry, set_weights_of, weights_of
 from .metrics import prepare_target, resolve_loss, resolve_metrics
-from .optimizers import OPTIMIZERS, check_optimizer
+from .optimizers import OPTIMIZERS, check_optimizer, make_optimizer
 from .schema import check_config
 from .train import Trainer, fit_model, resolve_device, set_seed
 
@@ -127,6 +127,7 @@ class Sequential(nn.Module):
             layer.build(shape)
             layer.freeze_untrainable()
             self.tie_weights()
+            self.optimizer = None  # made afresh at the next fit, holding the new weights
         elif len(self.layers) == 1:
             declared = self.declared_input.shape if self.declared_input is not None else (
                 getattr(layer, "declared_input_shape", None)
@@ -433,7 +434,9 @@ class Sequential(nn.Module):
                                             *(("metric", m) for m in metric_list)]
                         if not isinstance(value, str)],
         }
-        self.optimizer = None
+        # made now where the weights exist (model.optimizer.learning_rate, as after Keras'
+        # compile); an unbuilt model's at its first fit
+        self.optimizer = make_optimizer(self._compiled["optimizer"], self) if self.built else None
 
     def _require_compiled(self, method):
         if self._compiled is None:

@@ -396,3 +396,19 @@ def test_keras_names_of_optimizers_losses_and_metrics_in_its_other_spellings():
         assert {"BinaryAccuracy", "MAE"} <= set(history.history)
     with pytest.raises(InputError, match=r"unknown name 'AUC'.*passed as a callable"):
         Sequential([Dense(1)]).compile("adam", "binary_crossentropy", metrics=["AUC"])
+
+
+def test_compile_makes_the_optimizer_of_a_built_model_with_keras_learning_rate():
+    x, y = np.zeros((4, 5, 3), np.float32), np.zeros((4, 1), np.float32)
+    model = Sequential([LSTM(2), Dense(1)])
+    model.build((None, 5, 3))
+    model.compile("adam", "mse")
+    assert isinstance(model.optimizer, torch.optim.Adam) and model.optimizer.learning_rate == 1e-3
+    model.optimizer.learning_rate = 1e-4  # as a Keras user lowers it before fine-tuning
+    model.fit(x, y, verbose=0)
+    assert model.optimizer.param_groups[0]["lr"] == 1e-4
+    model.add(Dense(1))  # new weights: the optimizer is made again at the next fit
+    assert model.optimizer is None
+    model.fit(x, y, verbose=0)
+    held = {id(p) for group in model.optimizer.param_groups for p in group["params"]}
+    assert {id(p) for p in model.parameters()} <= held

@@ -42,26 +42,6 @@ from . import schedules
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "Adadelta", "Adamax",
            "Nadam", "get", "serialize", "deserialize", "schedules"]
 
-_FLAVOURED = {}
-
-
-def _with_learning_rate(torch_class):
-    """torch_class with Keras' `learning_rate` attribute on it (every group's lr)."""
-    if torch_class not in _FLAVOURED:
-        def get(self):
-            return self.param_groups[0]["lr"]
-
-        def set(self, value):
-            for group in self.param_groups:
-                group["lr"] = float(value)
-
-        _FLAVOURED[torch_class] = type(f"Torch{torch_class.__name__}", (torch_class,), {
-            "__module__": __name__, "__doc__": torch_class.__doc__,
-            "learning_rate": property(get, set, doc="The learning rate (Keras' attribute)."),
-        })
-    return _FLAVOURED[torch_class]
-
-
 def _number(value, argument, cls, low=0.0, strict=False, high=None):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise InputTypeError(f"{cls} {argument} must be a number, got {value!r}")
@@ -146,7 +126,7 @@ class Optimizer:
 
     def __call__(self, params):
         lr = self.schedule(0) if self.schedule is not None else self.config["learning_rate"]
-        optimizer = fastest(_with_learning_rate(self.TORCH), params, lr=lr,
+        optimizer = fastest(self.TORCH, params, lr=lr,
                             **self.torch_arguments())
         decay = None if self.DECOUPLED_BY_TORCH else self.config["weight_decay"]
         clipnorm, clipvalue, global_clipnorm = (self.config[c] for c in (
