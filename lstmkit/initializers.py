@@ -211,6 +211,10 @@ class Constant(Initializer):
 
     def check(self):
         value = self.config["value"]
+        if hasattr(value, "shape") and getattr(value, "ndim", 0) > 0:  # a table, not a number
+            raise InputError(f"Constant value must be a number, got an array of shape "
+                             f"{tuple(value.shape)}; a pretrained table goes in as "
+                             "Embedding(..., weights=[table]) or layer.set_weights([table])")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise InputError(f"Constant value must be a number, got {value!r}")
 

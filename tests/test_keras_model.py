@@ -412,3 +412,21 @@ def test_compile_makes_the_optimizer_of_a_built_model_with_keras_learning_rate()
     model.fit(x, y, verbose=0)
     held = {id(p) for group in model.optimizer.param_groups for p in group["params"]}
     assert {id(p) for p in model.parameters()} <= held
+
+
+def test_a_pretrained_embedding_table_as_keras_takes_it(tmp_path):
+    from lstmkit import load_model
+    from lstmkit.initializers import Constant
+    table = np.random.default_rng(0).random((20, 4), dtype=np.float32)
+    model = Sequential([Embedding(20, 4, weights=[table], trainable=False), LSTM(2), Dense(1)])
+    model.compile("adam", "mse")
+    model.fit(np.random.default_rng(1).integers(0, 20, (8, 5)), np.ones((8, 1), np.float32),
+              verbose=0)
+    assert np.array_equal(model.layers[0].get_weights()[0], table)  # frozen as given
+    model.save(tmp_path / "m")
+    assert np.array_equal(load_model(tmp_path / "m").layers[0].get_weights()[0], table)
+    with pytest.raises(InputError, match=r"the table is \(5, 4\), the layer's is \(20, 4\)"):
+        Embedding(20, 4, weights=[table[:5]])
+    with pytest.raises(InputError, match=r"an array of shape \(20, 4\); a pretrained table goes "
+                                         r"in as Embedding\(\.\.\., weights=\[table\]\)"):
+        Embedding(20, 4, embeddings_initializer=Constant(table))

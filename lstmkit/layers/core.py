@@ -8,6 +8,7 @@ Layers take and return a padding mask, (N, T) booleans with True at real
 steps, so masking flows through a model the way Keras users expect.
 """
 
+import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -181,6 +182,11 @@ class Embedding(Layer):
             entry relative to its scale: with naive Bayes' log-count ratios
             as the scale, a linear model over n-grams is NBSVM (Wang &
             Manning 2012). Default False.
+        weights: a pretrained table (input_dim, output_dim), Keras'
+            `weights=[table]` (or the array alone): the layer starts from
+            it, not from the initialiser (word vectors such as GloVe; with
+            trainable=False it stays as given). Not part of the saved
+            configuration: the table is saved with the weights.
 
     Input (N, T) integers; output (N, T, output_dim).
     """
@@ -188,7 +194,7 @@ class Embedding(Layer):
     input_rank = 1  # (timesteps,) per sample
 
     def __init__(self, input_dim, output_dim, mask_zero=False, embeddings_initializer="uniform",
-                 dropout=0.0, scaled=False, **keras):
+                 dropout=0.0, scaled=False, weights=None, **keras):
         super().__init__(**keras)
         check_positive_int(input_dim, "Embedding input_dim", upper=2**26)
         check_positive_int(output_dim, "Embedding output_dim")
@@ -201,11 +207,36 @@ class Embedding(Layer):
         self.embeddings_initializer = check_initializer(
             embeddings_initializer, "embeddings_initializer"
         )
+        self.pretrained = None if weights is None else self.check_table(weights)
+
+    def check_table(self, weights):
+        """A pretrained table as a float tensor, refused unless it is one finite
+        (input_dim, output_dim) array (or a list holding one, as Keras takes it)."""
+        if isinstance(weights, (list, tuple)):
+            if len(weights) != 1:
+                raise InputError(f"Embedding weights: one table, [table], got a list of "
+                                 f"{len(weights)}")
+            weights = weights[0]
+        try:
+            table = torch.as_tensor(np.asarray(weights, dtype=np.float32))
+        except (TypeError, ValueError):
+            raise InputTypeError(f"Embedding weights must be an array of numbers, got "
+                                 f"{type(weights).__name__}") from None
+        if tuple(table.shape) != (self.input_dim, self.output_dim):
+            raise InputError(f"Embedding weights: the table is {tuple(table.shape)}, the layer's "
+                             f"is ({self.input_dim}, {self.output_dim}) (input_dim, output_dim)")
+        if not torch.isfinite(table).all():
+            raise InputError("Embedding weights: the table holds NaN or infinite values")
+        return table
 
     def build(self, input_shape):
         self.embedding = nn.Embedding(self.input_dim, self.output_dim)
         # the table is (input_dim, output_dim), Keras' layout: fans as Keras reads them
         initialize(self.embedding.weight, self.embeddings_initializer, layout="in_out")
+        if self.pretrained is not None:
+            with torch.no_grad():
+                self.embedding.weight.copy_(self.pretrained)
+            self.pretrained = None  # the table lives in the weights from here
         if self.scaled:
             self.register_buffer("scale", torch.ones(self.input_dim, self.output_dim))
         super().build(input_shape)
