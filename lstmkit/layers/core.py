@@ -194,7 +194,8 @@ class Embedding(Layer):
     input_rank = 1  # (timesteps,) per sample
 
     def __init__(self, input_dim, output_dim, mask_zero=False, embeddings_initializer="uniform",
-                 dropout=0.0, scaled=False, weights=None, **keras):
+                 dropout=0.0, scaled=False, **keras):
+        weights = keras.pop("weights", None)  # Keras' spelling, not saved (see the docstring)
         super().__init__(**keras)
         check_positive_int(input_dim, "Embedding input_dim", upper=2**26)
         check_positive_int(output_dim, "Embedding output_dim")
