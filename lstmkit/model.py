@@ -436,7 +436,8 @@ class Sequential(nn.Module):
         }
         # made now where the weights exist (model.optimizer.learning_rate, as after Keras'
         # compile); an unbuilt model's at its first fit
-        self.optimizer = make_optimizer(self._compiled["optimizer"], self) if self.built else None
+        weighted = self.built and next(self.parameters(), None) is not None
+        self.optimizer = make_optimizer(self._compiled["optimizer"], self) if weighted else None
 
     def _require_compiled(self, method):
         if self._compiled is None:
