@@ -389,7 +389,7 @@ class Sequential(nn.Module):
 
     # ----- training ----------------------------------------------------------
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, device="auto"):
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, device="auto", **keras):
         """Choose the optimizer, loss and metrics (Keras' order; a loss name
         given first, as lstmkit 0.1 took it, is read as the loss).
 
@@ -406,7 +406,12 @@ class Sequential(nn.Module):
                 accuracy from the loss, as Keras does; 'mse', 'mae') or
                 callables `m(y_pred, y_true) -> per-sample values`.
             device: 'auto' (CUDA when present, else CPU), 'cpu', 'cuda', ...
+
+        Keras' other arguments are taken where lstmkit does what they ask
+        (run_eagerly, jit_compile=False, steps_per_execution=1) and refused
+        with the reason otherwise (KERAS_COMPILE).
         """
+        _check_keras_compile(keras)
         if not len(self.layers):
             raise InputError("the model has no layers: add some before compile")
         if is_loss_name(optimizer) and (loss is None or is_optimizer_name(loss)):
@@ -1030,6 +1035,31 @@ def is_loss_name(value):
 
 def is_optimizer_name(value):
     return isinstance(value, str) and value.lower() in OPTIMIZERS
+
+
+# Keras' compile arguments: {name: (the values lstmkit runs as asked, why others are not)}
+KERAS_COMPILE = {
+    "run_eagerly": ((True, False, None), ""),  # lstmkit always runs eagerly: both are fine
+    "jit_compile": ((False, None, "auto"), "lstmkit runs eagerly (no XLA); wrap the model in "
+                                           "torch.compile yourself if you want a compiled one"),
+    "steps_per_execution": ((1, None), "lstmkit runs one step per call; the loop already "
+                                       "never waits on the device per step"),
+    "loss_weights": ((None,), "a Sequential has one output, so one loss: weigh samples with "
+                              "fit(sample_weight=) or classes with class_weight="),
+    "weighted_metrics": ((None, []), "metrics are means over samples; fit(sample_weight=) "
+                                     "weighs the loss"),
+    "auto_scale_loss": ((True, False, None), ""),  # precision policies scale losses themselves
+}
+
+
+def _check_keras_compile(given):
+    for name, value in given.items():
+        if name not in KERAS_COMPILE:
+            raise InputTypeError(f"compile() has no argument {name!r}; it takes optimizer, "
+                                 f"loss, metrics, device and Keras' {', '.join(KERAS_COMPILE)}")
+        accepted, why = KERAS_COMPILE[name]
+        if not any(value is a or (type(value) is type(a) and value == a) for a in accepted):
+            raise InputError(f"compile({name}={value!r}) is not supported by lstmkit: {why}")
 
 
 def _refuse_unsupported(**arguments):

@@ -430,3 +430,16 @@ def test_a_pretrained_embedding_table_as_keras_takes_it(tmp_path):
     with pytest.raises(InputError, match=r"an array of shape \(20, 4\); a pretrained table goes "
                                          r"in as Embedding\(\.\.\., weights=\[table\]\)"):
         Embedding(20, 4, embeddings_initializer=Constant(table))
+
+
+def test_keras_compile_arguments_are_taken_where_they_ask_what_lstmkit_does():
+    from lstmkit.errors import InputTypeError
+    model = Sequential([Dense(1)])
+    model.compile("adam", "mse", run_eagerly=True, jit_compile=False, steps_per_execution=1)
+    with pytest.raises(InputError, match=r"loss_weights=\[1.0\]\) is not supported by lstmkit: "
+                                         r"a Sequential has one output"):
+        model.compile("adam", "mse", loss_weights=[1.0])
+    with pytest.raises(InputError, match="jit_compile=True"):
+        model.compile("adam", "mse", jit_compile=True)
+    with pytest.raises(InputTypeError, match="compile\\(\\) has no argument 'los'"):
+        model.compile("adam", los="mse")
