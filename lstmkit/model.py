@@ -729,6 +729,33 @@ class Sequential(nn.Module):
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
+    def predict_on_batch(self, x):
+        """The outputs for x as one batch (Keras' predict_on_batch)."""
+        return self.predict(x, batch_size=max(len(x), 1))
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """Loss and metrics on x as one batch (Keras' test_on_batch)."""
+        return self.evaluate(x, y, batch_size=max(len(x), 1), sample_weight=sample_weight,
+                             return_dict=return_dict)
+
+    @property
+    def metrics_names(self):
+        """'loss' and each metric's name as the logs show it, once compiled."""
+        if self._compiled is None:
+            return []
+        return ["loss", *(m.name for m in self._compiled["metrics"])]
+
+    def __getattr__(self, name):
+        try:
+            return super().__getattr__(name)  # torch's: parameters, buffers, sub-modules
+        except AttributeError:
+            if name in KERAS_MODEL_HINTS:
+                from .keras._support import NotSupportedAttribute
+
+                raise NotSupportedAttribute(f"Keras' model.{name} is not supported by lstmkit: "
+                                            f"{KERAS_MODEL_HINTS[name]}") from None
+            raise
+
     def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
         """The model's outputs for x, as a NumPy array (samples, ...), in
         batches of batch_size (default 32); callbacks get the on_predict_*
@@ -1036,6 +1063,20 @@ def is_loss_name(value):
 def is_optimizer_name(value):
     return isinstance(value, str) and value.lower() in OPTIMIZERS
 
+
+# Keras' model methods lstmkit has no counterpart of under that name, and what to use
+KERAS_MODEL_HINTS = {
+    "train_on_batch": "fit(x, y, batch_size=len(x), epochs=1, shuffle=False) trains one step",
+    "fit_generator": "fit takes a generator, a DataLoader or any iterable of (x, y) batches",
+    "evaluate_generator": "evaluate takes a batch source", "predict_generator": "use predict",
+    "to_json": "get_config() is the architecture as a JSON-able dict; save() writes it",
+    "to_yaml": "get_config() is the architecture as a JSON-able dict; save() writes it",
+    "get_compile_config": "compile's settings are saved by save() and restored by load_model",
+    "reset_metrics": "each fit, evaluate and epoch starts its metrics afresh",
+    "make_train_function": "lstmkit's loop runs eagerly; there is no function to make",
+    "make_test_function": "lstmkit's loop runs eagerly; there is no function to make",
+    "make_predict_function": "lstmkit's loop runs eagerly; there is no function to make",
+}
 
 # Keras' compile arguments: {name: (the values lstmkit runs as asked, why others are not)}
 KERAS_COMPILE = {

@@ -443,3 +443,18 @@ def test_keras_compile_arguments_are_taken_where_they_ask_what_lstmkit_does():
         model.compile("adam", "mse", jit_compile=True)
     with pytest.raises(InputTypeError, match="compile\\(\\) has no argument 'los'"):
         model.compile("adam", los="mse")
+
+
+def test_keras_batch_methods_metrics_names_and_a_hint_for_what_is_not_there(ids_data):
+    from lstmkit.keras import NotSupportedError
+    from conftest import tutorial_model
+    x, y = ids_data
+    model = tutorial_model()
+    assert model.metrics_names == ["loss", "accuracy"]
+    assert model.predict_on_batch(x[:5]).shape == (5, 1)
+    loss, accuracy = model.test_on_batch(x[:5], y[:5])
+    assert [loss, accuracy] == pytest.approx(model.evaluate(x[:5], y[:5], batch_size=5))
+    with pytest.raises(NotSupportedError, match="train_on_batch is not supported by lstmkit: "
+                                                r"fit\(x, y, batch_size=len\(x\), epochs=1"):
+        model.train_on_batch(x[:5], y[:5])
+    assert not hasattr(model, "to_json")  # an AttributeError too, for hasattr and getattr

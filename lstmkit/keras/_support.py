@@ -15,6 +15,11 @@ class NotSupportedError(LstmkitError, NotImplementedError):
     use instead."""
 
 
+class NotSupportedAttribute(NotSupportedError, AttributeError):
+    """A Keras method or attribute a model or layer lacks: an AttributeError
+    too, so hasattr() and getattr(obj, name, default) work as on any object."""
+
+
 def refuse(path, hint):
     """Raise NotSupportedError for Keras' `path` (such as 'layers.Conv2D')."""
     raise NotSupportedError(f"keras.{path} is not supported by lstmkit: {hint}")
