@@ -165,8 +165,9 @@ def test_names_readme_lists():
     assert set(ACTIVATIONS) == {"linear", "sigmoid", "tanh", "relu", "softmax"}
     assert "merge_mode='concat'|'sum'|'mul'|'ave'|None" in README
     assert set(layers.Bidirectional.MERGES) == {"concat", "sum", "mul", "ave", None}
-    assert "'adam', 'adamw', 'sgd'" in README and set(OPTIMIZERS) == {"rmsprop", "adam", "adamw",
-                                                                        "sgd"}
+    assert "'adam', 'adamw', 'sgd', 'adagrad', 'adadelta', 'adamax',\n  'nadam'" in README
+    assert set(OPTIMIZERS) == {"rmsprop", "adam", "adamw", "sgd", "adagrad", "adadelta", "adamax",
+                               "nadam"}
     rmsprop = OPTIMIZERS["rmsprop"]([torch.zeros(1, requires_grad=True)]).defaults
     assert (rmsprop["lr"], rmsprop["alpha"], rmsprop["eps"]) == (1e-3, 0.9, 1e-7)
     for loss in ("binary_crossentropy", "categorical_crossentropy",
