@@ -165,7 +165,7 @@ def test_names_readme_lists():
     assert set(ACTIVATIONS) == {"linear", "sigmoid", "tanh", "relu", "softmax"}
     assert "merge_mode='concat'|'sum'|'mul'|'ave'|None" in README
     assert set(layers.Bidirectional.MERGES) == {"concat", "sum", "mul", "ave", None}
-    assert "'adam', 'adamw', 'sgd', 'adagrad', 'adadelta', 'adamax',\n  'nadam'" in README
+    assert "'adam', 'adamw', 'sgd', 'adagrad', 'adadelta', 'adamax', 'nadam'" in README
     assert set(OPTIMIZERS) == {"rmsprop", "adam", "adamw", "sgd", "adagrad", "adadelta", "adamax",
                                "nadam"}
     rmsprop = OPTIMIZERS["rmsprop"]([torch.zeros(1, requires_grad=True)]).defaults
