@@ -427,8 +427,9 @@ def dense(g, index, layer, x):
     table, written into the graph a second time (ONNX has no shared tensors)."""
     kernel, bias = (layer.kernel, layer.bias) if layer.tie_weights else (layer.linear.weight,
                                                                          layer.linear.bias)
-    y = g.op("Add", g.op("MatMul", x, g.weight(kernel.T, f"dense{index}_kernel")),
-             g.weight(bias, f"dense{index}_bias"))
+    y = g.op("MatMul", x, g.weight(kernel.T, f"dense{index}_kernel"))
+    if bias is not None:  # use_bias=False has none
+        y = g.op("Add", y, g.weight(bias, f"dense{index}_bias"))
     return activate(g, layer.activation, y)
 
 

@@ -502,7 +502,8 @@ class Sequential(nn.Module):
             y: labels or targets, one per sample.
             batch_size, epochs, verbose, validation_split, shuffle: as in
                 Keras; None keeps the config's value (defaults 32, 1, 1, 0.0,
-                True; see lstmkit.config.TrainConfig).
+                True; see lstmkit.config.TrainConfig); verbose='auto' (Keras'
+                default) is 1.
             callbacks: objects with on_* methods (see lstmkit.callbacks).
             validation_data: (x_val, y_val) or (x_val, y_val, weights), or a
                 batch source, used instead of validation_split.
@@ -531,6 +532,7 @@ class Sequential(nn.Module):
         """
         compiled = self._require_compiled("fit")
         join_launch(compiled["device"])  # under torchrun: join its processes (DDP)
+        verbose = 1 if verbose == "auto" else verbose  # Keras' default, a bar per epoch here
         keras = {"batch_size": batch_size, "epochs": epochs, "verbose": verbose,
                  "validation_split": validation_split, "shuffle": shuffle}
         config = (config or TrainConfig()).replace(

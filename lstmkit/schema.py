@@ -268,6 +268,7 @@ LAYER_ARGUMENTS = {
         "kernel_initializer": INITIALIZER,
         "bias_initializer": BIAS_INITIALIZER,
         "tie_weights": Bool(),
+        "use_bias": Bool(),
     },
     "Masking": {"mask_value": Number()},
     "TimeDistributed": {"layer": Required(Layer(LAYERS))},

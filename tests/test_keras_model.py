@@ -458,3 +458,21 @@ def test_keras_batch_methods_metrics_names_and_a_hint_for_what_is_not_there(ids_
                                                 r"fit\(x, y, batch_size=len\(x\), epochs=1"):
         model.train_on_batch(x[:5], y[:5])
     assert not hasattr(model, "to_json")  # an AttributeError too, for hasattr and getattr
+
+
+def test_keras_layer_arguments_dense_use_bias_and_the_refused_ones_with_advice(tmp_path):
+    from lstmkit import load_model
+    from lstmkit.errors import InputTypeError
+    model = Sequential([LSTM(3, kernel_regularizer=None), Dense(2, use_bias=False)])
+    model.build((None, 4, 2))
+    assert model.layers[1].linear.bias is None and model.count_params() == 2 * 3 + \
+        sum(p.numel() for p in model.layers[0].parameters())
+    model.compile("adam", "mse")
+    x = np.random.default_rng(0).random((5, 4, 2), dtype=np.float32)
+    model.fit(x, np.zeros((5, 2), np.float32), verbose="auto")  # Keras' default verbose
+    model.save(tmp_path / "m")
+    np.testing.assert_array_equal(load_model(tmp_path / "m").predict(x), model.predict(x))
+    with pytest.raises(InputTypeError, match="Dropout does not take Keras' seed= .*fit\\(seed=\\)"):
+        Dropout(0.2, seed=1)
+    with pytest.raises(InputTypeError, match="kernel_regularizer= \\(lstmkit has no per-layer"):
+        Dense(2, kernel_regularizer="l2")

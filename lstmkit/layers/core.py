@@ -339,12 +339,14 @@ class Dense(Layer):
             the input size its output_dim. The Sequential ties it to its
             first Embedding when built; only the bias is this layer's.
             Default False.
+        use_bias: add the bias b (default True, as Keras'); False for a
+            layer without one.
 
     Input (..., F); output (..., units), so it applies per step to a sequence.
     """
 
     def __init__(self, units, activation=None, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", tie_weights=False, **keras):
+                 bias_initializer="zeros", tie_weights=False, use_bias=True, **keras):
         super().__init__(**keras)
         check_positive_int(units, "Dense units")
         activation = "linear" if activation is None else activation
@@ -359,6 +361,9 @@ class Dense(Layer):
         if not isinstance(tie_weights, bool):
             raise InputTypeError(f"Dense tie_weights must be True or False, got {tie_weights!r}")
         self.tie_weights = tie_weights
+        if not isinstance(use_bias, bool):
+            raise InputTypeError(f"Dense use_bias must be True or False, got {use_bias!r}")
+        self.use_bias = use_bias
         self.tied = []  # [the Embedding whose table is the kernel]: a list, not a submodule,
         #                 so the table is saved once, under the Embedding
 
@@ -366,13 +371,15 @@ class Dense(Layer):
         if len(input_shape) < 1:
             raise InputError("Dense expects input with a feature axis, got a scalar per sample")
         if self.tie_weights:
-            self.bias = nn.Parameter(torch.empty(self.units))
-            initialize(self.bias, self.bias_initializer)
+            self.bias = nn.Parameter(torch.empty(self.units)) if self.use_bias else None
+            if self.use_bias:
+                initialize(self.bias, self.bias_initializer)
             self.features = input_shape[-1]
         else:
-            self.linear = nn.Linear(input_shape[-1], self.units)
+            self.linear = nn.Linear(input_shape[-1], self.units, bias=self.use_bias)
             initialize(self.linear.weight, self.kernel_initializer)
-            initialize(self.linear.bias, self.bias_initializer)
+            if self.use_bias:
+                initialize(self.linear.bias, self.bias_initializer)
         super().build(input_shape)
 
     def tie(self, embedding):
@@ -414,6 +421,7 @@ class Dense(Layer):
             "kernel_initializer": self.kernel_initializer,
             "bias_initializer": self.bias_initializer,
             "tie_weights": self.tie_weights,
+            "use_bias": self.use_bias,
         }
 
 

@@ -22,6 +22,21 @@ KERAS_1 = {"output_dim": "units", "nb_filter": "filters", "filter_length": "kern
            "subsample_length": "strides", "pool_length": "pool_size"}
 
 
+# Keras arguments whose default (None) is what lstmkit does: taken as None, refused otherwise
+KERAS_DEFAULT_ONLY = {f"{w}_{kind}" for w in ("kernel", "recurrent", "bias", "activity",
+                                              "embeddings", "depthwise", "pointwise")
+                      for kind in ("regularizer", "constraint")}
+# Keras arguments lstmkit refuses, and what to use instead
+KERAS_HINTS = {
+    **{k: "lstmkit has no per-layer regularisers or constraints: use the layers' dropout "
+          "options, or compile with an optimizer's weight_decay=" for k in KERAS_DEFAULT_ONLY},
+    "seed": "dropout masks come from torch's generator: fit(seed=) or "
+            "lstmkit.train.set_seed makes a run repeat",
+    "noise_shape": "use LockedDropout (one mask a sequence) or SpatialDropout1D",
+    "dtype": "a model's dtype is its weights' (model.double(), or fit(precision=...))",
+}
+
+
 class Input:
     """The model's input, as Keras' `Input(shape=...)`: the shape of one
     sample (without the batch axis), None for a size that varies. As the
@@ -80,5 +95,10 @@ def read_keras_arguments(layer, given, fixed=None):
     old = [f"{k} is Keras 1's spelling of {KERAS_1[k]}" for k in given if k in KERAS_1]
     if old:
         raise InputTypeError(f"{name}: {'; '.join(old)}")
+    for key in [k for k in given if k in KERAS_DEFAULT_ONLY and given[k] is None]:
+        del given[key]  # Keras' default (no regulariser, no constraint): what lstmkit does
+    hinted = [f"{k}= ({KERAS_HINTS[k]})" for k in given if k in KERAS_HINTS]
+    if hinted:
+        raise InputTypeError(f"{name} does not take Keras' {'; '.join(hinted)}")
     if given:
         raise InputTypeError(f"{name} has no argument(s) {sorted(given)}")
