@@ -64,19 +64,24 @@ class Sequential(nn.Module):
     @property
     def trainable(self):
         """Whether training updates any weight: setting it sets every layer's
-        `trainable` (Keras' model.trainable)."""
-        return any(layer.trainable for layer in self.layers) if len(self.layers) else True
+        `trainable`, and those added later (Keras' model.trainable)."""
+        if len(self.layers):
+            return any(layer.trainable for layer in self.layers)
+        return self.__dict__.get("_trainable", True)
 
     @trainable.setter
     def trainable(self, value):
         if not isinstance(value, bool):
             raise InputTypeError(f"trainable must be True or False, got {value!r}")
+        self.__dict__["_trainable"] = value
         for layer in self.layers:
             layer.trainable = value
 
     def get_layer(self, name=None, index=None):
         """A layer by the name it was given (name=...) or shown in summary()
         ('dense_2'), or by its index, as Keras' get_layer."""
+        if name is None and index is None:
+            raise InputError("get_layer needs a name or index=")
         if index is not None:
             if isinstance(index, bool) or not isinstance(index, int) or not (
                     -len(self.layers) <= index < len(self.layers)):
@@ -119,7 +124,13 @@ class Sequential(nn.Module):
                 "Bidirectional(merge_mode=None) returns a pair (forward, backward) and must be the "
                 "last in a Sequential; use merge_mode='concat', 'sum', 'mul' or 'ave'"
             )
+        names = self.layer_names()
+        if layer.name is not None and layer.name in names:
+            raise InputError(f"a layer named {layer.name!r} is in the model already (the names: "
+                             f"{', '.join(names)}); each layer's name must be unique, as Keras'")
         self.layers.append(layer)
+        if not self.__dict__.get("_trainable", True):  # Sequential(trainable=False) holds for all
+            layer.trainable = False
         if self.built:
             shape = self.input_shape
             for previous in self.layers[:-1]:
@@ -168,6 +179,8 @@ class Sequential(nn.Module):
         if not self.layers:
             raise InputError("the model has no layers: add some before building it")
         shape = tuple(input_shape)
+        if self.built and shape == tuple(self.input_shape):
+            return  # as Keras: built once, its weights (trained or not) kept
         self.input_dtype = dtype or ("int64" if isinstance(self.layers[0], Embedding) else "float32")
         for layer in self.layers:
             layer.build(shape)
@@ -175,6 +188,7 @@ class Sequential(nn.Module):
             shape = layer.output_shape(shape)
         self.tie_weights()
         self.input_shape = tuple(input_shape)
+        self.optimizer = None  # new weights: the optimizer is made for them at the next fit
 
     def tie_weights(self):
         """Give each Dense(tie_weights=True) the first Embedding's table as its kernel."""
@@ -455,6 +469,9 @@ class Sequential(nn.Module):
                 f"model.{method}() scores one output, and the last layer returns several "
                 f"({'return_state=True' if getattr(last, 'return_state', False) else 'merge_mode=None'}"
                 "): predict() gives them all; to train, end the model with one output")
+        if method == "fit" and self.built and not any(p.requires_grad for p in self.parameters()):
+            raise InputError("fit: no weight is trainable (every layer has trainable=False); "
+                             "set some layer's trainable = True, or evaluate / predict instead")
         return self._compiled
 
     def _prepare(self, x, y, argument_x="x", argument_y="y"):

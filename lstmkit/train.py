@@ -132,6 +132,12 @@ def detach_state(state, convert=lambda s: s):
     return {i: tuple(convert(s.detach()) for s in value) for i, value in state.items()}
 
 
+def flat(out):
+    """The tensors of a nested tuple of outputs, in order: Bidirectional(merge_mode=None,
+    return_state=True) gives ((forward, backward), h, c, h, c)."""
+    return [t for o in out for t in flat(o)] if isinstance(out, tuple) else [out]
+
+
 class Trainer:
     """Trains and evaluates one compiled model on one device.
 
@@ -432,7 +438,8 @@ class Trainer:
         for batch, index in enumerate(batch_indices(len(x), batch_size)):
             self.call("on_predict_batch_begin", batch)
             out = self.model(x[index].to(self.device, non_blocking=True))
-            outputs.append(tuple(o.cpu() for o in out) if isinstance(out, tuple) else out.cpu())
+            outputs.append(tuple(o.cpu() for o in flat(out)) if isinstance(out, tuple)
+                           else out.cpu())
             self.call("on_predict_batch_end", batch, outputs[-1])
         self.call("on_predict_end")
         if isinstance(outputs[0], tuple):

@@ -187,9 +187,12 @@ def test_compact_dates_of_statistics_offices_read_as_dates(tmp_path):
     series = read_series_csv(write_csv(tmp_path / "eia.csv", rows, header=("period", "value")))
     assert series.frequency == "monthly" and series.dates[13].month == 2 and len(series) == 24
     daily = [(f"2020{1 + i // 28:02d}{1 + i % 28:02d}", i % 7) for i in range(56)]
-    series = read_series_csv(write_csv(tmp_path / "d.csv", daily, header=("yyyymmdd", "y")))
-    assert series.date_name == "yyyymmdd" and series.frequency == "daily"
+    series = read_series_csv(write_csv(tmp_path / "d.csv", daily, header=("date", "y")))
+    assert series.date_name == "date" and series.frequency == "daily"
     assert series.gaps == [(29, 3)]  # 28 days a month here: January 29 to 31 are missing
+    # under another name, six digits are as likely a value: read as one, not as dates
+    unnamed = read_series_csv(write_csv(tmp_path / "u.csv", daily, header=("when", "y")))
+    assert unnamed.date_name is None and unnamed.name == "when"
     bad = write_csv(tmp_path / "bad.csv", [("200013", 1), ("200014", 2)], header=("month", "v"))
     with pytest.raises(DataFileError, match="'200013' in column 'month' is not a date"):
         read_series_csv(bad)

@@ -476,3 +476,37 @@ def test_keras_layer_arguments_dense_use_bias_and_the_refused_ones_with_advice(t
         Dropout(0.2, seed=1)
     with pytest.raises(InputTypeError, match="kernel_regularizer= \\(lstmkit has no per-layer"):
         Dense(2, kernel_regularizer="l2")
+
+
+def test_what_review_found_build_twice_frozen_fit_names_and_nested_outputs():
+    from lstmkit.errors import InputTypeError
+    from lstmkit.layers import BatchNormalization, Bidirectional
+    from lstmkit.layers.spelling import Input
+    x, y = np.random.default_rng(0).random((6, 5, 3), dtype=np.float32), np.ones((6, 1), np.float32)
+    model = Sequential([LSTM(4, input_shape=(5, 3)), Dense(1)])
+    model.compile("adam", "mse")
+    before = model.get_weights()
+    model.build((None, 5, 3))  # built already: nothing remade (the optimizer holds its weights)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    history = model.fit(x, y, epochs=3, verbose=0)
+    assert history.history["loss"][0] > history.history["loss"][-1]
+    frozen = Sequential(trainable=False)
+    frozen.add(Dense(2, input_shape=(3,)))  # the model's trainable=False holds for layers added
+    assert not any(p.requires_grad for p in frozen.parameters())
+    frozen.compile("adam", "mse")
+    with pytest.raises(InputError, match="fit: no weight is trainable"):
+        frozen.fit(np.zeros((3, 3), np.float32), np.zeros((3, 2), np.float32), verbose=0)
+    with pytest.raises(InputError, match="a layer named 'x' is in the model already"):
+        Sequential([Dense(2, name="x"), Dense(1, name="x")])
+    with pytest.raises(InputTypeError, match="name must be a non-empty string, got 5"):
+        Dense(2, name=5)
+    nested = Sequential([Input(shape=(5, 3)), Bidirectional(LSTM(2, return_state=True),
+                                                            merge_mode=None)])
+    assert [o.shape for o in nested.predict(x)] == [(6, 2)] * 6  # forward, backward, h, c, h, c
+    norm = BatchNormalization()
+    norm.build((3,))
+    norm.train()
+    norm.trainable = False
+    assert not norm.training
+    norm.trainable = True  # unfrozen: it runs as the model does again
+    assert norm.training

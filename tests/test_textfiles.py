@@ -42,6 +42,11 @@ def test_a_tsv_quoted_field_by_field_as_r_writes_it_is_unquoted(tmp_path):
     r = write(tmp_path / "r.tsv", '"text"\t"label"\n"a ""fine"" film"\t"pos"\n"dull"\t"neg"\n')
     data = read_texts(r)
     assert data.texts == ['a "fine" film', "dull"] and data.labels == ["pos", "neg"]
+    # R's defaults: quotes inside escaped \", and row names the header does not name
+    rows = write(tmp_path / "rows.tsv", '"text"\t"label"\n"1"\t"he said \\"hi\\""\t"pos"\n'
+                                        '"2"\t"dull"\t"neg"\n')
+    data = read_texts(rows)
+    assert data.texts == ['he said "hi"', "dull"] and data.labels == ["pos", "neg"]
     stray = write(tmp_path / "s.tsv", 'text\tlabel\n"quoted" start\tpos\n')
     assert read_texts(stray).texts == ['"quoted" start']  # one quoted field: kept as typed
 

@@ -187,10 +187,12 @@ def read_table(path, text_col=None, label_col=None, delimiter=None, header=None,
         raise InputError(f"delimiter must be one character, got {delimiter!r}")
     if quoting not in (None, "minimal", "none"):
         raise InputError(f"quoting must be 'minimal' or 'none', got {quoting!r}")
-    quoting = quoting or _default_quoting(text, delimiter)
+    r_style = quoting is None and _default_quoting(text, delimiter) == "r"
+    quoting = "minimal" if r_style else quoting or _default_quoting(text, delimiter)
     csv.field_size_limit(MAX_FIELD)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
-                        quoting=csv.QUOTE_NONE if quoting == "none" else csv.QUOTE_MINIMAL)
+                        quoting=csv.QUOTE_NONE if quoting == "none" else csv.QUOTE_MINIMAL,
+                        escapechar="\\" if r_style else None)  # R writes \" inside quotes
     rows, end = [], 0
     try:
         for row in reader:  # a quoted field may span lines: a row is named by its first
@@ -204,6 +206,8 @@ def read_table(path, text_col=None, label_col=None, delimiter=None, header=None,
         header = _has_header(rows, text_col, label_col)
     names = [name.strip() for name in rows[0][1]] if header else None
     body = rows[1:] if header else rows
+    if r_style and names and body and len(body[0][1]) == len(names) + 1:
+        names = ["", *names]  # R's row names: a column its header does not name
     if not body:
         raise DataFileError("the file holds a header and no rows", path)
     _check_widths(body, names, delimiter, quoting, path)
@@ -254,14 +258,16 @@ def _check_widths(body, names, delimiter, quoting, path):
 
 
 def _default_quoting(text, delimiter):
-    """'none' for tab-separated files, unless every field of their first line
-    is quoted (R's write.table: "text"<TAB>"label"); 'minimal' for the others."""
+    """'none' for tab-separated files, or 'r' where every field of their
+    first line is quoted (R's write.table: "text"<TAB>"label", quotes inside
+    escaped \", a first column of row names that the header does not name);
+    'minimal' for the others."""
     if delimiter != "\t":
         return "minimal"
     first = next((line for line in text.splitlines() if line.strip()), "")
     fields = first.split("\t")
     quoted = all(len(f) >= 2 and f.startswith('"') and f.endswith('"') for f in fields)
-    return "minimal" if quoted else "none"
+    return "r" if quoted else "none"
 
 
 def sniff_delimiter(text, path):

@@ -32,7 +32,7 @@ FILLS = ("refuse", "interpolate", "previous")
 MISSING = {"", "na", "nan", "null", "none", "n/a", "?"}
 DATE = re.compile(r"^(?P<y>\d{1,4})(?:-(?P<m>\d{1,2})(?:-(?P<d>\d{1,2})"
                   r"(?:[ T](?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:\.\d+)?)?Z?)?)?)?$")
-COMPACT_DATE = re.compile(r"^(?P<y>[12]\d{3})(?P<m>\d{2})(?P<d>\d{2})?$")  # 194901, 19490131
+COMPACT_DATE = re.compile(r"^(?P<y>[12][0-9]{3})(?P<m>[0-9]{2})(?P<d>[0-9]{2})?$")  # 194901
 # columns that hold the dates, by their usual names: one of them that is not read as dates is
 # an error naming its first cell, not a column passed over (the series then read undated)
 DATE_NAMES = ("date", "datetime", "timestamp", "time", "ds", "day", "week", "month", "year",
@@ -87,12 +87,14 @@ class TimeSeries:
         return [step_date(self.dates[-1], self.frequency, k) for k in range(1, horizon + 1)]
 
 
-def parse_date(text):
+def parse_date(text, compact=True):
     """A datetime from 'YYYY', 'YYYY-MM', 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM[:SS]'
     (ISO 8601's 'T' and a final 'Z' too, fractions of a second dropped; years
-    from 1, so '1-01' is year 1, January), or the compact 'YYYYMM' and
-    'YYYYMMDD' of statistics offices (years 1000 to 2999); None if it is not one."""
-    match = DATE.match(text.strip()) or COMPACT_DATE.match(text.strip())
+    from 1, so '1-01' is year 1, January), or with `compact` the 'YYYYMM' and
+    'YYYYMMDD' of statistics offices (years 1000 to 2999: a column that is
+    named for dates or given, since a number such as 194901 may be a value
+    too); None if it is not one."""
+    match = DATE.match(text.strip()) or (COMPACT_DATE.match(text.strip()) if compact else None)
     if match is None:
         return None
     parts = match.groupdict()
@@ -194,9 +196,9 @@ def read_series_csv(path, date_col=None, value_col=None, fill="refuse", known=()
                  if name.lower() in DATE_NAMES and i != value_index]
         date_index = next((i for i in named if _is_date_column(body, i)), named[0] if named
                           else None)
-    if date_index is None:
+    if date_index is None:  # a column of dates under another name, compact ones not taken
         date_index = next((i for i in range(len(header)) if i != value_index
-                           and _is_date_column(body, i)), None)
+                           and _is_date_column(body, i, compact=False)), None)
     if value_index is None:  # the first column of numbers after the dates, not a row counter
         after = 0 if date_index is None else date_index + 1
         candidates = [i for i in [*range(after, len(header)), *range(after)] if i != date_index]
@@ -298,10 +300,10 @@ def _counts_rows(body, i):
     return all(b - a == 1 for a, b in zip(numbers, numbers[1:]))
 
 
-def _is_date_column(body, i):
+def _is_date_column(body, i, compact=True):
     """Whether every cell of column i is a date; a column of bare numbers
     (years?) only when they increase, so counts and prices are not read as years."""
-    dates = [parse_date(row[i]) for _, row in body]
+    dates = [parse_date(row[i], compact) for _, row in body]
     if any(d is None for d in dates):
         return False
     if all(row[i].isdigit() for _, row in body):

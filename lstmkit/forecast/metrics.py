@@ -79,8 +79,8 @@ def scores(y, forecast, train, season=1, lower=None, upper=None):
     coverage when interval bounds are given. mase is None where it is
     undefined (a training part that repeats itself exactly), so one such
     fold costs that figure only, not the others."""
-    defined = mase_scale(train, season) > 0
-    out = {"mase": mase(y, forecast, train, season) if defined else None,
+    scale = mase_scale(train, season)
+    out = {"mase": mae(y, forecast) / scale if scale > 0 else None,
            "smape": smape(y, forecast),
            "rmse": rmse(y, forecast), "mae": mae(y, forecast)}
     if lower is not None and upper is not None:

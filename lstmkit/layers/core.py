@@ -80,7 +80,9 @@ class Layer(nn.Module):
         for module in self.modules():
             if isinstance(module, Layer):
                 module.__dict__["_trainable"] = value
-                module.train(module.training)  # a frozen BatchNormalization runs as at inference
+                # the mode last asked for: a frozen BatchNormalization runs as at inference, and
+                # unfrozen again as the model runs
+                module.train(module.__dict__.get("_asked_training", module.training))
         for p in self.parameters():
             p.requires_grad_(value)
 
@@ -89,6 +91,7 @@ class Layer(nn.Module):
 
     def train(self, mode=True):
         super().train(mode)
+        self.__dict__["_asked_training"] = mode
         if self.freezes_in_inference and not self.trainable:
             self.training = False
         return self
@@ -421,7 +424,8 @@ class Dense(Layer):
             "kernel_initializer": self.kernel_initializer,
             "bias_initializer": self.bias_initializer,
             "tie_weights": self.tie_weights,
-            "use_bias": self.use_bias,
+            # only where it is not the default, so checkpoints written before it resume
+            **({} if self.use_bias else {"use_bias": False}),
         }
 
 

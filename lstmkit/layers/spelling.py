@@ -24,7 +24,7 @@ KERAS_1 = {"output_dim": "units", "nb_filter": "filters", "filter_length": "kern
 
 # Keras arguments whose default (None) is what lstmkit does: taken as None, refused otherwise
 KERAS_DEFAULT_ONLY = {f"{w}_{kind}" for w in ("kernel", "recurrent", "bias", "activity",
-                                              "embeddings", "depthwise", "pointwise")
+                                              "embeddings", "beta", "gamma")
                       for kind in ("regularizer", "constraint")}
 # Keras arguments lstmkit refuses, and what to use instead
 KERAS_HINTS = {
@@ -82,6 +82,8 @@ def read_keras_arguments(layer, given, fixed=None):
     layer.declared_input_shape = shape
     layer.batch_size = given.pop("batch_size", None)
     layer.name = given.pop("name", None)
+    if layer.name is not None and (not isinstance(layer.name, str) or not layer.name.strip()):
+        raise InputTypeError(f"{name} name must be a non-empty string, got {layer.name!r}")
     trainable = given.pop("trainable", True)
     if not isinstance(trainable, bool):
         raise InputTypeError(f"{name} trainable must be True or False, got {trainable!r}")
