@@ -103,6 +103,8 @@ def launched_by_torchrun():
 
 
 _watching = False
+# the process id of the launcher that started this run's processes (set by `launch`)
+LAUNCHER_VARIABLE = "LSTMKIT_LAUNCHER_PID"
 
 
 def end_with_launcher(poll_seconds=1.0):
@@ -110,12 +112,15 @@ def end_with_launcher(poll_seconds=1.0):
     the launcher that started it dies. torchrun starts each process in a
     session of its own, so a launcher killed outright (`kill -9`) would
     otherwise leave them training on, and writing, with nobody to see.
-    Once per process; nothing outside torchrun."""
+    The launcher is the process `launch` names in LAUNCHER_VARIABLE, so that
+    a process still starting when its launcher died (its parent already
+    init, the rendezvous store gone) ends too; under a torchrun of its own,
+    this process's parent. Once per process; nothing outside torchrun."""
     global _watching
     if _watching or not launched_by_torchrun():
         return
     _watching = True
-    launcher = os.getppid()
+    launcher = int(os.environ.get(LAUNCHER_VARIABLE, os.getppid()))
 
     def watch():
         while os.getppid() == launcher:
@@ -172,6 +177,7 @@ def launch(nproc, module_arguments):
     LOGLEVEL says otherwise (LOGLEVEL=WARNING: torchrun's usual).
     """
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # torchrun's default, without its banner
+    os.environ[LAUNCHER_VARIABLE] = str(os.getpid())  # torchrun's agent runs in this process
     if "LOGLEVEL" not in os.environ:  # the level torch's launcher reads (some of its loggers)
         os.environ["LOGLEVEL"] = "CRITICAL"
         logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # the others

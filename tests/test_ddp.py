@@ -275,6 +275,20 @@ def test_the_processes_end_when_their_launcher_is_killed_outright(tmp_path):
     assert not left
 
 
+def test_a_process_still_starting_when_its_launcher_died_ends_too():
+    """A process that reaches its watch after the launcher was killed (its
+    parent already init) ends at once, rather than waiting on the
+    launcher's rendezvous store, its retries, for minutes."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a process id that no longer names the launcher
+    code = ("import time; from lstmkit.distributed import end_with_launcher; "
+            "end_with_launcher(poll_seconds=0.05); time.sleep(60)")
+    env = {**launch_env(), "WORLD_SIZE": "2", "RANK": "1", "LSTMKIT_LAUNCHER_PID": str(gone.pid)}
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", code], env=env, timeout=60)
+    assert done.returncode == -signal.SIGTERM and time.monotonic() - started < 30
+
+
 @pytest.mark.parametrize("tool", ["text", "lm", "forecast"])
 def test_each_task_tool_trains_in_two_processes_and_writes_once(tmp_path, tool):
     """`lstmkit text|lm|forecast ... --nproc 2`: two processes through
