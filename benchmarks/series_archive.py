@@ -80,7 +80,7 @@ def run_problem(train_path, test_path, seeds, overrides):
 
 
 # what the classifier did before an option existed, for the entries measured before it
-BEFORE_OPTIONS = {"dimension_shuffle": False}
+BEFORE_OPTIONS = {"dimension_shuffle": False, "length_noise": 0}
 
 
 def default_candidate(candidates):

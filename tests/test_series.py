@@ -145,8 +145,8 @@ def test_augmented_batches_jitter_and_scale_the_real_steps_only():
     # two processes (torchrun) each take their part of the batch one process would see
     def ranks(world):
         return [list(AugmentedSequenceBatches(sequences[:12], torch.arange(12), 4, seed=3,
-                                              jitter=0.1, scale=0.2).batches(0, rank=r,
-                                                                             world=world))
+                                              jitter=0.1, scale=0.2, length_noise=0.5)
+                     .batches(0, rank=r, world=world))
                 for r in range(world)]
     for (x, y, mask), (x0, y0, m0), (x1, y1, m1) in zip(*ranks(1), *ranks(2)):
         assert torch.equal(torch.cat([y0, y1]), y)
@@ -701,6 +701,8 @@ def test_the_plateau_schedule_trains_every_member_on_every_sample_and_halves_the
         train_classifier(data, schedule="plateau", refit=True)
     with pytest.raises(InputError, match="schedule must be one of 'early_stopping', 'plateau'"):
         train_classifier(data, schedule="cosine")
+    with pytest.raises(InputError, match="length_noise must be a number from 0 to below 1"):
+        train_classifier(data, length_noise=1)
     monkeypatch.undo()
     train = write_ts(tmp_path / "train.ts", series, labels)
     assert main(["series", "train", str(train), "--schedule", "plateau", "--members", "1",

@@ -200,3 +200,46 @@ def test_a_source_as_x_takes_no_y_and_no_split(ids_data):
         model.fit(source, validation_split=0.2, verbose=0)
     history = model.fit(source, validation_data=source, epochs=1, verbose=0)
     assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+
+
+def batch_sets(lengths, batch_size, noise, seed=0, epochs=3):
+    """The batches of `epochs` bucketed, shuffled epochs, each as a set of frozensets."""
+    from lstmkit.data.batching import batch_indices
+    generator = torch.Generator().manual_seed(seed)
+    return [{frozenset(i.tolist()) for i in batch_indices(len(lengths), batch_size, True,
+                                                          generator, lengths, noise)}
+            for _ in range(epochs)]
+
+
+def test_noisy_lengths_mix_a_small_data_sets_batches_anew_each_epoch():
+    """Sorted exactly, fewer samples than 50 batches are batched alike every
+    epoch; lengths scaled by a random factor (length_noise) mix them, still
+    far closer in length than random batches."""
+    lengths = torch.tensor([10 + 7 * i for i in range(60)])
+    sorted_epochs = batch_sets(lengths, 6, 0.0)
+    assert sorted_epochs[0] == sorted_epochs[1] == sorted_epochs[2]
+    noisy = batch_sets(lengths, 6, 0.5)
+    assert noisy[0] != noisy[1] and noisy[1] != noisy[2]
+    for epoch in noisy:
+        assert sorted(i for b in epoch for i in b) == list(range(60))  # every sample once
+    spread = np.median([int(lengths[list(b)].max() - lengths[list(b)].min())
+                        for b in noisy[0]])
+    assert spread < 0.5 * (lengths.max() - lengths.min())  # random batches of 6: ~0.7
+
+
+def test_noisy_lengths_leave_equal_lengths_batched_as_before():
+    """Where every length is the same there is nothing to sort: the noise is
+    not drawn, and the batches (and the generator after them) are those of
+    length_noise 0."""
+    lengths = torch.full((40,), 24)
+    assert batch_sets(lengths, 5, 0.5) == batch_sets(lengths, 5, 0.0)
+
+
+def test_sequence_batches_refuse_a_length_noise_out_of_range():
+    from lstmkit.data.sources import SequenceBatches
+    with pytest.raises(InputError, match="length_noise must be a number from 0 to below 1"):
+        SequenceBatches([np.zeros((3, 1))], length_noise=1.5)
+    source = SequenceBatches([np.zeros((n, 1)) for n in (3, 5, 8)], batch_size=2, shuffle=True,
+                             length_noise=0.5)
+    assert source.signature()["length_noise"] == 0.5
+    assert "length_noise" not in SequenceBatches([np.zeros((3, 1))]).signature()

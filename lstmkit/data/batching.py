@@ -159,13 +159,21 @@ def check_finite(t, argument):
 BUCKET_BATCHES = 50  # batches per chunk sorted by length when bucketing
 
 
-def batch_indices(n, batch_size, shuffle=False, generator=None, lengths=None):
+def batch_indices(n, batch_size, shuffle=False, generator=None, lengths=None, length_noise=0.0):
     """Yield index tensors (shuffled) or slices (in order) covering range(n).
 
     With `lengths` (and shuffle), batches hold samples of similar lengths:
     the shuffled samples are sorted by length within chunks of 50 batches,
     and the batches are then shuffled, so masked batches carry little
     padding while every epoch still sees a new order.
+
+    `length_noise` (0 to 1): where the lengths differ, each is scaled by a
+    factor drawn uniformly in [1 - length_noise, 1 + length_noise] before
+    the sort (AllenNLP's padding_noise), so that a batch's company changes
+    from epoch to epoch. Sorted exactly (0, the default), a data set of
+    fewer than 50 batches is batched the same way every epoch, and where
+    length goes with the class, each batch holds few classes; batch
+    normalisation and the gradient then see the same few groups throughout.
     """
     if not shuffle:
         for start in range(0, n, batch_size):
@@ -176,8 +184,11 @@ def batch_indices(n, batch_size, shuffle=False, generator=None, lengths=None):
         for start in range(0, n, batch_size):
             yield order[start : start + batch_size]
         return
+    key = lengths
+    if length_noise and lengths.min() < lengths.max():  # equal lengths: nothing to sort
+        key = lengths * (1 + length_noise * (2 * torch.rand(n, generator=generator) - 1))
     chunk = BUCKET_BATCHES * batch_size
-    pieces = [c[torch.argsort(lengths[c], stable=True)] for c in order.split(chunk)]
+    pieces = [c[torch.argsort(key[c], stable=True)] for c in order.split(chunk)]
     groups = torch.cat(pieces).split(batch_size)
     for i in torch.randperm(len(groups), generator=generator).tolist():
         yield groups[i]

@@ -43,9 +43,9 @@ class AugmentedSequenceBatches(SequenceBatches):
     """
 
     def __init__(self, sequences, y=None, batch_size=32, shuffle=True, seed=0, bucket=True,
-                 jitter=0.0, scale=0.0):
+                 jitter=0.0, scale=0.0, length_noise=0.0):
         check_augmentation(jitter, scale)
-        super().__init__(sequences, y, batch_size, shuffle, seed, bucket)
+        super().__init__(sequences, y, batch_size, shuffle, seed, bucket, length_noise)
         self.jitter, self.scale = float(jitter), float(scale)
 
     def batches(self, epoch, start=0, rank=0, world=1):

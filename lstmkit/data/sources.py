@@ -144,14 +144,24 @@ class SequenceBatches(BatchSource):
             batches, then the batches shuffled (as `fit(bucket_by_length=True)`);
             without, all samples sorted by length (the batches of `index_batches`
             say which samples each holds). Default True.
+        length_noise: with bucket and shuffle, the spread of the factor that
+            scales each length before the sort (batch_indices), so that the
+            batches mix samples of neighbouring lengths anew each epoch;
+            0 to 1, default 0 (sorted exactly).
 
     Yields (x (N, T_batch, F) float32 or (N, T_batch) int64 ids, y[index],
     mask (N, T_batch) bool).
     """
 
-    def __init__(self, sequences, y=None, batch_size=32, shuffle=False, seed=0, bucket=True):
+    def __init__(self, sequences, y=None, batch_size=32, shuffle=False, seed=0, bucket=True,
+                 length_noise=0.0):
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InputError(f"batch_size must be a positive int, got {batch_size!r}")
+        if (isinstance(length_noise, bool) or not isinstance(length_noise, (int, float))
+                or not 0 <= length_noise < 1):
+            raise InputError(f"length_noise must be a number from 0 to below 1, got "
+                             f"{length_noise!r}")
+        self.length_noise = float(length_noise)
         self.sequences = [_sequence(s, i) for i, s in enumerate(sequences)]
         if not self.sequences:
             raise InputError("sequences is empty: no samples")
@@ -181,7 +191,7 @@ class SequenceBatches(BatchSource):
         """The sample indices of each batch of the next epoch, drawn now."""
         if self.shuffle:  # shuffled, batch_indices gives index tensors
             return list(batch_indices(self.samples, self.batch_size, True, self.generator,
-                                      self.lengths if self.bucket else None))
+                                      self.lengths if self.bucket else None, self.length_noise))
         order = (torch.argsort(self.lengths, stable=True) if self.bucket
                  else torch.arange(self.samples))
         return list(order.split(self.batch_size))
@@ -206,7 +216,9 @@ class SequenceBatches(BatchSource):
             self.generator.set_state(state["generator"])
 
     def signature(self):
-        return {**super().signature(), "batch_size": self.batch_size, "bucket": self.bucket}
+        noise = {"length_noise": self.length_noise} if self.length_noise else {}
+        return {**super().signature(), "batch_size": self.batch_size, "bucket": self.bucket,
+                **noise}
 
 
 def _sequence(s, i):

@@ -31,8 +31,8 @@ from ..errors import InputError
 from ..files import check_folder_for, csv_field, write_output
 from ..reports import classification_report, format_report
 from .base import Task, add_command, add_precision_option, add_training_options
-from .series_ensemble import (JITTER, LAYOUTS, MODEL_DEFAULTS, POOLINGS, SCALE, SCHEDULES,
-                              TASK_NAME, SeriesClassifier, build_classifier, cross_validate,
+from .series_ensemble import (JITTER, LAYOUTS, LENGTH_NOISE, MODEL_DEFAULTS, POOLINGS, SCALE,
+                              SCHEDULES, TASK_NAME, SeriesClassifier, build_classifier, cross_validate,
                               predict_proba_model, train_classifier)
 from .series_store import RUN, holds_run
 
@@ -46,7 +46,8 @@ class SeriesClassification(Task):
     name = TASK_NAME
     preprocessing = SeriesScaler
     defaults = {**MODEL_DEFAULTS, "members": 5, "epochs": 300, "patience": 30, "batch_size": 16,
-                "learning_rate": 1e-3, "jitter": JITTER, "scale": SCALE}
+                "learning_rate": 1e-3, "jitter": JITTER, "scale": SCALE,
+                "length_noise": LENGTH_NOISE}
 
     def build_model(self, preprocessing, device="auto", **options):
         settings = {k: self.defaults[k] for k in MODEL_DEFAULTS}
@@ -135,6 +136,11 @@ class SeriesClassification(Task):
                            help=f"training augmentation: each sample's per-feature factor "
                                 f"around 1, its standard deviation (default {d['scale']}; 0 "
                                 f"for none)")
+        train.add_argument("--length-noise", type=float, default=d["length_noise"],
+                           help=f"the training batches hold samples of similar lengths, sorted "
+                                f"on lengths scaled by a random factor of this spread, drawn "
+                                f"each epoch, so that they mix anew (default "
+                                f"{d['length_noise']}; 0 sorts exactly)")
         train.add_argument("--refit", action="store_true",
                            help="train each member again on all of TRAIN for the epoch count "
                                 "at which the held-out folds' losses together are lowest (about "
@@ -209,7 +215,8 @@ def run_train_command(args):
         members=args.members, epochs=args.epochs, patience=args.patience,
         batch_size=args.batch_size, learning_rate=args.learning_rate,
         class_weight=None if args.class_weight == "none" else args.class_weight,
-        missing=args.missing, jitter=args.jitter, scale=args.scale, device=args.device,
+        missing=args.missing, jitter=args.jitter, scale=args.scale,
+        length_noise=args.length_noise, device=args.device,
         units=args.units,
         bidirectional=args.bidirectional, pooling=args.pooling, conv_filters=args.conv_filters,
         dropout=args.dropout, batch_norm=args.batch_norm, layout=args.layout,

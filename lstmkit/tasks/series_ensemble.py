@@ -11,7 +11,7 @@ members, and the training of the members on folds of the training data.
   seed on all folds but one of a stratified split of the training data,
   stopped early on the fold it holds out (restoring its best epoch); the
   ensemble averages their probabilities. Batches come from
-  `SequenceBatches`: bucketed by length, padded after the real steps, the
+  `SequenceBatches`: bucketed by (noisy) length, padded after the real steps, the
   mask passed to the model, so each sample's result is the one it gets run
   alone; the training ones are jittered and scaled anew each epoch
   (lstmkit.data.seriesaugment).
@@ -55,6 +55,11 @@ FOLDS = 5  # each member holds out a fifth of the training data to stop on
 # the training batches' augmentation (lstmkit.data.seriesaugment); chosen by nested
 # cross-validation on ItalyPowerDemand's training file (benchmarks/series_selection.py)
 JITTER, SCALE = 0.05, 0.1
+# the training batches are bucketed by lengths scaled by a factor in [0.5, 1.5], drawn anew
+# each epoch (batch_indices' length_noise): sorted exactly, a small data set is batched the
+# same way every epoch, each batch a few classes where length goes with the class (measured
+# on PickupGestureWiimoteZ, benchmarks/series_archive.py; the README)
+LENGTH_NOISE = 0.5
 # how a member trains: stopped early on the fold it holds out, or, as Ismail Fawaz et al.
 # (2019) trained FCN and ResNet across the archive, on every sample with the learning rate
 # halved on plateaus of the training loss (down to PLATEAU_MIN_LR), the last epoch kept
@@ -351,7 +356,8 @@ class SeriesClassifier:
 
 def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_size=16,
                      learning_rate=1e-3, class_weight=None, missing="interpolate",
-                     jitter=JITTER, scale=SCALE, device="auto", verbose=0, print_fn=None,
+                     jitter=JITTER, scale=SCALE, length_noise=LENGTH_NOISE, device="auto",
+                     verbose=0, print_fn=None,
                      precision="float32", refit=False, schedule="early_stopping",
                      checkpoint_dir=None, checkpoint_every=None, resume=False, **model_options):
     """Train a SeriesClassifier on labelled data (a TimeSeriesData).
@@ -376,6 +382,12 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
             scaled input: noise added to each value, and each sample's
             per-feature factor around 1. Defaults 0.05 and 0.1; 0 and 0
             train on the data as it is.
+        length_noise: the training batches hold samples of similar lengths,
+            sorted on each length scaled by a factor drawn uniformly in
+            [1 - length_noise, 1 + length_noise] each epoch, so that the
+            batches mix neighbouring lengths anew (and, where length goes
+            with the class, the classes). 0 to below 1; default 0.5; 0
+            sorts exactly.
         precision: the members' forward pass in training, 'float32'
             (default), 'mixed_bfloat16' / 'bf16' or 'mixed_float16' / 'fp16'
             (lstmkit.precision).
@@ -424,6 +436,9 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
     if (checkpoint_every is not None or resume) and checkpoint_dir is None:
         raise InputError("checkpoint_every and resume need a checkpoint_dir")
     check_augmentation(jitter, scale)
+    if (isinstance(length_noise, bool) or not isinstance(length_noise, (int, float))
+            or not 0 <= length_noise < 1):
+        raise InputError(f"length_noise must be a number from 0 to below 1, got {length_noise!r}")
     precision = policy_name(precision)
     check_choice(schedule, SCHEDULES, "schedule")
     plateau = schedule == "plateau"
@@ -451,13 +466,13 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
     fit = {"features": scaler.features, "classes": classes, "device": device, "loss": loss,
            "learning_rate": learning_rate, "patience": patience, "plateau": plateau,
            "batch_size": max(1, min(batch_size, n // 10)) if plateau else batch_size,
-           "jitter": jitter, "scale": scale, "verbose": verbose, "precision": precision,
-           "options": options, "length": max(len(s) for s in x),
+           "jitter": jitter, "scale": scale, "length_noise": length_noise, "verbose": verbose,
+           "precision": precision, "options": options, "length": max(len(s) for s in x),
            "checkpoint_every": checkpoint_every}
     settings = {"members": members, "seed": seed, "epochs": epochs, "patience": patience,
                 "batch_size": batch_size, "learning_rate": learning_rate,
                 "class_weight": class_weight, "missing": missing, "jitter": jitter,
-                "scale": scale, "precision": precision, "refit": refit, "schedule": schedule,
+                "scale": scale, "length_noise": length_noise, "precision": precision, "refit": refit, "schedule": schedule,
                 **options}
     store = None if checkpoint_dir is None else MemberStore(
         checkpoint_dir, {"settings": settings, "data": data_digest(x, y),
@@ -568,7 +583,8 @@ def fit_member(x, y, train, held, seed, epochs, fit, checkpoints=(None, None)):
     history = model.fit(
         AugmentedSequenceBatches([x[j] for j in train], torch.as_tensor(y[train]),
                                  fit["batch_size"], shuffle=True, seed=seed,
-                                 jitter=fit["jitter"], scale=fit["scale"]),
+                                 jitter=fit["jitter"], scale=fit["scale"],
+                                 length_noise=fit["length_noise"]),
         validation_data=None if held is None else SequenceBatches(
             [x[j] for j in held], torch.as_tensor(y[held]), 256),
         epochs=epochs, verbose=fit["verbose"], seed=seed, callbacks=[stop] if stop else None,
