@@ -40,6 +40,11 @@ AUGMENT = {"jitter": 0.05, "scale": 0.1}  # the default since 92aea25
 # LSTM-FCN's layout as build_classifier makes it (layout='parallel'): 128-256-128 filters
 LSTM_FCN = {"layout": "parallel", "conv_filters": 128, "batch_norm": True}
 
+# the default since the dimension shuffle: LSTM-FCN's layout (64-128-64 filters), their
+# dimension shuffle and LSTM
+SHUFFLE8 = {**AUGMENT, "layout": "parallel", "batch_norm": True, "dimension_shuffle": True,
+            "units": 8, "dropout": 0.8}
+
 # name: (what changes from the baseline, train_classifier options). The LSTM-FCN candidates
 # of the first runs ('lstmfcn', 'alstmfcn') were measured with this script's own copy of the
 # layout (at the commits their runs name); the library's Parallel and BatchNormalization
@@ -89,12 +94,21 @@ CANDIDATES = {
                        "max-pooled so that the LSTM reads at most 16 steps (lstm_steps=16: "
                        "windows of 2 here); jitter 0.05, scale 0.1",
                        {**AUGMENT, "layout": "serial", "batch_norm": True, "lstm_steps": 16}),
+    "shuffle8_noisy_lengths": ("shuffle8, its training batches sorted on lengths scaled by "
+                               "a factor drawn in [0.5, 1.5] each epoch (length_noise=0.5)",
+                               {**SHUFFLE8, "length_noise": 0.5}),
+    "fawaz1000": ("shuffle8's network, one (members=1) on every sample for 1000 epochs, batches "
+                  "of at most n/10, the learning rate halved after 50 epochs without a lower "
+                  "training loss, no augmentation, length_noise=0.5",
+                  {**SHUFFLE8, **NONE, "members": 1, "schedule": "plateau", "epochs": 1000,
+                   "patience": 50, "length_noise": 0.5}),
 }
 # each candidate named its change from the defaults of its time, the serial front without
-# batch normalisation, an LSTM of 64 units and dropout 0.2 reading the steps; they say so, so
-# that a later change of the defaults leaves them as measured
+# batch normalisation, an LSTM of 64 units and dropout 0.2 reading the steps, batches sorted
+# on their exact lengths; they say so, so that a later change of the defaults leaves them as
+# measured
 CANDIDATES = {name: (change, {"layout": "serial", "batch_norm": False, "dimension_shuffle": False,
-                              "units": 64, "dropout": 0.2, **options})
+                              "units": 64, "dropout": 0.2, "length_noise": 0.0, **options})
               for name, (change, options) in CANDIDATES.items()}
 
 

@@ -159,6 +159,15 @@ def check_finite(t, argument):
 BUCKET_BATCHES = 50  # batches per chunk sorted by length when bucketing
 
 
+def check_length_noise(length_noise):
+    """batch_indices' length_noise as a float, or InputError: 0 to below 1."""
+    if (isinstance(length_noise, bool) or not isinstance(length_noise, (int, float))
+            or not 0 <= length_noise < 1):
+        raise InputError(f"length_noise must be a number from 0 to below 1, got "
+                         f"{length_noise!r}")
+    return float(length_noise)
+
+
 def batch_indices(n, batch_size, shuffle=False, generator=None, lengths=None, length_noise=0.0):
     """Yield index tensors (shuffled) or slices (in order) covering range(n).
 

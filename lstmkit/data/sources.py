@@ -18,7 +18,7 @@ import itertools
 import torch
 
 from ..errors import InputError
-from .batching import batch_indices
+from .batching import batch_indices, check_length_noise
 
 
 class BatchSource:
@@ -157,11 +157,7 @@ class SequenceBatches(BatchSource):
                  length_noise=0.0):
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InputError(f"batch_size must be a positive int, got {batch_size!r}")
-        if (isinstance(length_noise, bool) or not isinstance(length_noise, (int, float))
-                or not 0 <= length_noise < 1):
-            raise InputError(f"length_noise must be a number from 0 to below 1, got "
-                             f"{length_noise!r}")
-        self.length_noise = float(length_noise)
+        self.length_noise = check_length_noise(length_noise)
         self.sequences = [_sequence(s, i) for i, s in enumerate(sequences)]
         if not self.sequences:
             raise InputError("sequences is empty: no samples")

@@ -32,8 +32,8 @@ from ..files import check_folder_for, csv_field, write_output
 from ..reports import classification_report, format_report
 from .base import Task, add_command, add_precision_option, add_training_options
 from .series_ensemble import (JITTER, LAYOUTS, LENGTH_NOISE, MODEL_DEFAULTS, POOLINGS, SCALE,
-                              SCHEDULES, TASK_NAME, SeriesClassifier, build_classifier, cross_validate,
-                              predict_proba_model, train_classifier)
+                              SCHEDULES, TASK_NAME, SeriesClassifier, build_classifier,
+                              cross_validate, predict_proba_model, train_classifier)
 from .series_store import RUN, holds_run
 
 

@@ -30,6 +30,7 @@ import torch
 
 from .. import __version__
 from ..callbacks import EarlyStopping
+from ..data.batching import check_length_noise
 from ..data.seriesaugment import AugmentedSequenceBatches, check_augmentation
 from ..data.seriesdata import TimeSeriesData
 from ..data.seriesscaler import SeriesScaler, check_choice, class_labels_of
@@ -436,9 +437,7 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
     if (checkpoint_every is not None or resume) and checkpoint_dir is None:
         raise InputError("checkpoint_every and resume need a checkpoint_dir")
     check_augmentation(jitter, scale)
-    if (isinstance(length_noise, bool) or not isinstance(length_noise, (int, float))
-            or not 0 <= length_noise < 1):
-        raise InputError(f"length_noise must be a number from 0 to below 1, got {length_noise!r}")
+    check_length_noise(length_noise)
     precision = policy_name(precision)
     check_choice(schedule, SCHEDULES, "schedule")
     plateau = schedule == "plateau"
@@ -472,7 +471,8 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
     settings = {"members": members, "seed": seed, "epochs": epochs, "patience": patience,
                 "batch_size": batch_size, "learning_rate": learning_rate,
                 "class_weight": class_weight, "missing": missing, "jitter": jitter,
-                "scale": scale, "length_noise": length_noise, "precision": precision, "refit": refit, "schedule": schedule,
+                "scale": scale, "length_noise": length_noise, "precision": precision,
+                "refit": refit, "schedule": schedule,
                 **options}
     store = None if checkpoint_dir is None else MemberStore(
         checkpoint_dir, {"settings": settings, "data": data_digest(x, y),
