@@ -97,11 +97,12 @@ CANDIDATES = {
     "shuffle8_noisy_lengths": ("shuffle8, its training batches sorted on lengths scaled by "
                                "a factor drawn in [0.5, 1.5] each epoch (length_noise=0.5)",
                                {**SHUFFLE8, "length_noise": 0.5}),
-    "fawaz1000": ("shuffle8's network, one (members=1) on every sample for 1000 epochs, batches "
-                  "of at most n/10, the learning rate halved after 50 epochs without a lower "
-                  "training loss, no augmentation, length_noise=0.5",
-                  {**SHUFFLE8, **NONE, "members": 1, "schedule": "plateau", "epochs": 1000,
-                   "patience": 50, "length_noise": 0.5}),
+    "fawaz1000_noisy_lengths": (
+        "shuffle8's network, one (members=1) on every sample for 1000 epochs, batches of at most "
+        "n/10, the learning rate halved after 50 epochs without a lower training loss, no "
+        "augmentation, length_noise=0.5",
+        {**SHUFFLE8, **NONE, "members": 1, "schedule": "plateau", "epochs": 1000, "patience": 50,
+         "length_noise": 0.5}),
 }
 # each candidate named its change from the defaults of its time, the serial front without
 # batch normalisation, an LSTM of 64 units and dropout 0.2 reading the steps, batches sorted

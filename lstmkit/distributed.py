@@ -120,7 +120,8 @@ def end_with_launcher(poll_seconds=1.0):
     if _watching or not launched_by_torchrun():
         return
     _watching = True
-    launcher = int(os.environ.get(LAUNCHER_VARIABLE, os.getppid()))
+    named = os.environ.get(LAUNCHER_VARIABLE, "")
+    launcher = int(named) if named.isdigit() else os.getppid()
 
     def watch():
         while os.getppid() == launcher:
@@ -177,7 +178,6 @@ def launch(nproc, module_arguments):
     LOGLEVEL says otherwise (LOGLEVEL=WARNING: torchrun's usual).
     """
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # torchrun's default, without its banner
-    os.environ[LAUNCHER_VARIABLE] = str(os.getpid())  # torchrun's agent runs in this process
     if "LOGLEVEL" not in os.environ:  # the level torch's launcher reads (some of its loggers)
         os.environ["LOGLEVEL"] = "CRITICAL"
         logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # the others
@@ -187,6 +187,8 @@ def launch(nproc, module_arguments):
 
     args = get_args_parser().parse_args(["--standalone", f"--nproc-per-node={nproc}", "-m",
                                          "lstmkit", *module_arguments])
+    before = os.environ.get(LAUNCHER_VARIABLE)
+    os.environ[LAUNCHER_VARIABLE] = str(os.getpid())  # torchrun's agent runs in this process
     try:
         run(args)
     except ChildFailedError as e:
@@ -200,6 +202,11 @@ def launch(nproc, module_arguments):
     except (SignalException, KeyboardInterrupt):
         print("lstmkit: interrupted; the processes were stopped", file=sys.stderr)
         return 130
+    finally:  # the processes have copied it; a later torchrun from this process names its own
+        if before is None:
+            os.environ.pop(LAUNCHER_VARIABLE, None)
+        else:
+            os.environ[LAUNCHER_VARIABLE] = before
     return 0
 
 

@@ -275,6 +275,22 @@ def test_the_processes_end_when_their_launcher_is_killed_outright(tmp_path):
     assert not left
 
 
+def test_the_launcher_names_itself_to_its_processes_while_they_run(monkeypatch):
+    """`launch` runs torchrun's agent in this process and names it in
+    LSTMKIT_LAUNCHER_PID for the processes it starts; afterwards the
+    variable is as it was."""
+    import torch.distributed.run as torchrun
+    from lstmkit.distributed import LAUNCHER_VARIABLE, launch
+    seen = []
+    monkeypatch.setattr(torchrun, "run", lambda args: seen.append(os.environ[LAUNCHER_VARIABLE]))
+    monkeypatch.delenv(LAUNCHER_VARIABLE, raising=False)
+    # what launch sets for the processes, restored after the test
+    monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
+    monkeypatch.setenv("LOGLEVEL", os.environ.get("LOGLEVEL", "WARNING"))
+    assert launch(2, ["demo"]) == 0
+    assert seen == [str(os.getpid())] and LAUNCHER_VARIABLE not in os.environ
+
+
 def test_a_process_still_starting_when_its_launcher_died_ends_too():
     """A process that reaches its watch after the launcher was killed (its
     parent already init) ends at once, rather than waiting on the

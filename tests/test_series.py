@@ -458,7 +458,17 @@ def test_train_in_bfloat16_and_refit_from_the_command_line(sines, tmp_path, caps
     manifest = json.loads((out / "ensemble.json").read_text())
     assert manifest["info"]["settings"]["precision"] == "mixed_bfloat16"
     assert manifest["info"]["settings"]["refit"]
+    assert manifest["info"]["settings"]["length_noise"] == 0.5  # the default
     assert "each member trained again on all 160 samples" in capsys.readouterr().out
+    sorted_out = tmp_path / "sorted"
+    assert main(["series", "train", str(train), "--out", str(sorted_out), "--length-noise", "0",
+                 *fast]) == 0
+    manifest = json.loads((sorted_out / "ensemble.json").read_text())
+    assert "length_noise" not in manifest["info"]["settings"]  # 0: as runs before the option
+    capsys.readouterr()
+    assert main(["series", "train", str(train), "--out", str(tmp_path / "x"), "--length-noise",
+                 "1", *fast]) == 2
+    assert "length_noise must be a number from 0 to below 1" in capsys.readouterr().err
     capsys.readouterr()
     assert main(["series", "train", str(train), "--out", str(tmp_path / "fp16"), "--precision",
                  "fp16", *fast]) == 2

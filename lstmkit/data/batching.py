@@ -176,11 +176,12 @@ def batch_indices(n, batch_size, shuffle=False, generator=None, lengths=None, le
     and the batches are then shuffled, so masked batches carry little
     padding while every epoch still sees a new order.
 
-    `length_noise` (0 to 1): where the lengths differ, each is scaled by a
-    factor drawn uniformly in [1 - length_noise, 1 + length_noise] before
-    the sort (AllenNLP's padding_noise), so that a batch's company changes
-    from epoch to epoch. Sorted exactly (0, the default), a data set of
-    fewer than 50 batches is batched the same way every epoch, and where
+    `length_noise` (0 to below 1): where the lengths differ, each is scaled
+    by a factor drawn uniformly in [1 - length_noise, 1 + length_noise]
+    before the sort (AllenNLP's padding_noise), so that a batch's company
+    changes from epoch to epoch. Sorted exactly (0, the default), a data set
+    of fewer than 50 batches is batched the same way every epoch (ties of
+    equal lengths aside), and where
     length goes with the class, each batch holds few classes; batch
     normalisation and the gradient then see the same few groups throughout.
     """
@@ -194,7 +195,7 @@ def batch_indices(n, batch_size, shuffle=False, generator=None, lengths=None, le
             yield order[start : start + batch_size]
         return
     key = lengths
-    if length_noise and lengths.min() < lengths.max():  # equal lengths: nothing to sort
+    if check_length_noise(length_noise) and lengths.min() < lengths.max():  # equal lengths: nothing to sort
         key = lengths * (1 + length_noise * (2 * torch.rand(n, generator=generator) - 1))
     chunk = BUCKET_BATCHES * batch_size
     pieces = [c[torch.argsort(key[c], stable=True)] for c in order.split(chunk)]

@@ -147,7 +147,8 @@ class SequenceBatches(BatchSource):
         length_noise: with bucket and shuffle, the spread of the factor that
             scales each length before the sort (batch_indices), so that the
             batches mix samples of neighbouring lengths anew each epoch;
-            0 to 1, default 0 (sorted exactly).
+            0 to below 1, default 0 (sorted exactly); nothing without
+            shuffle.
 
     Yields (x (N, T_batch, F) float32 or (N, T_batch) int64 ids, y[index],
     mask (N, T_batch) bool).
@@ -212,7 +213,8 @@ class SequenceBatches(BatchSource):
             self.generator.set_state(state["generator"])
 
     def signature(self):
-        noise = {"length_noise": self.length_noise} if self.length_noise else {}
+        noisy = self.length_noise and self.shuffle and self.bucket  # else it changes nothing
+        noise = {"length_noise": self.length_noise} if noisy else {}
         return {**super().signature(), "batch_size": self.batch_size, "bucket": self.bucket,
                 **noise}
 

@@ -471,9 +471,9 @@ def train_classifier(data, members=5, seed=0, epochs=300, patience=30, batch_siz
     settings = {"members": members, "seed": seed, "epochs": epochs, "patience": patience,
                 "batch_size": batch_size, "learning_rate": learning_rate,
                 "class_weight": class_weight, "missing": missing, "jitter": jitter,
-                "scale": scale, "length_noise": length_noise, "precision": precision,
-                "refit": refit, "schedule": schedule,
-                **options}
+                "scale": scale, "precision": precision, "refit": refit, "schedule": schedule,
+                # absent where 0, so that a run checkpointed before the option resumes with it
+                **({"length_noise": length_noise} if length_noise else {}), **options}
     store = None if checkpoint_dir is None else MemberStore(
         checkpoint_dir, {"settings": settings, "data": data_digest(x, y),
                          "preprocessing": scaler.to_json()}, resume)
