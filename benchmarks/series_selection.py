@@ -115,15 +115,18 @@ CANDIDATES = {name: (change, {"layout": "serial", "batch_norm": False, "dimensio
 
 # ----- a multivariate, unequal-length check -------------------------------------------
 
-def sine_mixtures(n, classes=4, dimensions=3, seed=0, lengths=(20, 60), noise=0.6):
+def sine_mixtures(n, classes=4, dimensions=3, seed=0, lengths=(20, 60), noise=0.6, tied=False):
     """tests/test_series.py's problem, noisier: `dimensions` sine mixtures of
-    random length, a pair of frequencies per class and dimension, random phases."""
+    random length, a pair of frequencies per class and dimension, random phases.
+    With `tied`, the lengths go with the class, as a gesture's or a word's
+    do: class c's are drawn from lengths shifted by 30 c steps."""
     rng = np.random.default_rng(seed)
     frequencies = np.random.default_rng(1234).uniform(0.05, 0.45, size=(classes, dimensions, 2))
     series, labels = [], []
     for i in range(n):
         c = i % classes
-        t = np.arange(int(rng.integers(*lengths)))[:, None]  # (T, 1)
+        shift = 30 * c if tied else 0
+        t = np.arange(int(rng.integers(lengths[0] + shift, lengths[1] + shift)))[:, None]  # (T, 1)
         phase = rng.uniform(0, 2 * np.pi, size=(2, dimensions))
         x = (np.sin(2 * np.pi * frequencies[c, :, 0] * t + phase[0])
              + 0.5 * np.sin(2 * np.pi * frequencies[c, :, 1] * t + phase[1])
@@ -133,9 +136,10 @@ def sine_mixtures(n, classes=4, dimensions=3, seed=0, lengths=(20, 60), noise=0.
     return TimeSeriesData(series, labels)
 
 
-def sines_check(names, seeds):
+def sines_check(names, seeds, noise=0.6, tied=False):
     """Each candidate trained on 48 sine mixtures, scored on 400 fresh ones, per seed."""
-    train, test = sine_mixtures(48, seed=0), sine_mixtures(400, seed=1)
+    train = sine_mixtures(48, seed=0, noise=noise, tied=tied)
+    test = sine_mixtures(400, seed=1, noise=noise, tied=tied)
     results = {}
     for name in names:
         change, options = CANDIDATES[name]
@@ -190,6 +194,11 @@ def main(argv=None):
     parser.add_argument("--sines", action="store_true",
                         help="instead: train on 48 multivariate, unequal-length sine mixtures "
                              "and score 400 fresh ones (seeds 0 to repeats - 1)")
+    parser.add_argument("--noise", type=float, default=0.6,
+                        help="with --sines, the sd of the noise on the mixtures (default 0.6)")
+    parser.add_argument("--tied-lengths", action="store_true",
+                        help="with --sines, lengths that go with the class (20-49 steps for the "
+                             "first, 30 more for each next)")
     parser.add_argument("--out", default=OUT)
     args = parser.parse_args(argv)
     if args.list or not args.candidates:
@@ -204,19 +213,26 @@ def main(argv=None):
         start = load_record()
         with OtherLoad() as other:
             started = time.perf_counter()
-            results = sines_check(args.candidates, range(args.repeats))
+            results = sines_check(args.candidates, range(args.repeats), args.noise,
+                                  args.tied_lengths)
+        variant = ((" --tied-lengths" if args.tied_lengths else "")
+                   + (f" --noise {args.noise}" if args.noise != 0.6 else ""))
         run = {"command": " ".join([os.path.relpath(sys.executable, ROOT),
                                     os.path.relpath(__file__, ROOT), *args.candidates,
-                                    f"--sines --repeats {args.repeats}"]),
+                                    f"--sines --repeats {args.repeats}{variant}"]),
                "commit": commit(), "seconds": time.perf_counter() - started,
                "load": load_summary(start, load_record(), other.share)}
         with open(args.out) as f:
             report = json.load(f)
-        check = report.setdefault("multivariate_unequal_length_check", {"candidates": {}})
-        check["what"] = ("trained on 48 noisy sine mixtures (4 classes, 3 dimensions, 20-59 "
-                         "steps; benchmarks/series_selection.py sine_mixtures), scored on 400 "
-                         "fresh ones; a check that the choice is not one file's; each "
-                         "candidate's run beside its figures")
+        key = "multivariate_unequal_length_check" + variant.replace(" --", "_").replace(
+            "-", "_").replace(" ", "")
+        check = report.setdefault(key, {"candidates": {}})
+        lengths = ("lengths that go with the class, 20-49 steps plus 30 per class"
+                   if args.tied_lengths else "20-59 steps")
+        check["what"] = (f"trained on 48 noisy sine mixtures (4 classes, 3 dimensions, {lengths}, "
+                         f"noise sd {args.noise}; benchmarks/series_selection.py sine_mixtures), "
+                         "scored on 400 fresh ones; a check that the choice is not one file's; "
+                         "each candidate's run beside its figures")
         if "command" in check:  # the first run's, kept at the top once: moved to its candidates
             first = {k: check.pop(k) for k in ("command", "commit", "seconds", "load")}
             for entry in check["candidates"].values():

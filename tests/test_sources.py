@@ -225,6 +225,14 @@ def test_noisy_lengths_mix_a_small_data_sets_batches_anew_each_epoch():
     spread = np.median([int(lengths[list(b)].max() - lengths[list(b)].min())
                         for b in noisy[0]])
     assert spread < 0.5 * (lengths.max() - lengths.min())  # random batches of 6: ~0.7
+    # a factor in [0.5, 1.5]: a length over 3 times another's is always sorted after it, so
+    # no two batches each hold a sample over 3 times one of the other's
+    ratio = 1.5 / 0.5
+    for epoch in noisy:
+        for a in epoch:
+            for b in epoch - {a}:
+                la, lb = lengths[list(a)].float(), lengths[list(b)].float()
+                assert not (la.max() > ratio * lb.min() and lb.max() > ratio * la.min())
 
 
 def test_noisy_lengths_leave_equal_lengths_batched_as_before():
