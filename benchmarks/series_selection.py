@@ -115,7 +115,11 @@ CANDIDATES = {name: (change, {"layout": "serial", "batch_norm": False, "dimensio
 
 # ----- a multivariate, unequal-length check -------------------------------------------
 
-def sine_mixtures(n, classes=4, dimensions=3, seed=0, lengths=(20, 60), noise=0.6, tied=False):
+SINES_NOISE = 0.6  # the sd of the noise on the sine mixtures, unless --noise says otherwise
+
+
+def sine_mixtures(n, classes=4, dimensions=3, seed=0, lengths=(20, 60), noise=SINES_NOISE,
+                  tied=False):
     """tests/test_series.py's problem, noisier: `dimensions` sine mixtures of
     random length, a pair of frequencies per class and dimension, random phases.
     With `tied`, the lengths go with the class, as a gesture's or a word's
@@ -136,7 +140,7 @@ def sine_mixtures(n, classes=4, dimensions=3, seed=0, lengths=(20, 60), noise=0.
     return TimeSeriesData(series, labels)
 
 
-def sines_check(names, seeds, noise=0.6, tied=False):
+def sines_check(names, seeds, noise=SINES_NOISE, tied=False):
     """Each candidate trained on 48 sine mixtures, scored on 400 fresh ones, per seed."""
     train = sine_mixtures(48, seed=0, noise=noise, tied=tied)
     test = sine_mixtures(400, seed=1, noise=noise, tied=tied)
@@ -194,8 +198,9 @@ def main(argv=None):
     parser.add_argument("--sines", action="store_true",
                         help="instead: train on 48 multivariate, unequal-length sine mixtures "
                              "and score 400 fresh ones (seeds 0 to repeats - 1)")
-    parser.add_argument("--noise", type=float, default=0.6,
-                        help="with --sines, the sd of the noise on the mixtures (default 0.6)")
+    parser.add_argument("--noise", type=float, default=SINES_NOISE,
+                        help=f"with --sines, the sd of the noise on the mixtures (default "
+                             f"{SINES_NOISE})")
     parser.add_argument("--tied-lengths", action="store_true",
                         help="with --sines, lengths that go with the class (20-49 steps for the "
                              "first, 30 more for each next)")
@@ -215,8 +220,9 @@ def main(argv=None):
             started = time.perf_counter()
             results = sines_check(args.candidates, range(args.repeats), args.noise,
                                   args.tied_lengths)
-        variant = ((" --tied-lengths" if args.tied_lengths else "")
-                   + (f" --noise {args.noise}" if args.noise != 0.6 else ""))
+        tied, noisier = args.tied_lengths, args.noise != SINES_NOISE
+        variant = ((" --tied-lengths" if tied else "")
+                   + (f" --noise {args.noise}" if noisier else ""))
         run = {"command": " ".join([os.path.relpath(sys.executable, ROOT),
                                     os.path.relpath(__file__, ROOT), *args.candidates,
                                     f"--sines --repeats {args.repeats}{variant}"]),
@@ -224,11 +230,11 @@ def main(argv=None):
                "load": load_summary(start, load_record(), other.share)}
         with open(args.out) as f:
             report = json.load(f)
-        key = "multivariate_unequal_length_check" + variant.replace(" --", "_").replace(
-            "-", "_").replace(" ", "")
+        key = ("multivariate_unequal_length_check" + ("_tied_lengths" if tied else "")
+               + (f"_noise{args.noise}" if noisier else ""))
         check = report.setdefault(key, {"candidates": {}})
-        lengths = ("lengths that go with the class, 20-49 steps plus 30 per class"
-                   if args.tied_lengths else "20-59 steps")
+        lengths = ("lengths that go with the class, 20-49 steps plus 30 per class" if tied
+                   else "20-59 steps")
         check["what"] = (f"trained on 48 noisy sine mixtures (4 classes, 3 dimensions, {lengths}, "
                          f"noise sd {args.noise}; benchmarks/series_selection.py sine_mixtures), "
                          "scored on 400 fresh ones; a check that the choice is not one file's; "

@@ -181,9 +181,9 @@ def batch_indices(n, batch_size, shuffle=False, generator=None, lengths=None, le
     before the sort (AllenNLP's padding_noise), so that a batch's company
     changes from epoch to epoch. Sorted exactly (0, the default), a data set
     of fewer than 50 batches is batched the same way every epoch (ties of
-    equal lengths aside), and where
-    length goes with the class, each batch holds few classes; batch
-    normalisation and the gradient then see the same few groups throughout.
+    equal lengths aside), and where length goes with the class, each batch
+    holds few classes; batch normalisation and the gradient then see the
+    same few groups throughout.
     """
     if not shuffle:
         for start in range(0, n, batch_size):
@@ -195,7 +195,7 @@ def batch_indices(n, batch_size, shuffle=False, generator=None, lengths=None, le
             yield order[start : start + batch_size]
         return
     key = lengths
-    if check_length_noise(length_noise) and lengths.min() < lengths.max():  # equal lengths: nothing to sort
+    if check_length_noise(length_noise) and lengths.min() < lengths.max():  # else nothing to sort
         key = lengths * (1 + length_noise * (2 * torch.rand(n, generator=generator) - 1))
     chunk = BUCKET_BATCHES * batch_size
     pieces = [c[torch.argsort(key[c], stable=True)] for c in order.split(chunk)]
